@@ -1,0 +1,501 @@
+"""The ``Salesforce`` client: authentication, retries, limits and the request pipeline."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+
+from sobjects.client._auth import Auth, Token
+from sobjects.client._events import (
+    ApiUsage,
+    ApiUsageEvent,
+    EventHooks,
+    HookRunner,
+    RequestEvent,
+    ResponseEvent,
+    RetryEvent,
+    parse_limit_info,
+)
+from sobjects.client._json import dumps
+from sobjects.client._retry import DEFAULT_RETRY, RetryPolicy, parse_retry_after
+from sobjects.errors import (
+    ConfigurationError,
+    SessionExpiredError,
+    TransportError,
+    error_for,
+    parse_error_details,
+)
+
+if TYPE_CHECKING:
+    from sobjects.client._collections import CollectionsAPI
+    from sobjects.client._composite import CompositeAPI
+    from sobjects.client._query import QueryResult
+    from sobjects.client._sobject import SObjectAPI
+
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_TIMEOUT", "Salesforce", "body_of"]
+
+logger = logging.getLogger("sobjects")
+
+DEFAULT_API_VERSION: Final = "62.0"
+# Salesforce can take minutes on a composite call; connecting should never take long.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(120.0, connect=10.0)
+DEFAULT_CONCURRENCY_LIMIT: Final = 25
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def _check_base_url(url: str, *, what: str = "base_url") -> str:
+    """Require https, except for loopback hosts (a local org on 127.0.0.1)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an absolute http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{what} {url!r} uses plain http; Salesforce needs https "
+            "(http is only allowed for loopback hosts such as 127.0.0.1 or localhost)"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{what} must not carry a query string or fragment: {url!r}")
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_version(version: str) -> str:
+    version = version.removeprefix("v")
+    major, _, minor = version.partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        raise ConfigurationError(f"version must look like '62.0', got {version!r}")
+    return version
+
+
+class Salesforce:
+    """An async client for one Salesforce org.
+
+    Give it the org's URL (My Domain) and an authentication strategy. The instance URL in the
+    token reply wins over ``base_url``. A caller's ``httpx_client`` is used as is (and never
+    closed); otherwise the client owns a pooled one, closed by ``async with`` or ``aclose()``.
+    Every request has a timeout; at most ``concurrency_limit`` requests are in flight at once.
+
+    >>> from sobjects.auth import StaticToken
+    >>> sf = Salesforce("https://acme.my.salesforce.com", auth=StaticToken("00D!token"))
+    >>> sf.version
+    '62.0'
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Auth,
+        version: str = DEFAULT_API_VERSION,
+        httpx_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        event_hooks: EventHooks | None = None,
+    ) -> None:
+        if not isinstance(auth, Auth):
+            raise ConfigurationError(
+                f"auth must be an sobjects.auth strategy, got {type(auth).__name__}"
+            )
+        if concurrency_limit < 1:
+            raise ConfigurationError("concurrency_limit must be at least 1")
+        self.base_url = _check_base_url(base_url)
+        self.version = _check_version(version)
+        self.auth = auth
+        self.retry = retry
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.concurrency_limit = concurrency_limit
+        self._owns_http = httpx_client is None
+        self._http = httpx_client or httpx.AsyncClient(
+            timeout=self.timeout,
+            limits=httpx.Limits(max_connections=concurrency_limit),
+        )
+        self._hooks = HookRunner(dict(event_hooks) if event_hooks else None)  # type: ignore[arg-type]
+        self._token: Token | None = None
+        self._instance_url: str | None = None
+        self._token_lock: anyio.Lock | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._api_usage: ApiUsage | None = None
+        self._describe_cache: dict[str, dict[str, Any]] = {}
+        self._sobject: SObjectAPI | None = None
+        self._composite: CompositeAPI | None = None
+        self._collections: CollectionsAPI | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Salesforce:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled HTTP client if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"Salesforce({self.instance_url!r}, version={self.version!r}, auth={self.auth!r})"
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def instance_url(self) -> str:
+        """The URL requests go to: the token's instance URL once known, else ``base_url``."""
+        return self._instance_url or self.base_url
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        """The last ``Sforce-Limit-Info`` reading, or ``None`` before any response carried one."""
+        return self._api_usage
+
+    @property
+    def data_path(self) -> str:
+        """``/services/data/vNN.N``, the prefix of versioned resources."""
+        return f"/services/data/v{self.version}"
+
+    # -- sub-APIs --------------------------------------------------------------------------
+
+    @property
+    def sobject(self) -> SObjectAPI:
+        """Single-record operations: create, get, update, delete, upsert."""
+        if self._sobject is None:
+            from sobjects.client._sobject import SObjectAPI
+
+            self._sobject = SObjectAPI(self)
+        return self._sobject
+
+    @property
+    def composite(self) -> CompositeAPI:
+        """Composite (``sf.composite(...)``) and Composite Batch (``sf.composite.batch(...)``)."""
+        if self._composite is None:
+            from sobjects.client._composite import CompositeAPI
+
+            self._composite = CompositeAPI(self)
+        return self._composite
+
+    @property
+    def collections(self) -> CollectionsAPI:
+        """sObject Collections: up to 200 records per call, chunked for you."""
+        if self._collections is None:
+            from sobjects.client._collections import CollectionsAPI
+
+            self._collections = CollectionsAPI(self)
+        return self._collections
+
+    # -- resources -------------------------------------------------------------------------
+
+    def query(
+        self, soql: str, *, include_deleted: bool = False, batch_size: int | None = None
+    ) -> QueryResult:
+        """Run a SOQL query; iterate the result with ``async for`` across every page.
+
+        >>> async def names(sf: Salesforce) -> list[str]:
+        ...     return [r["Name"] async for r in sf.query("SELECT Name FROM Account")]
+        """
+        from sobjects.client._query import QueryResult
+
+        return QueryResult(self, soql, include_deleted=include_deleted, batch_size=batch_size)
+
+    async def describe(self, sobject: str | None = None, *, refresh: bool = False) -> dict[str, Any]:
+        """The global describe, or one sObject's describe (cached per client).
+
+        ``refresh=True`` bypasses and replaces the cached describe.
+        """
+        if sobject is None:
+            return await self.request_json("GET", "sobjects")  # type: ignore[no-any-return]
+        from sobjects.client._sobject import check_sobject_name
+
+        key = check_sobject_name(sobject).lower()
+        if refresh or key not in self._describe_cache:
+            self._describe_cache[key] = await self.request_json(
+                "GET", f"sobjects/{sobject}/describe"
+            )
+        return self._describe_cache[key]
+
+    async def limits(self) -> dict[str, Any]:
+        """The org's limits (``DailyApiRequests`` and the rest) as Salesforce reports them."""
+        return await self.request_json("GET", "limits")  # type: ignore[no-any-return]
+
+    async def versions(self) -> list[dict[str, Any]]:
+        """The API versions the org serves, oldest first."""
+        return await self.request_json("GET", "/services/data/")  # type: ignore[no-any-return]
+
+    # -- the request pipeline --------------------------------------------------------------
+
+    def url_for(self, path: str) -> str:
+        """Absolute URL for ``path``: ``/services/...`` is taken from the instance root,
+        anything else is relative to ``/services/data/vNN.N/``."""
+        if path.startswith(("http://", "https://")):
+            parts, own = urlsplit(path), urlsplit(self.instance_url)
+            if (parts.scheme, parts.netloc) != (own.scheme, own.netloc):
+                raise ConfigurationError(
+                    f"refusing to send the org's token to another host: {path!r}"
+                )
+            return path
+        if path.startswith("/"):
+            return self.instance_url + path
+        return f"{self.instance_url}{self.data_path}/{path}"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        raise_for_status: bool = True,
+    ) -> httpx.Response:
+        """Send one authenticated request to any REST resource (the escape hatch).
+
+        ``path`` is relative to ``/services/data/vNN.N/`` unless it starts with ``/``.
+        Error statuses raise the matching ``sobjects.errors`` exception unless
+        ``raise_for_status=False``. ``idempotent`` overrides the method-based guess used by
+        the retry rules.
+
+        >>> async def recent(sf: Salesforce) -> Any:
+        ...     return (await sf.request("GET", "recent")).json()
+        """
+        method = method.upper()
+        content = None if json is None else dumps(json)
+        request_headers = {"Accept": "application/json"}
+        if content is not None:
+            request_headers["Content-Type"] = "application/json"
+        if headers:
+            request_headers.update(headers)
+        response = await self._send(
+            method,
+            path,
+            params=params,
+            content=content,
+            headers=request_headers,
+            idempotent=method in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
+        )
+        if raise_for_status and response.status_code >= 300 and response.status_code != 304:
+            raise error_for(
+                response.status_code,
+                body_of(response),
+                method=method,
+                url=str(response.request.url.copy_with(query=None)),
+            )
+        return response
+
+    async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``request`` and return the decoded JSON body (``None`` for an empty body)."""
+        response = await self.request(method, path, **kwargs)
+        return body_of(response)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None,
+        content: bytes | None,
+        headers: dict[str, str],
+        idempotent: bool,
+    ) -> httpx.Response:
+        def build(token: Token | None) -> httpx.Request:
+            assert token is not None
+            return self._http.build_request(
+                method,
+                self.url_for(path),
+                params=params,
+                content=content,
+                headers={**headers, "Authorization": f"Bearer {token.access_token}"},
+                timeout=self.timeout,
+            )
+
+        return await self._send_with_retries(build, idempotent=idempotent, authenticated=True)
+
+    async def _send_with_retries(
+        self,
+        build: Callable[[Token | None], httpx.Request],
+        *,
+        idempotent: bool,
+        authenticated: bool,
+    ) -> httpx.Response:
+        policy = self.retry
+        deadline = time.monotonic() + policy.deadline
+        attempt = 0
+        may_reauthenticate = authenticated and self.auth.can_refresh
+        while True:
+            attempt += 1
+            token = await self._current_token() if authenticated else None
+            request = build(token)
+            method, shown_url = request.method, str(request.url)
+            response, failure = await self._attempt(request, shown_url, attempt)
+            if response is not None and response.status_code == 401 and may_reauthenticate:
+                # An expired session: fetch one new token (shared with concurrent requests)
+                # and replay once. The replay does not count against the retry budget.
+                may_reauthenticate = False
+                attempt -= 1
+                await self._refresh_token(stale=token)
+                continue
+            reason, delay = self._retry_decision(
+                policy, response, failure, attempt=attempt, idempotent=idempotent
+            )
+            if reason is not None and delay is not None and time.monotonic() + delay <= deadline:
+                logger.info(
+                    "sobjects: retrying %s %s in %.2fs (%s)", method, shown_url, delay, reason
+                )
+                await self._hooks.emit(
+                    "retry", RetryEvent(method, shown_url, attempt, delay, reason)
+                )
+                await anyio.sleep(delay)
+                continue
+            if failure is not None:
+                raise TransportError(
+                    f"{method} {shown_url} failed after {attempt} attempt(s): "
+                    f"{type(failure).__name__}: {failure}"
+                ) from failure
+            assert response is not None
+            return response
+
+    async def _attempt(
+        self, request: httpx.Request, shown_url: str, attempt: int
+    ) -> tuple[httpx.Response | None, Exception | None]:
+        await self._hooks.emit("request", RequestEvent(request.method, shown_url, attempt))
+        started = time.monotonic()
+        try:
+            async with self._capacity():
+                response = await self._http.send(request)
+                await response.aread()
+        except httpx.TransportError as exc:
+            logger.debug("sobjects: %s %s -> %s", request.method, shown_url, type(exc).__name__)
+            return None, exc
+        elapsed = time.monotonic() - started
+        logger.debug(
+            "sobjects: %s %s -> %d (%.0f ms)",
+            request.method,
+            shown_url,
+            response.status_code,
+            elapsed * 1000,
+        )
+        await self._hooks.emit(
+            "response",
+            ResponseEvent(request.method, shown_url, attempt, response.status_code, elapsed, response),
+        )
+        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        if usage is not None:
+            self._api_usage = usage
+            await self._hooks.emit("api_usage", ApiUsageEvent(usage))
+        return response, None
+
+    def _retry_decision(
+        self,
+        policy: RetryPolicy,
+        response: httpx.Response | None,
+        failure: Exception | None,
+        *,
+        attempt: int,
+        idempotent: bool,
+    ) -> tuple[str | None, float | None]:
+        if attempt >= policy.max_attempts:
+            return None, None
+        if failure is not None:
+            if policy.rule_for_exception(failure, idempotent=idempotent) is None:
+                return None, None
+            return type(failure).__name__, policy.backoff(attempt)
+        assert response is not None
+        status = response.status_code
+        if status < 400:
+            return None, None
+        code = _first_error_code(response)
+        if policy.rule_for_response(status, code, idempotent=idempotent) is None:
+            return None, None
+        delay = policy.backoff(attempt)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return f"HTTP {status}" + (f" {code}" if code else ""), delay
+
+    # -- tokens and concurrency ------------------------------------------------------------
+
+    def _capacity(self) -> anyio.CapacityLimiter:
+        # Created on first use: anyio primitives belong to the running event loop.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.concurrency_limit)
+        return self._limiter
+
+    async def _current_token(self) -> Token:
+        token = self._token
+        if token is not None:
+            return token
+        return await self._refresh_token(stale=None)
+
+    async def _refresh_token(self, *, stale: Token | None) -> Token:
+        """Fetch a token unless another task already replaced ``stale`` (single flight)."""
+        if self._token_lock is None:
+            self._token_lock = anyio.Lock()
+        async with self._token_lock:
+            current = self._token
+            if current is not None and current is not stale:
+                return current
+            if stale is not None and not self.auth.can_refresh:
+                raise SessionExpiredError(401, [])
+            token = await self.auth.fetch_token(self._post_token_form, self.base_url)
+            if token.instance_url:
+                self._instance_url = _check_base_url(token.instance_url, what="instance_url")
+            self._token = token
+            return token
+
+    async def _post_token_form(self, url: str, form: Mapping[str, str]) -> httpx.Response:
+        _check_base_url(url, what="token_url")
+
+        def build(_: Token | None) -> httpx.Request:
+            return self._http.build_request(
+                "POST",
+                url,
+                data=dict(form),
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+            )
+
+        # Asking for a token has no side effect worth protecting: treat it as idempotent.
+        return await self._send_with_retries(build, idempotent=True, authenticated=False)
+
+
+def body_of(response: httpx.Response) -> Any:
+    """The decoded JSON body of a response, its text when not JSON, ``None`` when empty."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _first_error_code(response: httpx.Response) -> str | None:
+    if not response.content:
+        return None
+    try:
+        details = parse_error_details(response.json())
+    except ValueError:
+        return None
+    return details[0].code if details else None

@@ -1,0 +1,147 @@
+"""Event hooks and the ``Sforce-Limit-Info`` header.
+
+Hooks are async callables registered per event name. They are awaited in registration order;
+an exception in a hook is logged and swallowed, so observability code never breaks a request.
+Events carry no credentials: URLs, statuses and timings only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import httpx
+
+from sobjects.errors import ConfigurationError
+
+__all__ = [
+    "ApiUsage",
+    "ApiUsageEvent",
+    "EventHooks",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
+    "parse_limit_info",
+]
+
+logger = logging.getLogger("sobjects")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUsage:
+    """The org's API calls used and allowed in the rolling 24 hours (``Sforce-Limit-Info``).
+
+    >>> ApiUsage(used=18, limit=5000).remaining
+    4982
+    """
+
+    used: int
+    limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def fraction(self) -> float:
+        """Share of the allowance used, 0.0 to 1.0 (1.0 when the limit is 0)."""
+        return self.used / self.limit if self.limit else 1.0
+
+
+_API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
+
+
+def parse_limit_info(header: str | None) -> ApiUsage | None:
+    """Parse ``api-usage=USED/MAX`` out of a ``Sforce-Limit-Info`` header.
+
+    >>> parse_limit_info("api-usage=18/5000; per-app-api-usage=17/250(appName=x)")
+    ApiUsage(used=18, limit=5000)
+    """
+    if not header:
+        return None
+    match = _API_USAGE.search(header)
+    if match is None:
+        return None
+    return ApiUsage(used=int(match.group(1)), limit=int(match.group(2)))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """A request is about to be sent (once per attempt)."""
+
+    method: str
+    url: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEvent:
+    """A response arrived (once per attempt, before any retry decision)."""
+
+    method: str
+    url: str
+    attempt: int
+    status_code: int
+    elapsed: float
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """An attempt failed and will be retried after ``delay`` seconds."""
+
+    method: str
+    url: str
+    attempt: int
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUsageEvent:
+    """A response reported the org's API usage."""
+
+    usage: ApiUsage
+
+
+class EventHooks(TypedDict, total=False):
+    """Hooks by event name, each a sequence of ``async def hook(event) -> None``.
+
+    >>> async def log_usage(event: ApiUsageEvent) -> None:
+    ...     print(event.usage.remaining)
+    >>> hooks: EventHooks = {"api_usage": [log_usage]}
+    """
+
+    request: Sequence[Callable[[RequestEvent], Awaitable[None]]]
+    response: Sequence[Callable[[ResponseEvent], Awaitable[None]]]
+    retry: Sequence[Callable[[RetryEvent], Awaitable[None]]]
+    api_usage: Sequence[Callable[[ApiUsageEvent], Awaitable[None]]]
+
+
+_EVENT_NAMES = frozenset(EventHooks.__annotations__)
+
+
+class HookRunner:
+    """Dispatches events to the registered hooks, shielding requests from hook failures."""
+
+    def __init__(self, hooks: Mapping[str, Sequence[Callable[[Any], Awaitable[None]]]] | None):
+        hooks = hooks or {}
+        unknown = set(hooks) - _EVENT_NAMES
+        if unknown:
+            raise ConfigurationError(
+                f"unknown event hook name(s) {sorted(unknown)}; known: {sorted(_EVENT_NAMES)}"
+            )
+        self._hooks = {name: list(fns) for name, fns in hooks.items()}
+
+    def has(self, name: str) -> bool:
+        return bool(self._hooks.get(name))
+
+    async def emit(self, name: str, event: object) -> None:
+        for hook in self._hooks.get(name, ()):
+            try:
+                await hook(event)
+            except Exception:
+                logger.exception("sobjects %s hook %r failed; the request goes on", name, hook)
