@@ -1,6 +1,21 @@
 """The HTTP layer: everything that speaks to Salesforce's REST API."""
 
 from sobjects.client._client import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, Salesforce
+from sobjects.client._collections import CollectionResult, CollectionsAPI, CollectionsRequestError
+from sobjects.client._composite import (
+    CollectionSubrequest,
+    Composite,
+    CompositeAPI,
+    CompositeBatch,
+    CreateSubrequest,
+    DeleteSubrequest,
+    GetSubrequest,
+    QuerySubrequest,
+    Reference,
+    Subrequest,
+    UpdateSubrequest,
+    UpsertSubrequest,
+)
 from sobjects.client._events import (
     ApiUsage,
     ApiUsageEvent,
@@ -9,18 +24,43 @@ from sobjects.client._events import (
     ResponseEvent,
     RetryEvent,
 )
+from sobjects.client._query import QueryResult
 from sobjects.client._retry import RetryPolicy, RetryRule
+from sobjects.client._sobject import SObjectAPI, UpsertResult
+from sobjects.client._soql import format_soql, quote_soql_like, quote_soql_string, soql_literal
 
 __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_TIMEOUT",
     "ApiUsage",
     "ApiUsageEvent",
+    "CollectionResult",
+    "CollectionSubrequest",
+    "CollectionsAPI",
+    "CollectionsRequestError",
+    "Composite",
+    "CompositeAPI",
+    "CompositeBatch",
+    "CreateSubrequest",
+    "DeleteSubrequest",
     "EventHooks",
+    "GetSubrequest",
+    "QueryResult",
+    "QuerySubrequest",
+    "Reference",
     "RequestEvent",
     "ResponseEvent",
     "RetryEvent",
     "RetryPolicy",
     "RetryRule",
+    "SObjectAPI",
     "Salesforce",
+    "Subrequest",
+    "UpdateSubrequest",
+    "UpsertResult",
+    "UpsertSubrequest",
+    "format_soql",
+    "quote_soql_like",
+    "quote_soql_string",
+    "soql_literal",
 ]

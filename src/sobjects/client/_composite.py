@@ -1,0 +1,840 @@
+"""Composite Batch and Composite: many subrequests in one HTTP round trip.
+
+Composite Batch (``sf.composite.batch(...)``) runs independent subrequests in order, 25 per
+request; each subrequest counts as one API call. Composite (``sf.composite(...)``) lets a
+subrequest use an earlier one's result through ``@{ref.path}`` references and can roll back
+everything (``all_or_none``); the whole request counts as one API call.
+
+Both share the builders (``.query``, ``.sobject.create/get/update/delete/upsert``) and the
+subrequest objects, whose results are filled in when the request is executed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from urllib.parse import urlencode
+
+from sobjects.client._collections import (
+    MAX_COLLECTION_SIZE,
+    CollectionResult,
+    collection_records,
+    parse_collection_results,
+)
+from sobjects.client._sobject import (
+    UpsertResult,
+    check_field_name,
+    check_record_id,
+    check_sobject_name,
+    external_id_value,
+    parse_upsert_response,
+    record_path,
+    upsert_body,
+)
+from sobjects.errors import (
+    CompositeLimitError,
+    ConfigurationError,
+    ErrorDetail,
+    ProcessingHaltedError,
+    ResponseError,
+    ResultNotReadyError,
+    error_for,
+    parse_error_details,
+)
+
+if TYPE_CHECKING:
+    from sobjects.client._client import Salesforce
+
+__all__ = [
+    "BATCH_SIZE",
+    "COMPOSITE_MAX_QUERIES",
+    "COMPOSITE_MAX_SUBREQUESTS",
+    "CollectionSubrequest",
+    "Composite",
+    "CompositeAPI",
+    "CompositeBatch",
+    "CreateSubrequest",
+    "DeleteSubrequest",
+    "GetSubrequest",
+    "QuerySubrequest",
+    "Reference",
+    "Subrequest",
+    "UpdateSubrequest",
+    "UpsertSubrequest",
+]
+
+BATCH_SIZE: Final = 25
+COMPOSITE_MAX_SUBREQUESTS: Final = 25
+COMPOSITE_MAX_QUERIES: Final = 5
+
+_REFERENCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+_HALTED_MESSAGE = "Batch processing halted: an earlier subrequest failed, so this one was not sent"
+_FORBIDDEN_HEADERS = frozenset({"accept", "authorization", "content-type"})
+
+
+# -- references -------------------------------------------------------------------------
+
+
+class Reference:
+    """A value taken from an earlier composite subrequest's result: ``@{ref.path}`` on the wire.
+
+    Build it from a subrequest's ``reference``: ``account.reference.id``,
+    ``query.reference.records[0].Id``. Paths are case-sensitive, like Salesforce's.
+    """
+
+    __slots__ = ("_path", "_subrequest")
+
+    def __init__(self, subrequest: Subrequest, path: str) -> None:
+        self._subrequest = subrequest
+        self._path = path
+
+    def __getattr__(self, name: str) -> Reference:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Reference(self._subrequest, f"{self._path}.{name}")
+
+    def __getitem__(self, index: int) -> Reference:
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise ConfigurationError(f"reference index must be a non-negative int: {index!r}")
+        return Reference(self._subrequest, f"{self._path}[{index}]")
+
+    def __str__(self) -> str:
+        return "@{" + self._path + "}"
+
+    def __repr__(self) -> str:
+        return f"Reference({str(self)!r})"
+
+    def __sobjects_json__(self) -> str:
+        return str(self)
+
+
+def _references_in(value: Any) -> Iterator[Reference]:
+    if isinstance(value, Reference):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _references_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _references_in(item)
+
+
+# -- subrequests ------------------------------------------------------------------------
+
+
+class Subrequest:
+    """One subrequest of a composite or composite batch request.
+
+    Before execution only ``done`` may be read; afterwards ``status_code``, ``result`` (what the
+    standalone call would have returned), ``response`` (the raw subresult), ``is_success`` and
+    ``raise_for_status()`` tell what happened. A subrequest halted by ``halt_on_error`` has
+    status 412 and a ``BATCH_PROCESSING_HALTED`` error; ``halted`` is then true.
+    """
+
+    kind: str = "request"
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        counts_as_query: bool = False,
+    ) -> None:
+        self.method = method
+        self.path = path  # relative to /services/data/vNN.N/
+        self.body = body
+        self.headers = dict(headers) if headers else None
+        self.counts_as_query = counts_as_query
+        self.reference_id: str | None = None
+        self.halted = False
+        self._response: dict[str, Any] | None = None
+        self._status_code: int | None = None
+        self._result: Any = None
+
+    def __repr__(self) -> str:
+        state = f"status_code={self._status_code}" if self.done else "pending"
+        return f"<{type(self).__name__} {self.method} {self.path} {state}>"
+
+    # -- filled in by execution --
+
+    def _bind(self, status_code: int, result: Any, response: dict[str, Any]) -> None:
+        self._status_code = int(status_code)
+        self._result = result
+        self._response = response
+
+    def _halt(self) -> None:
+        error = {"errorCode": "BATCH_PROCESSING_HALTED", "message": _HALTED_MESSAGE}
+        self.halted = True
+        self._bind(412, [error], {"statusCode": 412, "result": [error]})
+
+    def _require_done(self) -> None:
+        if self._response is None:
+            raise ResultNotReadyError(
+                f"{self.method} {self.path} has not been executed yet: its result exists once "
+                "the batch is executed (at the end of the `async with` block or by "
+                "`await batch.execute()`)"
+            )
+
+    # -- the seed attributes --
+
+    @property
+    def done(self) -> bool:
+        """Whether a result was received (or the subrequest was halted)."""
+        return self._response is not None
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The raw subresult as Salesforce sent it."""
+        self._require_done()
+        assert self._response is not None
+        return self._response
+
+    @property
+    def status_code(self) -> int:
+        self._require_done()
+        assert self._status_code is not None
+        return self._status_code
+
+    @property
+    def result(self) -> Any:
+        """What the standalone call would have returned: a record, a save result, an error
+        list, or ``None`` for 204."""
+        self._require_done()
+        return self._result
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def errors(self) -> list[ErrorDetail]:
+        """The Salesforce errors of a failed subrequest (empty on success)."""
+        return [] if self.is_success else parse_error_details(self.result)
+
+    def error(self) -> ResponseError | None:
+        """The exception ``raise_for_status()`` would raise, or ``None`` on success."""
+        if self.is_success:
+            return None
+        return error_for(self.status_code, self.result, method=self.method, url=self.path)
+
+    def raise_for_status(self) -> None:
+        """Raise the ``sobjects.errors`` exception for a failed subrequest."""
+        error = self.error()
+        if error is not None:
+            raise error
+
+    # -- composite references --
+
+    @property
+    def reference(self) -> Reference:
+        """This subrequest's result as a reference root (only in ``sf.composite()``)."""
+        if self.reference_id is None:
+            raise ConfigurationError(
+                "references exist only in sf.composite(); a composite batch cannot pass "
+                "results between its subrequests"
+            )
+        return Reference(self, self.reference_id)
+
+
+class QuerySubrequest(Subrequest):
+    """A SOQL query; ``records`` is the first page (batch subrequests cannot page)."""
+
+    kind = "query"
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        self.raise_for_status()
+        return list((self.result or {}).get("records") or [])
+
+    @property
+    def total_size(self) -> int:
+        self.raise_for_status()
+        return int((self.result or {}).get("totalSize", 0))
+
+    @property
+    def next_records_url(self) -> str | None:
+        """Where the next page is, for ``sf.request("GET", url)`` or ``sf.query``."""
+        self.raise_for_status()
+        url = (self.result or {}).get("nextRecordsUrl")
+        return str(url) if url else None
+
+
+class CreateSubrequest(Subrequest):
+    kind = "create"
+
+    @property
+    def id(self) -> str:
+        """The new record's id (raises the subrequest's error if it failed)."""
+        self.raise_for_status()
+        return str(self.result["id"])
+
+
+class GetSubrequest(Subrequest):
+    kind = "get"
+
+    @property
+    def record(self) -> dict[str, Any]:
+        self.raise_for_status()
+        return dict(self.result)
+
+
+class UpdateSubrequest(Subrequest):
+    kind = "update"
+
+
+class DeleteSubrequest(Subrequest):
+    kind = "delete"
+
+
+class UpsertSubrequest(Subrequest):
+    kind = "upsert"
+
+    @property
+    def upsert_result(self) -> UpsertResult:
+        self._require_done()
+        return parse_upsert_response(self.status_code, self.result, self.path)
+
+    @property
+    def id(self) -> str | None:
+        """The record's id (``None`` only for a 204 answer from API version 45.0 or older)."""
+        return self.upsert_result.id
+
+    @property
+    def created(self) -> bool:
+        return self.upsert_result.created
+
+
+class CollectionSubrequest(Subrequest):
+    """An sObject Collections call inside ``sf.composite()``; ``results`` as in
+    ``sf.collections``."""
+
+    kind = "collection"
+
+    @property
+    def results(self) -> list[CollectionResult]:
+        self.raise_for_status()
+        body = self.result
+        return parse_collection_results(body, len(body) if isinstance(body, list) else -1)
+
+
+S = TypeVar("S", bound=Subrequest)
+
+
+# -- builders ---------------------------------------------------------------------------
+
+
+class _Builder:
+    """What the builders add to: a composite batch or a composite request."""
+
+    def _add(self, subrequest: S, *, reference_id: str | None) -> S:
+        raise NotImplementedError
+
+
+class SObjectBuilder:
+    """``batch.sobject`` / ``composite.sobject``: single-record subrequests."""
+
+    def __init__(self, owner: _Builder) -> None:
+        self._owner = owner
+
+    def create(
+        self,
+        sobject: str,
+        data: Mapping[str, Any],
+        *,
+        reference_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CreateSubrequest:
+        if any(k.lower() == "id" for k in data):
+            raise ConfigurationError("create data must not contain Id")
+        sub = CreateSubrequest(
+            "POST", f"sobjects/{check_sobject_name(sobject)}", dict(data), headers=headers
+        )
+        return self._owner._add(sub, reference_id=reference_id)
+
+    def get(
+        self,
+        sobject: str,
+        record_id: str | Reference,
+        *,
+        fields: Sequence[str] | None = None,
+        external_id_field: str | None = None,
+        reference_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> GetSubrequest:
+        path = _record_path(sobject, record_id, external_id_field)
+        if fields is not None:
+            if not fields:
+                raise ConfigurationError("fields must name at least one field (or be None)")
+            path += "?" + urlencode({"fields": ",".join(check_field_name(f) for f in fields)})
+        sub = GetSubrequest("GET", path, headers=headers)
+        return self._owner._add(sub, reference_id=reference_id)
+
+    def update(
+        self,
+        sobject: str,
+        record_id: str | Reference,
+        data: Mapping[str, Any],
+        *,
+        reference_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> UpdateSubrequest:
+        if any(k.lower() == "id" for k in data):
+            raise ConfigurationError("update data must not contain Id; it goes in the URL")
+        path = _record_path(sobject, record_id, None)
+        sub = UpdateSubrequest("PATCH", path, dict(data), headers=headers)
+        return self._owner._add(sub, reference_id=reference_id)
+
+    def delete(
+        self,
+        sobject: str,
+        record_id: str | Reference,
+        *,
+        external_id_field: str | None = None,
+        reference_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DeleteSubrequest:
+        path = _record_path(sobject, record_id, external_id_field)
+        sub = DeleteSubrequest("DELETE", path, headers=headers)
+        return self._owner._add(sub, reference_id=reference_id)
+
+    def upsert(
+        self,
+        sobject: str,
+        data: Mapping[str, Any],
+        *,
+        external_id_field: str,
+        reference_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> UpsertSubrequest:
+        value = external_id_value(data, external_id_field)
+        path = _record_path(sobject, str(value), external_id_field)
+        body = upsert_body(data, external_id_field)
+        sub = UpsertSubrequest("PATCH", path, body, headers=headers)
+        return self._owner._add(sub, reference_id=reference_id)
+
+
+def _record_path(sobject: str, record_id: str | Reference, external_id_field: str | None) -> str:
+    if not isinstance(record_id, Reference):
+        return record_path(sobject, record_id, external_id_field)
+    # A reference is resolved by Salesforce; only the name parts can be checked here.
+    check_sobject_name(sobject)
+    if external_id_field is None:
+        return f"sobjects/{sobject}/{record_id}"
+    return f"sobjects/{sobject}/{check_field_name(external_id_field)}/{record_id}"
+
+
+class CollectionsBuilder:
+    """``composite.collections``: sObject Collections subrequests (at most 200 records each)."""
+
+    def __init__(self, owner: _Builder) -> None:
+        self._owner = owner
+
+    def _save(
+        self,
+        method: str,
+        path: str,
+        records: list[dict[str, Any]],
+        all_or_none: bool,
+        reference_id: str | None,
+    ) -> CollectionSubrequest:
+        if len(records) > MAX_COLLECTION_SIZE:
+            raise CompositeLimitError(
+                f"a collection subrequest holds at most {MAX_COLLECTION_SIZE} records, "
+                f"got {len(records)}"
+            )
+        body = {"allOrNone": all_or_none, "records": records}
+        sub = CollectionSubrequest(method, path, body, counts_as_query=True)
+        return self._owner._add(sub, reference_id=reference_id)
+
+    def create(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        all_or_none: bool = False,
+        reference_id: str | None = None,
+    ) -> CollectionSubrequest:
+        body = collection_records(sobject, records, need_id=False, forbid_id=True)
+        return self._save("POST", "composite/sobjects", body, all_or_none, reference_id)
+
+    def update(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        all_or_none: bool = False,
+        reference_id: str | None = None,
+    ) -> CollectionSubrequest:
+        body = collection_records(sobject, records, need_id=True, forbid_id=False)
+        return self._save("PATCH", "composite/sobjects", body, all_or_none, reference_id)
+
+    def upsert(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        external_id_field: str,
+        all_or_none: bool = False,
+        reference_id: str | None = None,
+    ) -> CollectionSubrequest:
+        check_field_name(external_id_field)
+        body = collection_records(sobject, records, need_id=False, forbid_id=True)
+        for record in body:
+            external_id_value(record, external_id_field)
+        path = f"composite/sobjects/{sobject}/{external_id_field}"
+        return self._save("PATCH", path, body, all_or_none, reference_id)
+
+    def delete(
+        self,
+        ids: Sequence[str],
+        *,
+        all_or_none: bool = False,
+        reference_id: str | None = None,
+    ) -> CollectionSubrequest:
+        checked = [check_record_id(i) for i in ids]
+        if not 0 < len(checked) <= MAX_COLLECTION_SIZE:
+            raise CompositeLimitError(
+                f"a collection delete takes 1 to {MAX_COLLECTION_SIZE} ids, got {len(checked)}"
+            )
+        query = urlencode({"ids": ",".join(checked), "allOrNone": str(all_or_none).lower()})
+        sub = CollectionSubrequest("DELETE", f"composite/sobjects?{query}", counts_as_query=True)
+        return self._owner._add(sub, reference_id=reference_id)
+
+
+# -- the two request kinds ----------------------------------------------------------------
+
+
+class _Executable(_Builder):
+    """Shared by both request kinds: subrequest list, context manager, autoraise."""
+
+    def __init__(self, client: Salesforce, *, autoraise: bool, group_errors: bool) -> None:
+        self._client = client
+        self.autoraise = autoraise
+        self.group_errors = group_errors
+        self.subrequests: list[Subrequest] = []
+        self.executed = False
+        self.sobject = SObjectBuilder(self)
+
+    def __len__(self) -> int:
+        return len(self.subrequests)
+
+    def __iter__(self) -> Iterator[Subrequest]:
+        return iter(self.subrequests)
+
+    def query(
+        self,
+        soql: str,
+        *,
+        include_deleted: bool = False,
+        reference_id: str | None = None,
+    ) -> QuerySubrequest:
+        """Add a SOQL query (its first page of records)."""
+        if not isinstance(soql, str) or not soql.strip():
+            raise ConfigurationError("soql must be a non-empty string")
+        resource = "queryAll" if include_deleted else "query"
+        sub = QuerySubrequest("GET", f"{resource}?{urlencode({'q': soql})}", counts_as_query=True)
+        return self._add(sub, reference_id=reference_id)
+
+    def _check_not_executed(self) -> None:
+        if self.executed:
+            raise ConfigurationError("this request was already executed; start a new one")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Only a block that finished cleanly is sent: an exception discards the subrequests.
+        if exc_type is None and not self.executed:
+            await self.execute()
+
+    async def execute(self) -> Self:
+        raise NotImplementedError
+
+    def failures(self) -> list[Subrequest]:
+        """The executed subrequests that failed (halted ones included), in order."""
+        return [s for s in self.subrequests if s.done and not s.is_success]
+
+    def _raise_failures(self) -> None:
+        if not self.autoraise:
+            return
+        failed = self.failures()
+        if not failed:
+            return
+        exceptions = [e for e in (s.error() for s in failed) if e is not None]
+        if self.group_errors:
+            raise ExceptionGroup(
+                f"{len(exceptions)} of {len(self.subrequests)} subrequests failed", exceptions
+            )
+        # The first genuine failure, not a collateral one (halted or rolled back).
+        genuine = [e for e in exceptions if not isinstance(e, ProcessingHaltedError)]
+        raise (genuine or exceptions)[0]
+
+
+class CompositeBatch(_Executable):
+    """A Composite Batch request: independent subrequests, run in order, 25 per HTTP request.
+
+    >>> async def demo(sf: Salesforce) -> None:
+    ...     async with sf.composite.batch(halt_on_error=True) as batch:
+    ...         query = batch.query("SELECT Id, Name FROM Account LIMIT 10")
+    ...         contact = batch.sobject.create("Contact", {"LastName": "Doe"})
+    ...     print(contact.id, len(query.records))
+
+    More than 25 subrequests go as consecutive requests of 25. With ``halt_on_error``, the
+    first failure halts the rest: later subrequests are marked halted (412) and never sent.
+    With ``autoraise``, a failure raises after execution (an ``ExceptionGroup`` of every
+    failure with ``group_errors``); otherwise inspect each subrequest.
+    """
+
+    def __init__(
+        self,
+        client: Salesforce,
+        *,
+        halt_on_error: bool = False,
+        autoraise: bool = False,
+        group_errors: bool = False,
+    ) -> None:
+        super().__init__(client, autoraise=autoraise, group_errors=group_errors)
+        self.halt_on_error = halt_on_error
+
+    def _add(self, subrequest: S, *, reference_id: str | None) -> S:
+        self._check_not_executed()
+        if reference_id is not None:
+            raise ConfigurationError(
+                "reference_id is for sf.composite(); batch subrequests cannot reference each other"
+            )
+        if subrequest.headers:
+            raise ConfigurationError(
+                "Composite Batch subrequests cannot carry headers; use sf.composite() or "
+                "a single sf.sobject call"
+            )
+        if subrequest.kind == "collection":
+            raise ConfigurationError("sObject Collections cannot run inside a Composite Batch")
+        if any(True for _ in _references_in(subrequest.body)) or "@{" in subrequest.path:
+            raise ConfigurationError("references only work in sf.composite()")
+        self.subrequests.append(subrequest)
+        return subrequest
+
+    def _wire(self, subrequest: Subrequest) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "method": subrequest.method,
+            "url": f"v{self._client.version}/{subrequest.path}",
+        }
+        if subrequest.body is not None:
+            item["richInput"] = subrequest.body
+        return item
+
+    async def execute(self) -> Self:
+        """Send every subrequest; results are bound in place. Returns the batch."""
+        self._check_not_executed()
+        self.executed = True
+        halted = False
+        for start in range(0, len(self.subrequests), BATCH_SIZE):
+            chunk = self.subrequests[start : start + BATCH_SIZE]
+            if halted:
+                for sub in chunk:
+                    sub._halt()
+                continue
+            payload = {
+                "haltOnError": self.halt_on_error,
+                "batchRequests": [self._wire(s) for s in chunk],
+            }
+            body = await self._client.request_json("POST", "composite/batch", json=payload)
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list) or len(results) != len(chunk):
+                raise ResponseError(
+                    200,
+                    [
+                        ErrorDetail(
+                            "UNEXPECTED_RESPONSE", f"batch results do not match: {body!r:.300}"
+                        )
+                    ],
+                    method="POST",
+                    url="composite/batch",
+                )
+            for sub, item in zip(chunk, results, strict=True):
+                sub._bind(int(item["statusCode"]), item.get("result"), item)
+                if sub.status_code == 412 and _is_halted(item.get("result")):
+                    sub.halted = True
+            if self.halt_on_error and any(not s.is_success for s in chunk):
+                halted = True
+        self._raise_failures()
+        return self
+
+
+def _is_halted(result: Any) -> bool:
+    return any(d.code == "BATCH_PROCESSING_HALTED" for d in parse_error_details(result))
+
+
+class Composite(_Executable):
+    """A Composite request: up to 25 subrequests that may reference earlier results.
+
+    ``all_or_none=True`` rolls everything back when one subrequest fails (the others then
+    report ``PROCESSING_HALTED``). At most 5 subrequests may be queries or collections.
+
+    >>> async def demo(sf: Salesforce) -> None:
+    ...     async with sf.composite(all_or_none=True) as composite:
+    ...         account = composite.sobject.create("Account", {"Name": "Acme"})
+    ...         contact = composite.sobject.create(
+    ...             "Contact", {"LastName": "Doe", "AccountId": account.reference.id}
+    ...         )
+    ...     print(account.id, contact.id)
+    """
+
+    def __init__(
+        self,
+        client: Salesforce,
+        *,
+        all_or_none: bool = False,
+        collate_subrequests: bool = False,
+        autoraise: bool = False,
+        group_errors: bool = False,
+    ) -> None:
+        super().__init__(client, autoraise=autoraise, group_errors=group_errors)
+        self.all_or_none = all_or_none
+        self.collate_subrequests = collate_subrequests
+        self.collections = CollectionsBuilder(self)
+        self._by_reference: dict[str, Subrequest] = {}
+
+    def _add(self, subrequest: S, *, reference_id: str | None) -> S:
+        self._check_not_executed()
+        if len(self.subrequests) >= COMPOSITE_MAX_SUBREQUESTS:
+            raise CompositeLimitError(
+                f"a composite request holds at most {COMPOSITE_MAX_SUBREQUESTS} subrequests"
+            )
+        if subrequest.counts_as_query:
+            queries = sum(1 for s in self.subrequests if s.counts_as_query)
+            if queries >= COMPOSITE_MAX_QUERIES:
+                raise CompositeLimitError(
+                    f"a composite request holds at most {COMPOSITE_MAX_QUERIES} query or "
+                    "collection subrequests"
+                )
+        if reference_id is None:
+            reference_id = f"ref{len(self.subrequests)}"
+            while reference_id in self._by_reference:
+                reference_id += "_"
+        elif not _REFERENCE_ID_RE.match(reference_id):
+            raise ConfigurationError(
+                f"reference_id {reference_id!r} must start with a letter or digit and hold "
+                "only letters, digits and underscores"
+            )
+        if reference_id in self._by_reference:
+            raise ConfigurationError(f"reference_id {reference_id!r} is already used")
+        if subrequest.headers:
+            bad = [h for h in subrequest.headers if h.lower() in _FORBIDDEN_HEADERS]
+            if bad:
+                raise ConfigurationError(f"composite subrequests cannot set headers {bad}")
+        # Referenced subrequests must be earlier ones of this same request.
+        for ref in _references_in(subrequest.body):
+            self._check_reference(ref)
+        self._check_path_references(subrequest)
+        subrequest.reference_id = reference_id
+        self._by_reference[reference_id] = subrequest
+        self.subrequests.append(subrequest)
+        return subrequest
+
+    def _check_reference(self, ref: Reference) -> None:
+        target = ref._subrequest
+        if target.reference_id is None or self._by_reference.get(target.reference_id) is not target:
+            raise ConfigurationError(
+                f"{ref} refers to a subrequest that is not an earlier part of this composite"
+            )
+
+    def _check_path_references(self, subrequest: Subrequest) -> None:
+        for match in re.finditer(r"@\{([A-Za-z0-9_]+)", subrequest.path):
+            if match.group(1) not in self._by_reference:
+                raise ConfigurationError(
+                    f"@{{{match.group(1)}...}} refers to a subrequest that is not an earlier "
+                    "part of this composite"
+                )
+
+    def _wire(self, subrequest: Subrequest) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "method": subrequest.method,
+            "url": f"{self._client.data_path}/{subrequest.path}",
+            "referenceId": subrequest.reference_id,
+        }
+        if subrequest.body is not None:
+            item["body"] = subrequest.body
+        if subrequest.headers:
+            item["httpHeaders"] = subrequest.headers
+        return item
+
+    async def execute(self) -> Self:
+        """Send the composite request; results are bound in place. Returns the composite."""
+        self._check_not_executed()
+        self.executed = True
+        if not self.subrequests:
+            return self
+        payload = {
+            "allOrNone": self.all_or_none,
+            "collateSubrequests": self.collate_subrequests,
+            "compositeRequest": [self._wire(s) for s in self.subrequests],
+        }
+        body = await self._client.request_json("POST", "composite", json=payload)
+        results = body.get("compositeResponse") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ResponseError(
+                200,
+                [ErrorDetail("UNEXPECTED_RESPONSE", f"no compositeResponse in {body!r:.300}")],
+                method="POST",
+                url="composite",
+            )
+        by_ref = {str(item.get("referenceId")): item for item in results if isinstance(item, dict)}
+        for sub in self.subrequests:
+            item = by_ref.get(str(sub.reference_id))
+            if item is None:
+                continue  # not reported: stays not done, so nothing is taken as applied
+            sub._bind(int(item["httpStatusCode"]), item.get("body"), item)
+        self._raise_failures()
+        return self
+
+
+class CompositeAPI:
+    """``sf.composite``: call it for a Composite request, or use ``.batch()``.
+
+    >>> async def demo(sf: Salesforce) -> None:
+    ...     composite = sf.composite(all_or_none=True)
+    ...     batch = sf.composite.batch(halt_on_error=True)
+    """
+
+    def __init__(self, client: Salesforce) -> None:
+        self._client = client
+
+    def __call__(
+        self,
+        *,
+        all_or_none: bool = False,
+        collate_subrequests: bool = False,
+        autoraise: bool = False,
+        group_errors: bool = False,
+    ) -> Composite:
+        return Composite(
+            self._client,
+            all_or_none=all_or_none,
+            collate_subrequests=collate_subrequests,
+            autoraise=autoraise,
+            group_errors=group_errors,
+        )
+
+    def batch(
+        self,
+        *,
+        halt_on_error: bool = False,
+        autoraise: bool = False,
+        group_errors: bool = False,
+    ) -> CompositeBatch:
+        return CompositeBatch(
+            self._client,
+            halt_on_error=halt_on_error,
+            autoraise=autoraise,
+            group_errors=group_errors,
+        )

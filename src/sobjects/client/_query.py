@@ -1,0 +1,164 @@
+"""SOQL queries that follow ``nextRecordsUrl`` so callers see one stream of records.
+
+Pages are fetched lazily, one at a time, so memory stays bounded by the batch size however
+many rows match. Child-relationship subqueries that Salesforce cut short (``done: false``)
+are completed before their parent record is handed out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from sobjects.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from sobjects.client._client import Salesforce
+
+__all__ = ["QueryResult"]
+
+MIN_BATCH_SIZE = 200
+MAX_BATCH_SIZE = 2000
+
+
+class QueryResult:
+    """The records of a SOQL query, as an async iterator over every page.
+
+    ``total_size`` is the number of matching rows, known once the first page arrived
+    (``COUNT()`` queries report their count there). Each ``async for`` runs the query afresh.
+
+    >>> async def demo(sf: Salesforce) -> None:
+    ...     result = sf.query("SELECT Id, Name FROM Account", batch_size=500)
+    ...     async for record in result:
+    ...         print(record["Name"])
+    ...     print(result.total_size)
+    """
+
+    def __init__(
+        self,
+        client: Salesforce,
+        soql: str,
+        *,
+        include_deleted: bool = False,
+        batch_size: int | None = None,
+    ) -> None:
+        if not isinstance(soql, str) or not soql.strip():
+            raise ConfigurationError("soql must be a non-empty string")
+        if batch_size is not None and not (
+            isinstance(batch_size, int) and MIN_BATCH_SIZE <= batch_size <= MAX_BATCH_SIZE
+        ):
+            raise ConfigurationError(
+                f"batch_size must be an integer from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}, "
+                f"got {batch_size!r}"
+            )
+        self._client = client
+        self.soql = soql
+        self.include_deleted = include_deleted
+        self.batch_size = batch_size
+        self.total_size: int | None = None
+
+    def __repr__(self) -> str:
+        return f"QueryResult({self.soql!r}, total_size={self.total_size!r})"
+
+    @property
+    def _headers(self) -> dict[str, str] | None:
+        if self.batch_size is None:
+            return None
+        return {"Sforce-Query-Options": f"batchSize={self.batch_size}"}
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return _RecordIterator(self.pages())
+
+    def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Iterate page by page (each a list of records), for callers that batch their work."""
+        return _PageIterator(self)
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every record in one list. Prefer ``async for`` when the result may be large."""
+        return [record async for record in self]
+
+    async def count(self) -> int:
+        """The number of matching rows, from the first page (fetches it if needed)."""
+        if self.total_size is None:
+            async for _ in self.pages():
+                break
+        assert self.total_size is not None
+        return self.total_size
+
+    async def _first_page(self) -> dict[str, Any]:
+        resource = "queryAll" if self.include_deleted else "query"
+        page: dict[str, Any] = await self._client.request_json(
+            "GET", resource, params={"q": self.soql}, headers=self._headers
+        )
+        return page
+
+    async def _next_page(self, url: str) -> dict[str, Any]:
+        page: dict[str, Any] = await self._client.request_json("GET", url, headers=self._headers)
+        return page
+
+    async def _complete_children(self, record: dict[str, Any]) -> None:
+        """Fetch the remaining pages of any child subquery that came back with done: false."""
+        for value in record.values():
+            if not (isinstance(value, dict) and isinstance(value.get("records"), list)):
+                continue
+            while not value.get("done", True) and value.get("nextRecordsUrl"):
+                more = await self._next_page(str(value["nextRecordsUrl"]))
+                value["records"].extend(more.get("records") or [])
+                value["done"] = more.get("done", True)
+                if more.get("nextRecordsUrl"):
+                    value["nextRecordsUrl"] = more["nextRecordsUrl"]
+                else:
+                    value.pop("nextRecordsUrl", None)
+            for child in value["records"]:
+                if isinstance(child, dict):
+                    await self._complete_children(child)
+
+
+class _PageIterator:
+    """Class-based rather than an async generator: nothing to finalise if the caller stops."""
+
+    def __init__(self, result: QueryResult) -> None:
+        self._result = result
+        self._next_url: str | None = None
+        self._started = False
+        self._done = False
+
+    def __aiter__(self) -> _PageIterator:
+        return self
+
+    async def __anext__(self) -> list[dict[str, Any]]:
+        if self._done:
+            raise StopAsyncIteration
+        if not self._started:
+            self._started = True
+            page = await self._result._first_page()
+        elif self._next_url is not None:
+            page = await self._result._next_page(self._next_url)
+        else:  # pragma: no cover - guarded by _done
+            raise StopAsyncIteration
+        self._result.total_size = int(page.get("totalSize", 0))
+        self._next_url = page.get("nextRecordsUrl")
+        if page.get("done", True) or not self._next_url:
+            self._done = True
+        records: list[dict[str, Any]] = list(page.get("records") or [])
+        for record in records:
+            await self._result._complete_children(record)
+        return records
+
+
+class _RecordIterator:
+    def __init__(self, pages: AsyncIterator[list[dict[str, Any]]]) -> None:
+        self._pages = pages
+        self._buffer: list[dict[str, Any]] = []
+        self._index = 0
+
+    def __aiter__(self) -> _RecordIterator:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        while self._index >= len(self._buffer):
+            self._buffer = await self._pages.__anext__()
+            self._index = 0
+        record = self._buffer[self._index]
+        self._index += 1
+        return record

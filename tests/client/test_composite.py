@@ -1,0 +1,244 @@
+"""Composite with references and allOrNone (salesforce-rest.md section 5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from sobjects import Salesforce
+from sobjects.errors import (
+    CompositeLimitError,
+    ConfigurationError,
+    FieldValidationError,
+    ProcessingHaltedError,
+)
+
+pytestmark = pytest.mark.anyio
+
+V = "/services/data/v62.0"
+ACC = "001R00000033I6AIAU"
+CON = "003R00000033I6BIAU"
+ROLLED_BACK = [
+    {
+        "errorCode": "PROCESSING_HALTED",
+        "message": "The transaction was rolled back since another operation in the same "
+        "transaction failed.",
+    }
+]
+
+
+def composite_reply(*items: dict[str, Any]) -> httpx.Response:
+    return httpx.Response(200, json={"compositeResponse": list(items)})
+
+
+async def test_references_render_in_bodies_and_urls(sf: Salesforce, router: respx.Router) -> None:
+    route = router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {
+                "body": {"id": ACC, "success": True, "errors": []},
+                "httpHeaders": {"Location": f"{V}/sobjects/Account/{ACC}"},
+                "httpStatusCode": 201,
+                "referenceId": "acct",
+            },
+            {
+                "body": {"id": CON, "success": True, "errors": []},
+                "httpHeaders": {},
+                "httpStatusCode": 201,
+                "referenceId": "ref1",
+            },
+            {
+                "body": {"totalSize": 1, "done": True, "records": [{"Id": CON}]},
+                "httpHeaders": {},
+                "httpStatusCode": 200,
+                "referenceId": "ref2",
+            },
+            {"body": None, "httpHeaders": {}, "httpStatusCode": 204, "referenceId": "ref3"},
+        )
+    )
+    async with sf.composite(all_or_none=True) as composite:
+        account = composite.sobject.create("Account", {"Name": "Acme"}, reference_id="acct")
+        contact = composite.sobject.create(
+            "Contact", {"LastName": "Doe", "AccountId": account.reference.id}
+        )
+        query = composite.query("SELECT Id FROM Contact WHERE LastName = 'Doe'")
+        update = composite.sobject.update(
+            "Contact", query.reference.records[0].Id, {"Title": "CEO"}
+        )
+    payload = json.loads(route.calls.last.request.content)
+    assert payload["allOrNone"] is True
+    assert payload["collateSubrequests"] is False
+    sent = payload["compositeRequest"]
+    assert sent[0] == {
+        "method": "POST",
+        "url": f"{V}/sobjects/Account",
+        "referenceId": "acct",
+        "body": {"Name": "Acme"},
+    }
+    assert sent[1]["body"] == {"LastName": "Doe", "AccountId": "@{acct.id}"}
+    assert sent[2]["url"].startswith(f"{V}/query?q=SELECT+Id")
+    assert sent[3]["url"] == f"{V}/sobjects/Contact/@{{ref2.records[0].Id}}"
+    assert account.id == ACC
+    assert contact.id == CON
+    assert query.records == [{"Id": CON}]
+    assert update.status_code == 204 and update.result is None
+    assert account.response["httpHeaders"]["Location"].endswith(ACC)
+
+
+async def test_all_or_none_rollback_codes(sf: Salesforce, router: respx.Router) -> None:
+    router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {"body": ROLLED_BACK, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": "ref0"},
+            {
+                "body": [
+                    {
+                        "message": "Email: invalid email address: Not a real email address",
+                        "errorCode": "INVALID_EMAIL_ADDRESS",
+                        "fields": ["Email"],
+                    }
+                ],
+                "httpHeaders": {},
+                "httpStatusCode": 400,
+                "referenceId": "ref1",
+            },
+        )
+    )
+    with pytest.raises(FieldValidationError, match="invalid email") as info:
+        async with sf.composite(all_or_none=True, autoraise=True) as composite:
+            account = composite.sobject.create("Account", {"Name": "Acme"})
+            contact = composite.sobject.create(
+                "Contact", {"LastName": "Doe", "Email": "nope", "AccountId": account.reference.id}
+            )
+    assert info.value.errors[0].fields == ("Email",)
+    assert account.status_code == 400
+    with pytest.raises(ProcessingHaltedError, match="rolled back"):
+        account.raise_for_status()
+    assert contact.errors[0].code == "INVALID_EMAIL_ADDRESS"
+
+
+async def test_group_errors_for_composite(sf: Salesforce, router: respx.Router) -> None:
+    router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {"body": ROLLED_BACK, "httpHeaders": {}, "httpStatusCode": 400, "referenceId": "ref0"},
+            {
+                "body": [{"errorCode": "STRING_TOO_LONG", "message": "too long"}],
+                "httpHeaders": {},
+                "httpStatusCode": 400,
+                "referenceId": "ref1",
+            },
+        )
+    )
+    with pytest.raises(ExceptionGroup) as info:
+        async with sf.composite(all_or_none=True, autoraise=True, group_errors=True) as c:
+            c.sobject.create("Account", {"Name": "Acme"})
+            c.sobject.create("Account", {"Name": "x" * 300})
+    assert [type(e) for e in info.value.exceptions] == [ProcessingHaltedError, FieldValidationError]
+
+
+async def test_limits_are_checked_before_sending(sf: Salesforce, router: respx.Router) -> None:
+    composite = sf.composite()
+    for i in range(5):
+        composite.query(f"SELECT Id FROM Account LIMIT {i + 1}")
+    with pytest.raises(CompositeLimitError, match="at most 5 query or collection"):
+        composite.query("SELECT Id FROM Contact")
+    with pytest.raises(CompositeLimitError, match="at most 5 query or collection"):
+        composite.collections.create("Account", [{"Name": "x"}])
+    for i in range(20):
+        composite.sobject.create("Account", {"Name": f"A{i}"})
+    with pytest.raises(CompositeLimitError, match="at most 25 subrequests"):
+        composite.sobject.create("Account", {"Name": "one too many"})
+    assert not router.calls
+
+
+async def test_reference_ids_are_validated(sf: Salesforce) -> None:
+    composite = sf.composite()
+    composite.sobject.create("Account", {"Name": "A"}, reference_id="NewAccount")
+    with pytest.raises(ConfigurationError, match="already used"):
+        composite.sobject.create("Account", {"Name": "B"}, reference_id="NewAccount")
+    with pytest.raises(ConfigurationError, match="must start with a letter or digit"):
+        composite.sobject.create("Account", {"Name": "C"}, reference_id="refNewAccount[1]")
+    with pytest.raises(ConfigurationError, match="cannot set headers"):
+        composite.sobject.create("Account", {"Name": "D"}, headers={"Authorization": "x"})
+
+
+async def test_reference_to_another_request_is_refused(sf: Salesforce) -> None:
+    other = sf.composite()
+    foreign = other.sobject.create("Account", {"Name": "A"})
+    composite = sf.composite()
+    with pytest.raises(ConfigurationError, match="not an earlier part"):
+        composite.sobject.create("Contact", {"LastName": "x", "AccountId": foreign.reference.id})
+    with pytest.raises(ConfigurationError, match="not an earlier part"):
+        composite.sobject.update("Contact", foreign.reference.id, {"Title": "x"})
+
+
+async def test_headers_pass_through(sf: Salesforce, router: respx.Router) -> None:
+    route = router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {
+                "body": {"id": ACC, "success": True, "errors": []},
+                "httpHeaders": {},
+                "httpStatusCode": 201,
+                "referenceId": "ref0",
+            }
+        )
+    )
+    async with sf.composite() as composite:
+        composite.sobject.create(
+            "Account", {"Name": "A"}, headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"}
+        )
+    sent = json.loads(route.calls.last.request.content)["compositeRequest"][0]
+    assert sent["httpHeaders"] == {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
+
+
+async def test_collection_subrequests(sf: Salesforce, router: respx.Router) -> None:
+    route = router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {
+                "body": [
+                    {"id": ACC, "success": True, "errors": []},
+                    {
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "REQUIRED_FIELD_MISSING",
+                                "message": "Required fields are missing: [Name]",
+                                "fields": ["Name"],
+                            }
+                        ],
+                    },
+                ],
+                "httpHeaders": {},
+                "httpStatusCode": 200,
+                "referenceId": "ref0",
+            }
+        )
+    )
+    async with sf.composite() as composite:
+        created = composite.collections.create("Account", [{"Name": "A"}, {"Phone": "1"}])
+    sent = json.loads(route.calls.last.request.content)["compositeRequest"][0]
+    assert sent["url"] == f"{V}/composite/sobjects"
+    assert sent["body"]["records"][0] == {"attributes": {"type": "Account"}, "Name": "A"}
+    results = created.results
+    assert results[0].success and results[0].id == ACC
+    assert not results[1].success and results[1].errors[0].code == "REQUIRED_FIELD_MISSING"
+
+
+async def test_unreported_subrequest_stays_not_done(sf: Salesforce, router: respx.Router) -> None:
+    router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {
+                "body": {"id": ACC, "success": True, "errors": []},
+                "httpHeaders": {},
+                "httpStatusCode": 201,
+                "referenceId": "ref0",
+            }
+        )
+    )
+    composite = sf.composite()
+    first = composite.sobject.create("Account", {"Name": "A"})
+    second = composite.sobject.create("Account", {"Name": "B"})
+    await composite.execute()
+    assert first.done and not second.done

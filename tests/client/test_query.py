@@ -1,0 +1,164 @@
+"""``sf.query``: paging, batch size, queryAll, child subqueries (salesforce-rest.md section 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from sobjects import Salesforce
+from sobjects.errors import ConfigurationError, InvalidFieldError
+
+pytestmark = pytest.mark.anyio
+
+V = "/services/data/v62.0"
+
+
+def rec(n: int, **extra: Any) -> dict[str, Any]:
+    rid = f"003D00000{n:06d}"
+    return {
+        "attributes": {"type": "Contact", "url": f"{V}/sobjects/Contact/{rid}"},
+        "Id": rid,
+        "LastName": f"Doe{n}",
+        **extra,
+    }
+
+
+async def test_follows_next_records_url(sf: Salesforce, router: respx.Router) -> None:
+    first = router.get(f"{V}/query").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "totalSize": 5,
+                "done": False,
+                "nextRecordsUrl": f"{V}/query/01gD0000002HU6KIAW-2",
+                "records": [rec(1), rec(2)],
+            },
+        )
+    )
+    second = router.get(f"{V}/query/01gD0000002HU6KIAW-2").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "totalSize": 5,
+                "done": False,
+                "nextRecordsUrl": f"{V}/query/01gD0000002HU6KIAW-4",
+                "records": [rec(3), rec(4)],
+            },
+        )
+    )
+    third = router.get(f"{V}/query/01gD0000002HU6KIAW-4").mock(
+        return_value=httpx.Response(200, json={"totalSize": 5, "done": True, "records": [rec(5)]})
+    )
+    result = sf.query("SELECT Id, LastName FROM Contact", batch_size=200)
+    assert result.total_size is None
+    names = [r["LastName"] async for r in result]
+    assert names == [f"Doe{i}" for i in range(1, 6)]
+    assert result.total_size == 5
+    assert first.calls.last.request.url.params["q"] == "SELECT Id, LastName FROM Contact"
+    for route in (first, second, third):
+        assert route.calls.last.request.headers["Sforce-Query-Options"] == "batchSize=200"
+
+
+async def test_pages_are_fetched_lazily(sf: Salesforce, router: respx.Router) -> None:
+    router.get(f"{V}/query").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "totalSize": 4,
+                "done": False,
+                "nextRecordsUrl": f"{V}/query/01gX-2",
+                "records": [rec(1), rec(2)],
+            },
+        )
+    )
+    nxt = router.get(f"{V}/query/01gX-2").mock(
+        return_value=httpx.Response(200, json={"totalSize": 4, "done": True, "records": [rec(3)]})
+    )
+    async for record in sf.query("SELECT Id FROM Contact"):
+        assert record["LastName"] == "Doe1"
+        break
+    assert not nxt.called
+    pages = [len(page) async for page in sf.query("SELECT Id FROM Contact").pages()]
+    assert pages == [2, 1]
+
+
+async def test_query_all_and_empty_result(sf: Salesforce, router: respx.Router) -> None:
+    route = router.get(f"{V}/queryAll").mock(
+        return_value=httpx.Response(200, json={"totalSize": 0, "done": True, "records": []})
+    )
+    result = sf.query("SELECT Id FROM Contact WHERE IsDeleted = true", include_deleted=True)
+    assert await result.all() == []
+    assert result.total_size == 0
+    assert route.called
+
+
+async def test_count_query_reports_total_size(sf: Salesforce, router: respx.Router) -> None:
+    router.get(f"{V}/query").mock(
+        return_value=httpx.Response(200, json={"totalSize": 42, "done": True, "records": []})
+    )
+    assert await sf.query("SELECT COUNT() FROM Contact").count() == 42
+
+
+async def test_child_subquery_null_and_paged(sf: Salesforce, router: respx.Router) -> None:
+    account_with_many = {
+        "attributes": {"type": "Account", "url": f"{V}/sobjects/Account/001A"},
+        "Name": "GenePoint",
+        "Contacts": {
+            "totalSize": 3,
+            "done": False,
+            "nextRecordsUrl": f"{V}/query/01gCHILD-2",
+            "records": [rec(1), rec(2)],
+        },
+    }
+    account_without = {
+        "attributes": {"type": "Account", "url": f"{V}/sobjects/Account/001B"},
+        "Name": "Cisco",
+        "Contacts": None,
+    }
+    router.get(f"{V}/query").mock(
+        return_value=httpx.Response(
+            200,
+            json={"totalSize": 2, "done": True, "records": [account_with_many, account_without]},
+        )
+    )
+    child_page = router.get(f"{V}/query/01gCHILD-2").mock(
+        return_value=httpx.Response(200, json={"totalSize": 3, "done": True, "records": [rec(3)]})
+    )
+    records = await sf.query("SELECT Name, (SELECT LastName FROM Contacts) FROM Account").all()
+    contacts = records[0]["Contacts"]
+    assert [c["LastName"] for c in contacts["records"]] == ["Doe1", "Doe2", "Doe3"]
+    assert contacts["done"] is True
+    assert "nextRecordsUrl" not in contacts
+    assert records[1]["Contacts"] is None
+    assert child_page.call_count == 1
+
+
+async def test_query_errors(sf: Salesforce, router: respx.Router) -> None:
+    router.get(f"{V}/query").mock(
+        return_value=httpx.Response(
+            400,
+            json=[
+                {
+                    "message": "\nSELECT Foo FROM Account\n       ^\nERROR at Row:1:Column:8\n"
+                    "No such column 'Foo' on entity 'Account'.",
+                    "errorCode": "INVALID_FIELD",
+                }
+            ],
+        )
+    )
+    with pytest.raises(InvalidFieldError, match="No such column 'Foo'"):
+        await sf.query("SELECT Foo FROM Account").all()
+
+
+@pytest.mark.parametrize("batch_size", [0, 199, 2001, 1.5])
+async def test_batch_size_is_validated(sf: Salesforce, batch_size: Any) -> None:
+    with pytest.raises(ConfigurationError, match="batch_size"):
+        sf.query("SELECT Id FROM Contact", batch_size=batch_size)
+
+
+async def test_empty_soql_is_refused(sf: Salesforce) -> None:
+    with pytest.raises(ConfigurationError):
+        sf.query("  ")
