@@ -10,7 +10,7 @@ import re
 
 __all__ = ["is_salesforce_id", "to_18"]
 
-_ID_RE = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$")
+_ID_RE = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -31,7 +31,7 @@ def is_salesforce_id(value: str) -> bool:
     >>> is_salesforce_id("001D000000IRFmaIAH"), is_salesforce_id("001D000000IRFmaXXX")
     (True, False)
     """
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         return False
     return len(value) == 15 or _checksum(value[:15]) == value[15:].upper()
 

@@ -20,7 +20,7 @@ first error's code, falling back to the HTTP status.
         │   ├── InvalidTypeError            INVALID_TYPE (unknown sObject in SOQL)
         │   ├── RequiredFieldMissingError   REQUIRED_FIELD_MISSING
         │   ├── FieldValidationError        FIELD_CUSTOM_VALIDATION_EXCEPTION, STRING_TOO_LONG,
-        │   │                               INVALID_EMAIL_ADDRESS, MALFORMED_ID, restricted picklist ...
+        │   │                               INVALID_EMAIL_ADDRESS, MALFORMED_ID, picklist ...
         │   ├── DuplicateValueError         DUPLICATE_VALUE, DUPLICATES_DETECTED
         │   ├── RowLockError                UNABLE_TO_LOCK_ROW (retryable)
         │   └── ProcessingHaltedError       PROCESSING_HALTED, BATCH_PROCESSING_HALTED,
@@ -293,7 +293,10 @@ class MethodNotAllowedError(ResponseError):
 
 
 class PreconditionFailedError(ResponseError):
-    """HTTP 412 for a precondition header (halted batch subrequests use ``ProcessingHaltedError``)."""
+    """HTTP 412 for a precondition header.
+
+    Halted batch subrequests (also 412) raise ``ProcessingHaltedError`` instead.
+    """
 
 
 class ServerError(ResponseError):

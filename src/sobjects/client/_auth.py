@@ -227,9 +227,9 @@ class RefreshToken(Auth):
 class JwtBearer(Auth):
     """OAuth JWT bearer flow: an RS256 assertion signed with the connected app's private key.
 
-    ``private_key`` is the PEM key itself (``bytes``) or a path to it. Needs the ``jwt`` extra
-    (``pip install 'sobjects[jwt]'``). ``audience`` is ``https://test.salesforce.com`` for
-    sandboxes.
+    ``private_key`` is the PEM key itself (``bytes``, or ``str`` PEM text) or a path to it.
+    Needs the ``jwt`` extra (``pip install 'sobjects[jwt]'``). ``audience`` is
+    ``https://test.salesforce.com`` for sandboxes.
 
     >>> JwtBearer("3MVG9...", "me@acme.com", b"-----BEGIN PRIVATE KEY-----...")
     JwtBearer(client_id='3MVG9...', username='me@acme.com', private_key='***')
@@ -261,6 +261,9 @@ class JwtBearer(Auth):
     async def _key(self) -> bytes:
         if isinstance(self._private_key, bytes):
             return self._private_key
+        if isinstance(self._private_key, str) and "-----BEGIN" in self._private_key:
+            # PEM text passed as str: using it as a path would put the key in the error message.
+            return self._private_key.encode("ascii", "replace")
         path = Path(self._private_key)
         try:
             return await anyio.Path(path).read_bytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -28,6 +29,7 @@ from sobjects.client._json import dumps
 from sobjects.client._retry import DEFAULT_RETRY, RetryPolicy, parse_retry_after
 from sobjects.errors import (
     ConfigurationError,
+    SalesforceError,
     SessionExpiredError,
     TransportError,
     error_for,
@@ -77,12 +79,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_VERSION_RE = re.compile(r"[0-9]+\.[0-9]+")
+
+
 def _check_version(version: str) -> str:
     version = version.removeprefix("v")
-    major, _, minor = version.partition(".")
-    if not (major.isdigit() and minor.isdigit()):
+    # ASCII digits only: str.isdigit() also accepts superscripts and non-ASCII digits.
+    if not _VERSION_RE.fullmatch(version):
         raise ConfigurationError(f"version must look like '62.0', got {version!r}")
     return version
+
+
+def _check_timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    # None would silently disable every timeout (httpx.Timeout(None)).
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}"
+        )
+    return httpx.Timeout(timeout)
 
 
 class Salesforce:
@@ -121,7 +137,7 @@ class Salesforce:
         self.version = _check_version(version)
         self.auth = auth
         self.retry = retry
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.timeout = _check_timeout(timeout)
         self.concurrency_limit = concurrency_limit
         self._owns_http = httpx_client is None
         self._http = httpx_client or httpx.AsyncClient(
@@ -132,6 +148,8 @@ class Salesforce:
         self._token: Token | None = None
         self._instance_url: str | None = None
         self._token_lock: anyio.Lock | None = None
+        self._token_fetches = 0
+        self._token_failure: SalesforceError | None = None
         self._limiter: anyio.CapacityLimiter | None = None
         self._api_usage: ApiUsage | None = None
         self._describe_cache: dict[str, dict[str, Any]] = {}
@@ -220,7 +238,9 @@ class Salesforce:
 
         return QueryResult(self, soql, include_deleted=include_deleted, batch_size=batch_size)
 
-    async def describe(self, sobject: str | None = None, *, refresh: bool = False) -> dict[str, Any]:
+    async def describe(
+        self, sobject: str | None = None, *, refresh: bool = False
+    ) -> dict[str, Any]:
         """The global describe, or one sObject's describe (cached per client).
 
         ``refresh=True`` bypasses and replaces the cached describe.
@@ -386,7 +406,9 @@ class Salesforce:
             async with self._capacity():
                 response = await self._http.send(request)
                 await response.aread()
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
+            # TransportError (connect, read, timeout...) and the rest of httpx's request
+            # failures (DecodingError, TooManyRedirects): no usable response either way.
             logger.debug("sobjects: %s %s -> %s", request.method, shown_url, type(exc).__name__)
             return None, exc
         elapsed = time.monotonic() - started
@@ -399,7 +421,9 @@ class Salesforce:
         )
         await self._hooks.emit(
             "response",
-            ResponseEvent(request.method, shown_url, attempt, response.status_code, elapsed, response),
+            ResponseEvent(
+                request.method, shown_url, attempt, response.status_code, elapsed, response.headers
+            ),
         )
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
@@ -450,18 +474,36 @@ class Salesforce:
         return await self._refresh_token(stale=None)
 
     async def _refresh_token(self, *, stale: Token | None) -> Token:
-        """Fetch a token unless another task already replaced ``stale`` (single flight)."""
+        """Fetch a token unless another task already replaced ``stale`` (single flight).
+
+        Tasks that queued behind a fetch that failed get that failure instead of asking again:
+        a wrong password must cost one token request, not one per waiting request (Salesforce
+        locks users out after repeated failed logins).
+        """
         if self._token_lock is None:
             self._token_lock = anyio.Lock()
+        fetches_seen = self._token_fetches
         async with self._token_lock:
             current = self._token
             if current is not None and current is not stale:
                 return current
+            failure = self._token_failure
+            if failure is not None and self._token_fetches != fetches_seen:
+                raise failure
             if stale is not None and not self.auth.can_refresh:
                 raise SessionExpiredError(401, [])
-            token = await self.auth.fetch_token(self._post_token_form, self.base_url)
-            if token.instance_url:
-                self._instance_url = _check_base_url(token.instance_url, what="instance_url")
+            self._token_failure = None
+            try:
+                token = await self.auth.fetch_token(self._post_token_form, self.base_url)
+                if token.instance_url:
+                    self._instance_url = _check_base_url(token.instance_url, what="instance_url")
+            except SalesforceError as exc:
+                self._token_failure = exc
+                raise
+            finally:
+                # Counts finished fetches: tasks that started waiting before this one ended
+                # see the count move and share its outcome.
+                self._token_fetches += 1
             self._token = token
             return token
 

@@ -86,7 +86,7 @@ class ResponseEvent:
     attempt: int
     status_code: int
     elapsed: float
-    response: httpx.Response
+    headers: httpx.Headers  # the response's headers; the request's (with the token) stay out
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +134,11 @@ class HookRunner:
             raise ConfigurationError(
                 f"unknown event hook name(s) {sorted(unknown)}; known: {sorted(_EVENT_NAMES)}"
             )
+        for name, fns in hooks.items():
+            if callable(fns) or isinstance(fns, (str, bytes)):
+                raise ConfigurationError(
+                    f"event hook {name!r} must be a sequence of async callables, got {fns!r}"
+                )
         self._hooks = {name: list(fns) for name, fns in hooks.items()}
 
     def has(self, name: str) -> bool:

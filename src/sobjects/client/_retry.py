@@ -19,6 +19,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from sobjects.errors import ConfigurationError
+
 __all__ = ["DEFAULT_RETRY", "NO_RETRY", "RetryPolicy", "RetryRule", "parse_retry_after"]
 
 
@@ -70,10 +72,16 @@ class RetryPolicy:
             ),
             # Throttled or unavailable: the request was refused before being processed.
             RetryRule(status_codes={429, 503}, non_idempotent=True),
-            # Gateway errors and broken connections: the request may have been applied.
+            # Server and gateway errors, broken connections, read timeouts: the request may
+            # have been applied, so only idempotent requests are repeated.
             RetryRule(
-                status_codes={502, 504},
-                exceptions=(httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError),
+                status_codes={500, 502, 504},
+                exceptions=(
+                    httpx.ReadError,
+                    httpx.ReadTimeout,
+                    httpx.RemoteProtocolError,
+                    httpx.WriteError,
+                ),
             ),
             RetryRule(error_codes={"UNABLE_TO_LOCK_ROW"}),
         )
@@ -85,9 +93,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+            raise ConfigurationError("max_attempts must be at least 1")
         if self.backoff_base < 0 or self.backoff_max < 0 or self.deadline <= 0:
-            raise ValueError("backoff_base/backoff_max must be >= 0 and deadline > 0")
+            raise ConfigurationError("backoff_base/backoff_max must be >= 0 and deadline > 0")
 
     def rule_for_exception(self, exc: BaseException, *, idempotent: bool) -> RetryRule | None:
         for rule in self.rules:
