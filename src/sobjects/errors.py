@@ -11,6 +11,7 @@ first error's code, falling back to the HTTP status.
     │   └── CompositeLimitError             too many subrequests / query subrequests
     ├── ResultNotReadyError (RuntimeError)  a subrequest's result read before execution
     ├── TransportError                      no usable HTTP response (connect error, timeout, ...)
+    ├── CollectionsRequestError             a later Collections request failed; .results, .error
     ├── AuthenticationError                 the OAuth token endpoint refused (invalid_grant, ...)
     └── ResponseError                       Salesforce answered with an error; .status_code, .errors
         ├── MultipleRecordsError            300: an external id matched several records; .urls
@@ -52,6 +53,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CollectionsRequestError",
     "CompositeLimitError",
     "ConfigurationError",
     "DuplicateValueError",
@@ -165,6 +167,24 @@ class ResultNotReadyError(SalesforceError, RuntimeError):
 
 class TransportError(SalesforceError):
     """No usable HTTP response: connection refused, timeout, protocol error, retries exhausted."""
+
+
+class CollectionsRequestError(SalesforceError):
+    """A Collections request failed as a whole after earlier requests had been applied.
+
+    ``results`` holds the per-record results of the requests that were applied (a prefix of
+    the input, in order); ``error`` is the failure of the next request. Records after
+    ``len(results)`` were not applied, except perhaps those of the failed request, whose
+    outcome ``error`` tells (a transport error leaves it unknown).
+    """
+
+    def __init__(self, results: Sequence[Any], error: Exception) -> None:
+        self.results = list(results)
+        self.error = error
+        super().__init__(
+            f"{len(self.results)} record(s) were processed before a Collections request "
+            f"failed: {error}"
+        )
 
 
 class AuthenticationError(SalesforceError):

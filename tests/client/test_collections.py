@@ -10,8 +10,12 @@ import pytest
 import respx
 
 from sobjects import Salesforce
-from sobjects.client._collections import CollectionsRequestError
-from sobjects.errors import ConfigurationError, InvalidFieldError, RequiredFieldMissingError
+from sobjects.errors import (
+    CollectionsRequestError,
+    ConfigurationError,
+    InvalidFieldError,
+    RequiredFieldMissingError,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,7 @@
 """The HTTP layer: everything that speaks to Salesforce's REST API."""
 
 from sobjects.client._client import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, Salesforce
-from sobjects.client._collections import CollectionResult, CollectionsAPI, CollectionsRequestError
+from sobjects.client._collections import CollectionResult, CollectionsAPI
 from sobjects.client._composite import (
     CollectionSubrequest,
     Composite,
@@ -37,7 +37,6 @@ __all__ = [
     "CollectionResult",
     "CollectionSubrequest",
     "CollectionsAPI",
-    "CollectionsRequestError",
     "Composite",
     "CompositeAPI",
     "CompositeBatch",

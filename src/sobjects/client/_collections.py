@@ -17,6 +17,7 @@ from sobjects.client._sobject import (
     external_id_value,
 )
 from sobjects.errors import (
+    CollectionsRequestError,
     ConfigurationError,
     ErrorDetail,
     ResponseError,
@@ -31,7 +32,6 @@ __all__ = [
     "MAX_COLLECTION_SIZE",
     "CollectionResult",
     "CollectionsAPI",
-    "CollectionsRequestError",
     "collection_records",
     "parse_collection_results",
 ]
@@ -70,22 +70,6 @@ class CollectionResult:
 
 def _as_rest_error(error: ErrorDetail) -> dict[str, Any]:
     return {"errorCode": error.code, "message": error.message, "fields": list(error.fields)}
-
-
-class CollectionsRequestError(SalesforceError):
-    """A Collections request failed as a whole after earlier chunks had been applied.
-
-    ``results`` holds the results of the chunks that were applied (a prefix of the input,
-    in order); ``error`` is the failure of the next chunk; records after ``len(results)``
-    were not sent, except those of the failed chunk, whose outcome ``error`` tells.
-    """
-
-    def __init__(self, results: list[Any], error: Exception) -> None:
-        self.results = results
-        self.error = error
-        super().__init__(
-            f"{len(results)} record(s) were processed before a Collections request failed: {error}"
-        )
 
 
 def collection_records(
