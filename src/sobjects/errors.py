@@ -11,6 +11,7 @@ first error's code, falling back to the HTTP status.
     │   └── CompositeLimitError             too many subrequests / query subrequests
     ├── ResultNotReadyError (RuntimeError)  a subrequest's result read before execution
     ├── TransportError                      no usable HTTP response (connect error, timeout, ...)
+    │   └── OutcomeUnknownError             a POST was sent, no answer came: maybe applied
     ├── CollectionsRequestError             a later Collections request failed; .results, .error
     ├── AuthenticationError                 the OAuth token endpoint refused (invalid_grant, ...)
     └── ResponseError                       Salesforce answered with an error; .status_code, .errors
@@ -67,6 +68,7 @@ __all__ = [
     "MethodNotAllowedError",
     "MultipleRecordsError",
     "NotFoundError",
+    "OutcomeUnknownError",
     "PreconditionFailedError",
     "ProcessingHaltedError",
     "RequestLimitExceededError",
@@ -167,6 +169,14 @@ class ResultNotReadyError(SalesforceError, RuntimeError):
 
 class TransportError(SalesforceError):
     """No usable HTTP response: connection refused, timeout, protocol error, retries exhausted."""
+
+
+class OutcomeUnknownError(TransportError):
+    """A non-idempotent request (a create, a composite call) was sent but no answer came back.
+
+    Salesforce may or may not have applied it, so sobjects does not send it again: check the
+    org (query by an external id, say) before retrying by hand.
+    """
 
 
 class CollectionsRequestError(SalesforceError):

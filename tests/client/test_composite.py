@@ -242,3 +242,117 @@ async def test_unreported_subrequest_stays_not_done(sf: Salesforce, router: resp
     second = composite.sobject.create("Account", {"Name": "B"})
     await composite.execute()
     assert first.done and not second.done
+
+
+async def test_a_path_reference_from_another_composite_is_refused(sf: Salesforce) -> None:
+    # Automatic reference ids repeat across composites: ref0 of c1 must not resolve to ref0
+    # of c2 and silently update the wrong record.
+    c1 = sf.composite()
+    a = c1.sobject.create("Account", {"Name": "A"})
+    c2 = sf.composite()
+    c2.sobject.create("Account", {"Name": "B"})
+    with pytest.raises(ConfigurationError, match="not an earlier part"):
+        c2.sobject.update("Account", a.reference.id, {"Name": "renamed"})
+    with pytest.raises(ConfigurationError, match="not an earlier part"):
+        c2.sobject.delete("Account", a.reference.id)
+
+
+async def test_references_are_refused_outside_a_composite(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    account = sf.composite().sobject.create("Account", {"Name": "A"})
+    with pytest.raises(ConfigurationError, match="only work in sf"):
+        await sf.sobject.create("Contact", {"LastName": "x", "AccountId": account.reference.id})
+    with pytest.raises(ConfigurationError, match="only work in sf"):
+        sf.composite.batch().sobject.update("Account", account.reference.id, {"Name": "x"})
+    assert not router.calls
+
+
+async def test_all_or_none_failure_rolls_back_collection_successes(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    router.post(f"{V}/composite").mock(
+        return_value=composite_reply(
+            {
+                # Salesforce can report inner successes that the outer rollback undid.
+                "body": [{"id": CON, "success": True, "errors": []}],
+                "httpHeaders": {},
+                "httpStatusCode": 200,
+                "referenceId": "ref0",
+            },
+            {
+                "body": [{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Name"}],
+                "httpHeaders": {},
+                "httpStatusCode": 400,
+                "referenceId": "ref1",
+            },
+        )
+    )
+    composite = sf.composite(all_or_none=True)
+    contacts = composite.collections.create("Contact", [{"LastName": "Doe"}])
+    composite.sobject.create("Account", {})
+    await composite.execute()
+    assert contacts.rolled_back
+    assert not contacts.is_success
+    assert contacts.status_code == 400
+    with pytest.raises(ProcessingHaltedError, match="Rolled back"):
+        _ = contacts.results
+    assert len(composite.failures()) == 2
+    # What Salesforce actually said is still there.
+    assert contacts.response["httpStatusCode"] == 200
+
+
+async def test_execute_can_resume_when_nothing_was_sent(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    from sobjects import RetryPolicy
+    from sobjects.errors import TransportError
+
+    sf.retry = RetryPolicy(rules=())
+    route = router.post(f"{V}/composite").mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            composite_reply(
+                {
+                    "body": {"id": ACC, "success": True, "errors": []},
+                    "httpHeaders": {},
+                    "httpStatusCode": 201,
+                    "referenceId": "ref0",
+                }
+            ),
+        ]
+    )
+    composite = sf.composite()
+    account = composite.sobject.create("Account", {"Name": "A"})
+    with pytest.raises(TransportError):
+        await composite.execute()
+    assert not account.done
+    await composite.execute()  # the connection was never made: sending again is safe
+    assert account.id == ACC
+    assert route.call_count == 2
+
+
+async def test_an_unknown_outcome_is_never_sent_again(sf: Salesforce, router: respx.Router) -> None:
+    from sobjects.errors import OutcomeUnknownError
+
+    route = router.post(f"{V}/composite").mock(side_effect=httpx.ReadTimeout("no answer"))
+    composite = sf.composite()
+    account = composite.sobject.create("Account", {"Name": "A"})
+    with pytest.raises(OutcomeUnknownError, match="may have been applied"):
+        await composite.execute()
+    with pytest.raises(ConfigurationError, match="already executed"):
+        await composite.execute()
+    assert not account.done
+    assert route.call_count == 1
+
+
+async def test_composite_calls_wait_longer_than_salesforce_runs_them(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    route = router.post(f"{V}/composite").mock(return_value=composite_reply())
+    composite = sf.composite()
+    composite.sobject.create("Account", {"Name": "A"})
+    await composite.execute()
+    timeout = route.calls.last.request.extensions["timeout"]
+    assert timeout["read"] >= 600  # Salesforce may run a composite for 10 minutes
+    assert timeout["connect"] == sf.timeout.connect

@@ -318,3 +318,35 @@ async def test_empty_batch_sends_nothing(sf: Salesforce, endpoint: FakeBatchEndp
     async with sf.composite.batch():
         pass
     assert endpoint.payloads == []
+
+
+async def test_a_300_answer_does_not_halt_later_requests(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    urls = [f"{V}/sobjects/Account/001D000000IRFmaIAH", f"{V}/sobjects/Account/001D000000IRFmbIAH"]
+
+    def answer(sub: dict[str, Any]) -> tuple[int, Any]:
+        if sub["url"].endswith("/dup"):
+            return 300, urls
+        return 201, {"id": "003D000000QV9n2IAD", "success": True, "errors": []}
+
+    fake = FakeBatchEndpoint(answer)
+    router.post(f"{V}/composite/batch").mock(side_effect=fake)
+    batch = sf.composite.batch(halt_on_error=True)
+    for i in range(24):
+        batch.sobject.create("Contact", {"LastName": f"N{i}"})
+    dup = batch.sobject.upsert("Account", {"Ext__c": "dup"}, external_id_field="Ext__c")
+    later = batch.sobject.create("Contact", {"LastName": "later"})
+    await batch.execute()
+    assert dup.status_code == 300
+    assert later.is_success  # Salesforce halts after 4xx/5xx only
+    assert len(fake.payloads) == 2
+
+
+async def test_fields_must_be_a_list(sf: Salesforce) -> None:
+    with pytest.raises(ConfigurationError, match="list of field names"):
+        sf.composite.batch().sobject.get("Account", ACC, fields="Name")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="list of field names"):
+        await sf.sobject.get("Account", ACC, fields="Name")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="sObject API name"):
+        await sf.sobject.get("Account\n", ACC)

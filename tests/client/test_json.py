@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -93,12 +92,13 @@ def test_sets_are_sorted_lists() -> None:
     assert dumps({"s": {Decimal("2.0"), Decimal("1.5")}}) == b'{"s":[1.5,2.0]}'
 
 
-def test_json_renderable_objects_render_themselves() -> None:
-    class Ref:
-        def __sobjects_json__(self) -> Any:
-            return "@{NewAccount.id}"
+def test_a_composite_reference_outside_a_composite_is_refused() -> None:
+    # Sent as plain JSON, "@{ref0.id}" would be stored as text in the field: refuse instead.
+    from sobjects.client._composite import Reference, Subrequest
 
-    assert dumps({"AccountId": Ref()}) == b'{"AccountId":"@{NewAccount.id}"}'
+    reference = Reference(Subrequest("POST", "sobjects/Account"), "ref0").id
+    with pytest.raises(ConfigurationError, match=r"only work in sf\.composite"):
+        dumps({"AccountId": reference})
 
 
 def test_unknown_types_are_a_configuration_error() -> None:

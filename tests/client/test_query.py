@@ -162,3 +162,49 @@ async def test_batch_size_is_validated(sf: Salesforce, batch_size: Any) -> None:
 async def test_empty_soql_is_refused(sf: Salesforce) -> None:
     with pytest.raises(ConfigurationError):
         sf.query("  ")
+
+
+async def test_a_failed_page_is_fetched_again_not_skipped(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    router.get(f"{V}/query").mock(
+        side_effect=[
+            httpx.Response(503, text="busy"),
+            httpx.Response(
+                200,
+                json={
+                    "totalSize": 2,
+                    "done": False,
+                    "nextRecordsUrl": f"{V}/query/01gY-1",
+                    "records": [rec(1)],
+                },
+            ),
+        ]
+    )
+    router.get(f"{V}/query/01gY-1").mock(
+        side_effect=[
+            httpx.Response(400, json=[{"errorCode": "INVALID_QUERY_LOCATOR", "message": "x"}]),
+            httpx.Response(200, json={"totalSize": 2, "done": True, "records": [rec(2)]}),
+        ]
+    )
+    from sobjects import RetryPolicy
+
+    sf.retry = RetryPolicy(rules=())
+    pages = sf.query("SELECT Id FROM Contact").pages()
+    with pytest.raises(Exception, match="503"):
+        await pages.__anext__()
+    assert [r["LastName"] for r in await pages.__anext__()] == ["Doe1"]
+    with pytest.raises(Exception, match="INVALID_QUERY_LOCATOR"):
+        await pages.__anext__()
+    assert [r["LastName"] for r in await pages.__anext__()] == ["Doe2"]
+    with pytest.raises(StopAsyncIteration):
+        await pages.__anext__()
+
+
+async def test_a_query_too_long_for_a_url_is_refused_before_sending(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    ids = ",".join(f"'003D00000{n:06d}AAA'" for n in range(1000))
+    with pytest.raises(ConfigurationError, match="16384-byte limit"):
+        await sf.query(f"SELECT Id FROM Contact WHERE Id IN ({ids})").all()
+    assert not router.calls

@@ -29,6 +29,7 @@ from sobjects.client._json import dumps
 from sobjects.client._retry import DEFAULT_RETRY, RetryPolicy, parse_retry_after
 from sobjects.errors import (
     ConfigurationError,
+    OutcomeUnknownError,
     SalesforceError,
     SessionExpiredError,
     TransportError,
@@ -50,7 +51,11 @@ DEFAULT_API_VERSION: Final = "62.0"
 # Salesforce can take minutes on a composite call; connecting should never take long.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(120.0, connect=10.0)
 DEFAULT_CONCURRENCY_LIMIT: Final = 25
+# Salesforce stops a Composite Batch after 10 minutes; wait a little longer than that.
+COMPOSITE_READ_TIMEOUT: Final = 630.0
 
+# Failures before the request left this machine: nothing can have been applied.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
@@ -191,6 +196,17 @@ class Salesforce:
         return self._api_usage
 
     @property
+    def long_timeout(self) -> httpx.Timeout:
+        """The timeout for composite calls, which Salesforce may run for up to 10 minutes."""
+        read = self.timeout.read
+        return httpx.Timeout(
+            connect=self.timeout.connect,
+            read=max(read, COMPOSITE_READ_TIMEOUT) if read is not None else None,
+            write=self.timeout.write,
+            pool=self.timeout.pool,
+        )
+
+    @property
     def data_path(self) -> str:
         """``/services/data/vNN.N``, the prefix of versioned resources."""
         return f"/services/data/v{self.version}"
@@ -290,13 +306,18 @@ class Salesforce:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         raise_for_status: bool = True,
+        # An httpx per-phase timeout (connect, read, ...), not a cancel scope.
+        timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109
     ) -> httpx.Response:
         """Send one authenticated request to any REST resource (the escape hatch).
 
         ``path`` is relative to ``/services/data/vNN.N/`` unless it starts with ``/``.
         Error statuses raise the matching ``sobjects.errors`` exception unless
         ``raise_for_status=False``. ``idempotent`` overrides the method-based guess used by
-        the retry rules.
+        the retry rules. ``timeout`` replaces the client's timeout for this request.
+
+        A non-idempotent request that was sent but got no answer raises
+        ``OutcomeUnknownError`` and is never repeated.
 
         >>> async def recent(sf: Salesforce) -> Any:
         ...     return (await sf.request("GET", "recent")).json()
@@ -315,6 +336,7 @@ class Salesforce:
             content=content,
             headers=request_headers,
             idempotent=method in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            timeout=self.timeout if timeout is None else _check_timeout(timeout),
         )
         if raise_for_status and response.status_code >= 300 and response.status_code != 304:
             raise error_for(
@@ -339,6 +361,7 @@ class Salesforce:
         content: bytes | None,
         headers: dict[str, str],
         idempotent: bool,
+        timeout: httpx.Timeout,  # noqa: ASYNC109 (httpx per-phase timeout)
     ) -> httpx.Response:
         def build(token: Token | None) -> httpx.Request:
             assert token is not None
@@ -348,7 +371,7 @@ class Salesforce:
                 params=params,
                 content=content,
                 headers={**headers, "Authorization": f"Bearer {token.access_token}"},
-                timeout=self.timeout,
+                timeout=timeout,
             )
 
         return await self._send_with_retries(build, idempotent=idempotent, authenticated=True)
@@ -390,9 +413,14 @@ class Salesforce:
                 await anyio.sleep(delay)
                 continue
             if failure is not None:
-                raise TransportError(
+                message = (
                     f"{method} {shown_url} failed after {attempt} attempt(s): "
                     f"{type(failure).__name__}: {failure}"
+                )
+                if idempotent or isinstance(failure, _NEVER_SENT):
+                    raise TransportError(message) from failure
+                raise OutcomeUnknownError(
+                    message + "; it may have been applied, so it is not sent again"
                 ) from failure
             assert response is not None
             return response

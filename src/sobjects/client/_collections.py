@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sobjects.client._sobject import (
+    check_field_list,
     check_field_name,
     check_record_id,
     check_sobject_name,
@@ -183,9 +184,7 @@ class CollectionsAPI:
     ) -> list[dict[str, Any] | None]:
         """Fetch records of one type by id; ``None`` where an id matched nothing."""
         check_sobject_name(sobject)
-        if not fields:
-            raise ConfigurationError("retrieve needs at least one field")
-        field_list = [check_field_name(f) for f in fields]
+        field_list = check_field_list(fields)
         checked = [check_record_id(i) for i in ids]
         results: list[dict[str, Any] | None] = []
         for chunk in _chunks(checked):
@@ -220,7 +219,10 @@ class CollectionsAPI:
         for chunk in _chunks(records):
             try:
                 body = await self._client.request_json(
-                    method, path, json={"allOrNone": all_or_none, "records": list(chunk)}
+                    method,
+                    path,
+                    json={"allOrNone": all_or_none, "records": list(chunk)},
+                    timeout=self._client.long_timeout,
                 )
                 results.extend(parse_collection_results(body, len(chunk)))
             except SalesforceError as exc:

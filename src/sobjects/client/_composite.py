@@ -25,6 +25,7 @@ from sobjects.client._collections import (
 )
 from sobjects.client._sobject import (
     UpsertResult,
+    check_field_list,
     check_field_name,
     check_record_id,
     check_sobject_name,
@@ -37,9 +38,11 @@ from sobjects.errors import (
     CompositeLimitError,
     ConfigurationError,
     ErrorDetail,
+    OutcomeUnknownError,
     ProcessingHaltedError,
     ResponseError,
     ResultNotReadyError,
+    TransportError,
     error_for,
     parse_error_details,
 )
@@ -69,8 +72,11 @@ BATCH_SIZE: Final = 25
 COMPOSITE_MAX_SUBREQUESTS: Final = 25
 COMPOSITE_MAX_QUERIES: Final = 5
 
-_REFERENCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+_REFERENCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 _HALTED_MESSAGE = "Batch processing halted: an earlier subrequest failed, so this one was not sent"
+_ROLLED_BACK_MESSAGE = (
+    "Rolled back: another subrequest of this all-or-none composite failed, so nothing was kept"
+)
 _FORBIDDEN_HEADERS = frozenset({"accept", "authorization", "content-type"})
 
 
@@ -106,9 +112,6 @@ class Reference:
     def __repr__(self) -> str:
         return f"Reference({str(self)!r})"
 
-    def __sobjects_json__(self) -> str:
-        return str(self)
-
 
 def _references_in(value: Any) -> Iterator[Reference]:
     if isinstance(value, Reference):
@@ -119,6 +122,17 @@ def _references_in(value: Any) -> Iterator[Reference]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _references_in(item)
+
+
+def _render_references(value: Any) -> Any:
+    """A copy of a body with each Reference replaced by its ``@{...}`` text."""
+    if isinstance(value, Reference):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _render_references(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_render_references(v) for v in value]
+    return value
 
 
 # -- subrequests ------------------------------------------------------------------------
@@ -149,6 +163,9 @@ class Subrequest:
         self.body = body
         self.headers = dict(headers) if headers else None
         self.counts_as_query = counts_as_query
+        # A reference used as the record id in the URL, checked like those in the body.
+        self.path_reference: Reference | None = None
+        self.rolled_back = False
         self.reference_id: str | None = None
         self.halted = False
         self._response: dict[str, Any] | None = None
@@ -170,6 +187,12 @@ class Subrequest:
         error = {"errorCode": "BATCH_PROCESSING_HALTED", "message": _HALTED_MESSAGE}
         self.halted = True
         self._bind(412, [error], {"statusCode": 412, "result": [error]})
+
+    def _roll_back(self) -> None:
+        error = {"errorCode": "PROCESSING_HALTED", "message": _ROLLED_BACK_MESSAGE}
+        self.rolled_back = True
+        self._status_code = 400
+        self._result = [error]
 
     def _require_done(self) -> None:
         if self._response is None:
@@ -257,7 +280,7 @@ class QuerySubrequest(Subrequest):
 
     @property
     def next_records_url(self) -> str | None:
-        """Where the next page is, for ``sf.request("GET", url)`` or ``sf.query``."""
+        """Where the next page is; ``await sf.request_json("GET", url)`` fetches it."""
         self.raise_for_status()
         url = (self.result or {}).get("nextRecordsUrl")
         return str(url) if url else None
@@ -367,10 +390,9 @@ class SObjectBuilder:
     ) -> GetSubrequest:
         path = _record_path(sobject, record_id, external_id_field)
         if fields is not None:
-            if not fields:
-                raise ConfigurationError("fields must name at least one field (or be None)")
-            path += "?" + urlencode({"fields": ",".join(check_field_name(f) for f in fields)})
+            path += "?" + urlencode({"fields": ",".join(check_field_list(fields))})
         sub = GetSubrequest("GET", path, headers=headers)
+        sub.path_reference = record_id if isinstance(record_id, Reference) else None
         return self._owner._add(sub, reference_id=reference_id)
 
     def update(
@@ -386,6 +408,7 @@ class SObjectBuilder:
             raise ConfigurationError("update data must not contain Id; it goes in the URL")
         path = _record_path(sobject, record_id, None)
         sub = UpdateSubrequest("PATCH", path, dict(data), headers=headers)
+        sub.path_reference = record_id if isinstance(record_id, Reference) else None
         return self._owner._add(sub, reference_id=reference_id)
 
     def delete(
@@ -399,6 +422,7 @@ class SObjectBuilder:
     ) -> DeleteSubrequest:
         path = _record_path(sobject, record_id, external_id_field)
         sub = DeleteSubrequest("DELETE", path, headers=headers)
+        sub.path_reference = record_id if isinstance(record_id, Reference) else None
         return self._owner._add(sub, reference_id=reference_id)
 
     def upsert(
@@ -543,6 +567,19 @@ class _Executable(_Builder):
         if self.executed:
             raise ConfigurationError("this request was already executed; start a new one")
 
+    async def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        """Send one request. If it failed in a way that proves Salesforce applied nothing, the
+        subrequests stay pending and ``execute()`` may be called again to send them; any other
+        failure marks the request executed, so nothing can be sent twice."""
+        try:
+            return await self._client.request_json(
+                "POST", path, json=payload, timeout=self._client.long_timeout
+            )
+        except BaseException as exc:
+            if not _nothing_applied(exc):
+                self.executed = True
+            raise
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -618,7 +655,7 @@ class CompositeBatch(_Executable):
             )
         if subrequest.kind == "collection":
             raise ConfigurationError("sObject Collections cannot run inside a Composite Batch")
-        if any(True for _ in _references_in(subrequest.body)) or "@{" in subrequest.path:
+        if subrequest.path_reference is not None or any(_references_in(subrequest.body)):
             raise ConfigurationError("references only work in sf.composite()")
         self.subrequests.append(subrequest)
         return subrequest
@@ -635,10 +672,12 @@ class CompositeBatch(_Executable):
     async def execute(self) -> Self:
         """Send every subrequest; results are bound in place. Returns the batch."""
         self._check_not_executed()
-        self.executed = True
-        halted = False
-        for start in range(0, len(self.subrequests), BATCH_SIZE):
-            chunk = self.subrequests[start : start + BATCH_SIZE]
+        pending = [s for s in self.subrequests if not s.done]
+        halted = self.halt_on_error and any(
+            s.status_code >= 400 for s in self.subrequests if s.done
+        )
+        for start in range(0, len(pending), BATCH_SIZE):
+            chunk = pending[start : start + BATCH_SIZE]
             if halted:
                 for sub in chunk:
                     sub._halt()
@@ -647,9 +686,10 @@ class CompositeBatch(_Executable):
                 "haltOnError": self.halt_on_error,
                 "batchRequests": [self._wire(s) for s in chunk],
             }
-            body = await self._client.request_json("POST", "composite/batch", json=payload)
+            body = await self._post("composite/batch", payload)
             results = body.get("results") if isinstance(body, dict) else None
             if not isinstance(results, list) or len(results) != len(chunk):
+                self.executed = True
                 raise ResponseError(
                     200,
                     [
@@ -664,10 +704,24 @@ class CompositeBatch(_Executable):
                 sub._bind(int(item["statusCode"]), item.get("result"), item)
                 if sub.status_code == 412 and _is_halted(item.get("result")):
                     sub.halted = True
-            if self.halt_on_error and any(not s.is_success for s in chunk):
+            # Salesforce halts after a 4xx/5xx only (an upsert's 300 does not halt).
+            if self.halt_on_error and any(s.status_code >= 400 for s in chunk):
                 halted = True
+        self.executed = True
         self._raise_failures()
         return self
+
+
+def _nothing_applied(exc: BaseException) -> bool:
+    """Whether a failed request certainly changed nothing in the org."""
+    if isinstance(exc, OutcomeUnknownError):
+        return False
+    if isinstance(exc, (TransportError, ConfigurationError)):
+        return True  # never sent, or refused before sending
+    if isinstance(exc, ResponseError):
+        # Refused as a whole (envelope, auth, limits) or throttled before processing.
+        return exc.status_code < 500 or exc.status_code == 503
+    return False
 
 
 def _is_halted(result: Any) -> bool:
@@ -721,7 +775,7 @@ class Composite(_Executable):
             reference_id = f"ref{len(self.subrequests)}"
             while reference_id in self._by_reference:
                 reference_id += "_"
-        elif not _REFERENCE_ID_RE.match(reference_id):
+        elif not _REFERENCE_ID_RE.fullmatch(reference_id):
             raise ConfigurationError(
                 f"reference_id {reference_id!r} must start with a letter or digit and hold "
                 "only letters, digits and underscores"
@@ -735,7 +789,8 @@ class Composite(_Executable):
         # Referenced subrequests must be earlier ones of this same request.
         for ref in _references_in(subrequest.body):
             self._check_reference(ref)
-        self._check_path_references(subrequest)
+        if subrequest.path_reference is not None:
+            self._check_reference(subrequest.path_reference)
         subrequest.reference_id = reference_id
         self._by_reference[reference_id] = subrequest
         self.subrequests.append(subrequest)
@@ -748,14 +803,6 @@ class Composite(_Executable):
                 f"{ref} refers to a subrequest that is not an earlier part of this composite"
             )
 
-    def _check_path_references(self, subrequest: Subrequest) -> None:
-        for match in re.finditer(r"@\{([A-Za-z0-9_]+)", subrequest.path):
-            if match.group(1) not in self._by_reference:
-                raise ConfigurationError(
-                    f"@{{{match.group(1)}...}} refers to a subrequest that is not an earlier "
-                    "part of this composite"
-                )
-
     def _wire(self, subrequest: Subrequest) -> dict[str, Any]:
         item: dict[str, Any] = {
             "method": subrequest.method,
@@ -763,7 +810,7 @@ class Composite(_Executable):
             "referenceId": subrequest.reference_id,
         }
         if subrequest.body is not None:
-            item["body"] = subrequest.body
+            item["body"] = _render_references(subrequest.body)
         if subrequest.headers:
             item["httpHeaders"] = subrequest.headers
         return item
@@ -771,15 +818,16 @@ class Composite(_Executable):
     async def execute(self) -> Self:
         """Send the composite request; results are bound in place. Returns the composite."""
         self._check_not_executed()
-        self.executed = True
         if not self.subrequests:
+            self.executed = True
             return self
         payload = {
             "allOrNone": self.all_or_none,
             "collateSubrequests": self.collate_subrequests,
             "compositeRequest": [self._wire(s) for s in self.subrequests],
         }
-        body = await self._client.request_json("POST", "composite", json=payload)
+        body = await self._post("composite", payload)
+        self.executed = True
         results = body.get("compositeResponse") if isinstance(body, dict) else None
         if not isinstance(results, list):
             raise ResponseError(
@@ -794,6 +842,12 @@ class Composite(_Executable):
             if item is None:
                 continue  # not reported: stays not done, so nothing is taken as applied
             sub._bind(int(item["httpStatusCode"]), item.get("body"), item)
+        if self.all_or_none and any(s.done and s.status_code >= 400 for s in self.subrequests):
+            # Salesforce rolled everything back, but a collection subrequest can still report
+            # "success" items: nothing of this request was kept, so say so everywhere.
+            for sub in self.subrequests:
+                if sub.done and sub.is_success:
+                    sub._roll_back()
         self._raise_failures()
         return self
 

@@ -7,18 +7,11 @@ import re
 import secrets
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from sobjects.errors import ConfigurationError
 
-__all__ = ["JSONRenderable", "dumps", "render_datetime"]
-
-
-@runtime_checkable
-class JSONRenderable(Protocol):
-    """An object that knows its own JSON value (composite references render as ``@{...}``)."""
-
-    def __sobjects_json__(self) -> Any: ...
+__all__ = ["dumps", "render_datetime"]
 
 
 def render_datetime(value: datetime) -> str:
@@ -38,8 +31,6 @@ def render_datetime(value: datetime) -> str:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, JSONRenderable):
-        return value.__sobjects_json__()
     if isinstance(value, datetime):
         return render_datetime(value)
     if isinstance(value, date):
@@ -54,6 +45,8 @@ def _default(value: Any) -> Any:
         return f"{_DECIMAL_MARK}{value:f}{_DECIMAL_MARK}"
     if isinstance(value, (set, frozenset)):
         return sorted(value)
+    if type(value).__name__ == "Reference":
+        raise TypeError(f"{value} is a composite reference; references only work in sf.composite()")
     raise TypeError(f"value of type {type(value).__name__} is not JSON serializable: {value!r}")
 
 

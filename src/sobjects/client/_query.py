@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from sobjects.errors import ConfigurationError
 
@@ -19,6 +20,7 @@ __all__ = ["QueryResult"]
 
 MIN_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 2000
+MAX_URI_BYTES = 16_384
 
 
 class QueryResult:
@@ -87,6 +89,13 @@ class QueryResult:
 
     async def _first_page(self) -> dict[str, Any]:
         resource = "queryAll" if self.include_deleted else "query"
+        url_length = len(self._client.url_for(resource)) + len(urlencode({"q": self.soql})) + 1
+        if url_length > MAX_URI_BYTES:
+            # Salesforce would answer 414 (and still count the call): say so before sending.
+            raise ConfigurationError(
+                f"this query makes a {url_length}-byte URL, over Salesforce's {MAX_URI_BYTES}-"
+                "byte limit; shorten it (e.g. split a long IN list into several queries)"
+            )
         page: dict[str, Any] = await self._client.request_json(
             "GET", resource, params={"q": self.soql}, headers=self._headers
         )
@@ -130,19 +139,20 @@ class _PageIterator:
         if self._done:
             raise StopAsyncIteration
         if not self._started:
-            self._started = True
             page = await self._result._first_page()
-        elif self._next_url is not None:
+        else:
+            assert self._next_url is not None
             page = await self._result._next_page(self._next_url)
-        else:  # pragma: no cover - guarded by _done
-            raise StopAsyncIteration
+        records: list[dict[str, Any]] = list(page.get("records") or [])
+        for record in records:
+            await self._result._complete_children(record)
+        # The cursor moves only once the page is complete: after an error, calling again
+        # fetches the same page rather than skipping it or ending the stream silently.
+        self._started = True
         self._result.total_size = int(page.get("totalSize", 0))
         self._next_url = page.get("nextRecordsUrl")
         if page.get("done", True) or not self._next_url:
             self._done = True
-        records: list[dict[str, Any]] = list(page.get("records") or [])
-        for record in records:
-            await self._result._complete_children(record)
         return records
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SObjectAPI",
     "UpsertResult",
+    "check_field_list",
     "check_field_name",
     "check_record_id",
     "check_sobject_name",
@@ -33,7 +34,7 @@ __all__ = [
 
 # API names: a letter, then letters, digits and single underscores; custom suffixes (__c,
 # __r, __e, __mdt, ...) and namespaces (ns__Obj__c) are runs of two underscores.
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_{1,2}[A-Za-z0-9]+)*$")
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_{1,2}[A-Za-z0-9]+)*")
 
 
 def check_sobject_name(name: str) -> str:
@@ -42,14 +43,14 @@ def check_sobject_name(name: str) -> str:
     >>> check_sobject_name("Invoice__c")
     'Invoice__c'
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigurationError(f"not a valid sObject API name: {name!r}")
     return name
 
 
 def check_field_name(name: str) -> str:
     """Return ``name`` if it is a valid field API name, else raise ``ConfigurationError``."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigurationError(f"not a valid field API name: {name!r}")
     return name
 
@@ -67,6 +68,16 @@ def check_record_id(record_id: str) -> str:
 
 def _path_value(value: object) -> str:
     return quote(str(value), safe="")
+
+
+def check_field_list(fields: Sequence[str]) -> list[str]:
+    """Field names for a ``fields=`` parameter: a non-empty list of valid API names.
+
+    A bare string is refused: ``fields="Name"`` would otherwise be read letter by letter.
+    """
+    if isinstance(fields, str) or not fields:
+        raise ConfigurationError(f"fields must be a non-empty list of field names, got {fields!r}")
+    return [check_field_name(f) for f in fields]
 
 
 def external_id_value(data: Mapping[str, Any], external_id_field: str) -> Any:
@@ -168,9 +179,7 @@ class SObjectAPI:
         With ``external_id_field``, ``record_id`` is that field's value instead of an Id.
         """
         path = record_path(sobject, record_id, external_id_field)
-        params = {"fields": ",".join(check_field_name(f) for f in fields)} if fields else None
-        if fields is not None and not fields:
-            raise ConfigurationError("fields must name at least one field (or be None for all)")
+        params = None if fields is None else {"fields": ",".join(check_field_list(fields))}
         body = await self._client.request_json("GET", path, params=params)
         return dict(body)
 
