@@ -210,3 +210,20 @@ async def test_upsert_input_errors(sf: Salesforce, router: respx.Router) -> None
             "Account", {"Ext_Id__c": "1", "Id": ACC}, external_id_field="Ext_Id__c"
         )
     assert not router.calls
+
+
+async def test_a_replayed_delete_that_finds_the_record_deleted_succeeds(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    deleted = [{"errorCode": "ENTITY_IS_DELETED", "message": "entity is deleted"}]
+    route = router.delete(f"{V}/sobjects/Account/{ACC}").mock(
+        side_effect=[httpx.ReadError("connection lost"), httpx.Response(404, json=deleted)]
+    )
+    await sf.sobject.delete("Account", ACC)
+    assert route.call_count == 2
+    # Without a replay, a deleted record is the caller's error to see.
+    router.delete(f"{V}/sobjects/Account/{ACC}").mock(
+        return_value=httpx.Response(404, json=deleted)
+    )
+    with pytest.raises(EntityIsDeletedError):
+        await sf.sobject.delete("Account", ACC)

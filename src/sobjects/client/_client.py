@@ -423,6 +423,9 @@ class Salesforce:
                     message + "; it may have been applied, so it is not sent again"
                 ) from failure
             assert response is not None
+            # How many attempts the answer took: a replayed DELETE that finds its record
+            # already deleted was probably applied by an attempt whose answer was lost.
+            response.extensions["sobjects_attempts"] = attempt
             return response
 
     async def _attempt(

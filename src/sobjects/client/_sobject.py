@@ -200,9 +200,20 @@ class SObjectAPI:
     async def delete(
         self, sobject: str, record_id: str, *, external_id_field: str | None = None
     ) -> None:
-        """Delete one record (to the recycle bin), by Id or by external id."""
+        """Delete one record (to the recycle bin), by Id or by external id.
+
+        If the DELETE had to be sent again (its first answer was lost) and the record is then
+        found deleted, that is taken as this call's own success.
+        """
         path = record_path(sobject, record_id, external_id_field)
-        await self._client.request("DELETE", path)
+        response = await self._client.request("DELETE", path, raise_for_status=False)
+        if response.status_code < 300:
+            return
+        error = error_for(response.status_code, body_of(response), method="DELETE", url=path)
+        replayed = response.extensions.get("sobjects_attempts", 1) > 1
+        if replayed and error.code == "ENTITY_IS_DELETED":
+            return
+        raise error
 
     async def upsert(
         self,
