@@ -35,6 +35,7 @@ __all__ = [
     "CollectionsAPI",
     "collection_records",
     "parse_collection_results",
+    "upsert_records",
 ]
 
 MAX_COLLECTION_SIZE = 200
@@ -100,6 +101,17 @@ def collection_records(
     return out
 
 
+def upsert_records(
+    sobject: str, records: Iterable[Mapping[str, Any]], external_id_field: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """The path and records of a Collections upsert; every record must carry its external id."""
+    check_field_name(external_id_field)
+    body = collection_records(sobject, records, need_id=False, forbid_id=True)
+    for record in body:
+        external_id_value(record, external_id_field)
+    return f"composite/sobjects/{sobject}/{external_id_field}", body
+
+
 def parse_collection_results(body: Any, expected: int) -> list[CollectionResult]:
     if not isinstance(body, list) or len(body) != expected:
         raise ResponseError(
@@ -151,11 +163,7 @@ class CollectionsAPI:
         all_or_none: bool = False,
     ) -> list[CollectionResult]:
         """Insert or update records matched by ``external_id_field`` (each must carry it)."""
-        check_field_name(external_id_field)
-        body = collection_records(sobject, records, need_id=False, forbid_id=True)
-        for record in body:
-            external_id_value(record, external_id_field)
-        path = f"composite/sobjects/{sobject}/{external_id_field}"
+        path, body = upsert_records(sobject, records, external_id_field)
         return await self._save("PATCH", path, body, all_or_none)
 
     async def delete(

@@ -22,6 +22,7 @@ from sobjects.client._collections import (
     CollectionResult,
     collection_records,
     parse_collection_results,
+    upsert_records,
 )
 from sobjects.client._sobject import (
     UpsertResult,
@@ -505,11 +506,7 @@ class CollectionsBuilder:
         all_or_none: bool = False,
         reference_id: str | None = None,
     ) -> CollectionSubrequest:
-        check_field_name(external_id_field)
-        body = collection_records(sobject, records, need_id=False, forbid_id=True)
-        for record in body:
-            external_id_value(record, external_id_field)
-        path = f"composite/sobjects/{sobject}/{external_id_field}"
+        path, body = upsert_records(sobject, records, external_id_field)
         return self._save("PATCH", path, body, all_or_none, reference_id)
 
     def delete(
