@@ -1,0 +1,77 @@
+"""The ``sobjects`` command line.
+
+``sobjects emulator [--port N] [--data PATH] [--latency-ms N]`` serves a local org on
+127.0.0.1 and prints its base URL and an access token. ``sobjects demo`` runs the
+end-to-end walkthrough on an in-process org.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sobjects", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    emulator = commands.add_parser(
+        "emulator", help="serve a local Salesforce-compatible org on 127.0.0.1"
+    )
+    emulator.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    emulator.add_argument(
+        "--data", default=None, help="journal file: writes survive restarts and kill -9"
+    )
+    emulator.add_argument(
+        "--latency-ms", type=float, default=0.0, help="added to every request (milliseconds)"
+    )
+    emulator.add_argument("--api-limit", type=int, default=None, help="daily API request allowance")
+    commands.add_parser("demo", help="run the end-to-end demo on an in-process local org")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "emulator":
+        if not 0 <= args.port <= 65535:
+            print("sobjects emulator: --port must be 0..65535", file=sys.stderr)
+            return 2
+        if args.latency_ms < 0:
+            print("sobjects emulator: --latency-ms must be >= 0", file=sys.stderr)
+            return 2
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
+            anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
+        return 0
+    if args.command == "demo":
+        from sobjects._demo import run_demo
+
+        anyio.run(run_demo)
+        return 0
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+async def _serve(port: int, data: str | None, latency_ms: float, api_limit: int | None) -> None:
+    from sobjects.emulator import LocalOrg
+    from sobjects.emulator._org import DEFAULT_DAILY_API_LIMIT
+
+    org = LocalOrg(data=data, daily_api_limit=api_limit or DEFAULT_DAILY_API_LIMIT)
+    org.faults.latency = latency_ms / 1000
+    async with org.serve(port) as base_url:
+        print(f"base_url: {base_url}", flush=True)
+        print(f"access_token: {org.access_token}", flush=True)
+        if data:
+            print(f"data: {data}", flush=True)
+        print("Press Ctrl+C to stop.", flush=True)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            org.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""``LocalOrg``: a Salesforce-compatible org in memory, as an ASGI app, a client or a server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+import anyio.to_thread
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from sobjects._ids import to_18
+from sobjects.emulator._errors import error_item
+from sobjects.emulator._faults import Faults
+from sobjects.emulator._rest import Reply, RestApi
+from sobjects.emulator._schema import Schema
+from sobjects.emulator._standard import standard_sobjects
+from sobjects.emulator._store import Store
+
+__all__ = ["DEFAULT_DAILY_API_LIMIT", "LocalOrg"]
+
+DEFAULT_API_VERSION = "62.0"
+DEFAULT_DAILY_API_LIMIT = 15_000
+# Spring '26 is 66.0; every release adds one.
+_VERSIONS = [f"{n}.0" for n in range(31, 67)]
+_JSON = "application/json;charset=UTF-8"
+
+
+def _version_label(version: str) -> str:
+    """Release name of an API version: 20.0 was Winter '11, then three releases a year."""
+    index = int(float(version)) - 20
+    return f"{('Winter', 'Spring', 'Summer')[index % 3]} '{11 + index // 3:02d}"
+
+
+class ConnectionDropped(Exception):
+    """Raised inside the app to drop a connection on purpose (a scripted fault)."""
+
+
+class LocalOrg:
+    """A local Salesforce org: standard schema, in-memory data, optional persistence.
+
+    >>> org = LocalOrg()
+    >>> org.schema.get("Account").key_prefix
+    '001'
+
+    - ``org.app`` is the ASGI app (Starlette), ``org.client()`` a ``sobjects.Salesforce``
+      wired to it in-process, ``org.serve()`` the same org on uvicorn at 127.0.0.1.
+    - ``org.access_token`` is a valid bearer token; the token endpoint issues more.
+    - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema.
+    - ``org.faults`` injects latency and failures; ``daily_api_limit`` caps API usage.
+    - With ``data=PATH`` every acknowledged write is journaled to PATH (fsynced) and replayed
+      on start, so it survives a ``kill -9``.
+    """
+
+    def __init__(
+        self,
+        schema: Schema | Iterable[Mapping[str, Any]] | None = None,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        data: str | os.PathLike[str] | None = None,
+        daily_api_limit: int = DEFAULT_DAILY_API_LIMIT,
+    ) -> None:
+        if api_version not in _VERSIONS:
+            raise ValueError(f"api_version must be one of {_VERSIONS[0]}..{_VERSIONS[-1]}")
+        self.schema = (
+            schema
+            if isinstance(schema, Schema)
+            else Schema(standard_sobjects() if schema is None else schema)
+        )
+        self.api_version = api_version
+        self.store = Store(self.schema, journal=data)
+        self.faults = Faults()
+        self.daily_api_limit = daily_api_limit
+        self.api_usage = 0
+        self.org_id = to_18("00D5e0000000001")
+        self._tokens: dict[str, str] = {}  # access token -> refresh token it came with
+        self._refresh_tokens: set[str] = set()
+        self._lock = threading.RLock()
+        self.rest = RestApi(self)
+        self.access_token = self.issue_token()
+        self.app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self._endpoint,
+                    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                )
+            ]
+        )
+
+    def __repr__(self) -> str:
+        return f"LocalOrg(api_version={self.api_version!r}, sobjects={len(list(self.schema))})"
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def define(self, describe: Mapping[str, Any]) -> None:
+        """Add a custom sObject from a describe-shaped dict (``name``, ``label``, ``fields``)."""
+        with self._lock:
+            self.schema.add(describe)
+            self.schema.link_children()
+            self.store.journal_schema({"define": dict(describe)})
+
+    def define_field(self, sobject: str, field: Mapping[str, Any]) -> None:
+        """Add one describe-shaped field (``{"name": "Ext_Id__c", "type": "string",
+        "externalId": True}``) to an existing sObject."""
+        with self._lock:
+            self.schema.add_field(sobject, field)
+            self.store.journal_schema({"define_field": [sobject, dict(field)]})
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def issue_token(self, *, refresh_token: str | None = None) -> str:
+        token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
+        with self._lock:
+            self._tokens[token] = refresh_token or ""
+        return token
+
+    def expire_tokens(self) -> None:
+        """Invalidate every access token (clients must re-authenticate)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def _authorised(self, header: str | None) -> bool:
+        if not header:
+            return False
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() in ("bearer", "oauth") and token.strip() in self._tokens
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def client(self, **kwargs: Any) -> Any:
+        """A ``sobjects.Salesforce`` talking to this org in-process (no sockets).
+
+        Keyword arguments go to ``Salesforce`` (``retry``, ``event_hooks``, ...).
+        """
+        from sobjects.auth import StaticToken
+        from sobjects.client import Salesforce
+
+        transport = _DroppingASGITransport(app=self.app)
+        http = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+        kwargs.setdefault("auth", StaticToken(self.access_token))
+        kwargs.setdefault("version", self.api_version)
+        sf = Salesforce("http://127.0.0.1", httpx_client=http, **kwargs)
+        # The in-process httpx client was made for this Salesforce alone: let it close it.
+        sf._owns_http = True
+        return sf
+
+    @asynccontextmanager
+    async def serve(self, port: int = 0) -> AsyncIterator[str]:
+        """Serve the org on ``http://127.0.0.1:<port>`` (a free port with 0); yields the URL.
+
+        uvicorn runs on its own thread and event loop, so this works under asyncio and trio.
+        """
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the local org could not start on 127.0.0.1:{port}")
+            await anyio.sleep(0.01)
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{bound}"
+        finally:
+            server.should_exit = True
+            await anyio.to_thread.run_sync(thread.join, 10)
+
+    def close(self) -> None:
+        """Close the journal file (data stays on disk)."""
+        self.store.close()
+
+    # -- limits ------------------------------------------------------------------------------
+
+    def limits_body(self) -> dict[str, Any]:
+        remaining = max(0, self.daily_api_limit - self.api_usage)
+        return {
+            "DailyApiRequests": {"Max": self.daily_api_limit, "Remaining": remaining},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+            "DataStorageMB": {"Max": 5, "Remaining": 5},
+            "FileStorageMB": {"Max": 20, "Remaining": 20},
+        }
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        if self.faults.latency:
+            await anyio.sleep(self.faults.latency)
+        if self.faults.take_drop():
+            return _DropResponse()
+        raw = await request.body()
+        path = request.url.path
+        if path.startswith("/__emulator__"):
+            return self._admin(request.method, path, raw)
+        if path.rstrip("/") == "/services/oauth2/token":
+            return self._token(request, raw)
+        if path.rstrip("/") == "/services/data":
+            versions = [
+                {"label": _version_label(v), "url": f"/services/data/v{v}", "version": v}
+                for v in _VERSIONS
+            ]
+            return _json(200, versions)
+        match = re.match(r"^/services/data/v(\d+\.\d)(?:/(.*))?$", path)
+        if match is None or match.group(1) not in _VERSIONS:
+            return _json(404, [error_item("NOT_FOUND", "The requested resource does not exist")])
+        version, rest = match.group(1), match.group(2) or ""
+        with self._lock:
+            authorised = self._authorised(request.headers.get("authorization"))
+        if not authorised:
+            return _json(401, [error_item("INVALID_SESSION_ID", "Session expired or invalid")])
+        status = self.faults.take_failure()
+        if status is not None:
+            code = "SERVER_UNAVAILABLE" if status == 503 else "UNKNOWN_EXCEPTION"
+            return _json(status, [error_item(code, "Injected fault")], self._usage_headers())
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError as exc:
+            return _json(
+                400,
+                [error_item("JSON_PARSER_ERROR", f"Unexpected character: {exc}")],
+                self._usage_headers(),
+            )
+        cost = 1
+        if rest.strip("/") == "composite/batch" and isinstance(body, dict):
+            requests = body.get("batchRequests")
+            cost = max(1, len(requests)) if isinstance(requests, list) else 1
+        query = {k: v[-1] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self._lock:
+            if self.api_usage + cost > self.daily_api_limit:
+                return _json(
+                    403,
+                    [error_item("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")],
+                    self._usage_headers(),
+                )
+            self.api_usage += cost
+            reply = self.rest.dispatch(request.method, version, rest, query, body, headers)
+        return _reply(reply, self._usage_headers())
+
+    def _usage_headers(self) -> dict[str, str]:
+        return {"Sforce-Limit-Info": f"api-usage={self.api_usage}/{self.daily_api_limit}"}
+
+    def _token(self, request: Request, raw: bytes) -> Response:
+        form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        grant = form.get("grant_type", "")
+        refresh: str | None = None
+        if grant == "client_credentials":
+            ok = bool(form.get("client_id") and form.get("client_secret"))
+        elif grant == "password":
+            ok = bool(form.get("client_id") and form.get("username") and form.get("password"))
+            refresh = secrets.token_urlsafe(32)
+        elif grant == "refresh_token":
+            ok = form.get("refresh_token", "") in self._refresh_tokens
+            if not ok:
+                return _oauth_error("invalid_grant", "expired access/refresh token")
+        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            ok = _jwt_claims_ok(form.get("assertion", ""))
+        else:
+            return _oauth_error("unsupported_grant_type", "grant type not supported")
+        if not ok:
+            return _oauth_error("invalid_grant", "authentication failure")
+        if refresh is not None:
+            with self._lock:
+                self._refresh_tokens.add(refresh)
+        token = self.issue_token(refresh_token=refresh)
+        instance = f"{request.url.scheme}://{request.url.netloc}"
+        issued = str(int(time.time() * 1000))
+        body: dict[str, Any] = {
+            "access_token": token,
+            "instance_url": instance,
+            "id": f"{instance}/id/{self.org_id}/{self.store.admin_user_id}",
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "scope": "api",
+        }
+        if refresh is not None:
+            body["refresh_token"] = refresh
+        return _json(200, body)
+
+    def _admin(self, method: str, path: str, raw: bytes) -> Response:
+        """``/__emulator__/faults`` and ``/__emulator__/latency``: faults over HTTP."""
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return _json(400, {"error": "body must be JSON"})
+        name = path.removeprefix("/__emulator__/").strip("/")
+        try:
+            if name == "faults" and method == "POST":
+                if "fail_next" in data:
+                    self.faults.fail_next(
+                        int(data["fail_next"]), status=int(data.get("status", 503))
+                    )
+                if "drop_next" in data:
+                    self.faults.drop_next(int(data["drop_next"]))
+                if "lock" in data:
+                    self.faults.lock_record(str(data["lock"]), times=int(data.get("times", 1)))
+                if data.get("clear"):
+                    self.faults.clear()
+                return _json(200, {"ok": True})
+            if name == "latency" and method == "POST":
+                self.faults.latency = max(0.0, float(data.get("ms", 0)) / 1000)
+                return _json(200, {"ok": True, "latency_ms": self.faults.latency * 1000})
+            if name == "usage" and method == "GET":
+                return _json(200, {"used": self.api_usage, "limit": self.daily_api_limit})
+        except (TypeError, ValueError) as exc:
+            return _json(400, {"error": str(exc)})
+        return _json(404, {"error": f"no admin resource {method} {path}"})
+
+
+def _jwt_claims_ok(assertion: str) -> bool:
+    """A structurally valid, unexpired JWT with iss and sub (the signature is not checked:
+    the local org does not know the connected app's certificate)."""
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except ValueError:
+        return False
+    return (
+        isinstance(claims, dict)
+        and bool(claims.get("iss"))
+        and bool(claims.get("sub"))
+        and float(claims.get("exp", 0)) > time.time()
+    )
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def _reply(reply: Reply, extra: Mapping[str, str]) -> Response:
+    headers = {**reply.headers, **extra}
+    if reply.status == 204 or (reply.body is None and reply.status < 300):
+        return Response(status_code=reply.status, headers=headers)
+    return _json(reply.status, reply.body, headers)
+
+
+def _oauth_error(error: str, description: str) -> Response:
+    return _json(400, {"error": error, "error_description": description})
+
+
+class _DropResponse(Response):
+    """Starts a response, then drops the connection before the body (a scripted fault)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+            }
+        )
+        raise ConnectionDropped("connection dropped by a scripted fault")
+
+
+class _DroppingASGITransport(httpx.ASGITransport):
+    """In-process transport that turns a scripted drop into what a socket would give."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except ConnectionDropped as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc

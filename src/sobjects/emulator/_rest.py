@@ -1,0 +1,847 @@
+"""The REST resources of the local org, as one dispatcher independent of HTTP.
+
+``RestApi.dispatch(method, path, query, body)`` answers like Salesforce would, with a status,
+a JSON-able body and headers. The ASGI app calls it for real requests; Composite and
+Composite Batch call it for their subrequests, so a subrequest behaves exactly like the
+standalone call.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from sobjects._ids import is_salesforce_id, to_18
+from sobjects.emulator._errors import ApiError, error_item
+from sobjects.emulator._schema import SObjectDef
+from sobjects.emulator._store import MultipleMatches
+
+if TYPE_CHECKING:
+    from sobjects.emulator._org import LocalOrg
+
+__all__ = ["Reply", "RestApi"]
+
+MAX_BATCH = 25
+MAX_COMPOSITE = 25
+MAX_COMPOSITE_QUERIES = 5
+MAX_COLLECTION = 200
+DEFAULT_BATCH_SIZE = 2000
+_REFERENCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
+_REFERENCE_RE = re.compile(r"@\{([^}]*)\}")
+_LOCATOR_RE = re.compile(r"^(01g[0-9A-Za-z]{15})-(\d+)$")
+_FORBIDDEN_SUBREQUEST_HEADERS = frozenset({"accept", "authorization", "content-type"})
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def error(cls, exc: ApiError) -> Reply:
+        return cls(exc.status, exc.errors)
+
+
+@dataclass
+class _Cursor:
+    records: list[dict[str, Any]]
+    total_size: int
+    batch_size: int
+    version: str
+
+
+class RestApi:
+    """Salesforce's REST resources over the org's schema and store."""
+
+    def __init__(self, org: LocalOrg) -> None:
+        self.org = org
+        self._cursors: dict[str, _Cursor] = {}
+
+    @property
+    def store(self) -> Any:
+        return self.org.store
+
+    @property
+    def schema(self) -> Any:
+        return self.org.schema
+
+    # -- entry point -----------------------------------------------------------------------
+
+    def dispatch(
+        self,
+        method: str,
+        version: str,
+        path: str,
+        query: Mapping[str, str],
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Answer one versioned request (``path`` is what follows ``/services/data/vNN.N/``)."""
+        try:
+            return self._route(method.upper(), version, path.strip("/"), query, body, headers or {})
+        except ApiError as exc:
+            return Reply.error(exc)
+        except MultipleMatches as exc:
+            urls = [self._record_url(version, self.store.sobject_of(i) or "", i) for i in exc.ids]
+            return Reply(300, urls)
+
+    def _route(
+        self,
+        method: str,
+        version: str,
+        path: str,
+        query: Mapping[str, str],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> Reply:
+        parts = [unquote(p) for p in path.split("/")] if path else []
+        if not parts:
+            return self._only(method, "GET", lambda: Reply(200, self._resources(version)))
+        head, rest = parts[0], parts[1:]
+        if head == "sobjects":
+            return self._sobjects(method, version, rest, query, body, headers)
+        if head in ("query", "queryAll"):
+            if rest:
+                return self._only(method, "GET", lambda: self._query_more(version, rest[0]))
+            return self._only(
+                method,
+                "GET",
+                lambda: self._query(version, query, headers, include_deleted=head == "queryAll"),
+            )
+        if head == "limits" and not rest:
+            return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
+        if head == "composite":
+            return self._composite_resources(method, version, rest, query, body, headers)
+        raise ApiError.not_found()
+
+    @staticmethod
+    def _only(method: str, allowed: str, handler: Any) -> Reply:
+        if method == "HEAD" and allowed == "GET":
+            reply: Reply = handler()
+            return Reply(reply.status, None, reply.headers)
+        if method != allowed:
+            raise ApiError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"HTTP Method '{method}' not allowed. Allowed are {allowed}",
+            )
+        result: Reply = handler()
+        return result
+
+    # -- directory ---------------------------------------------------------------------------
+
+    def _resources(self, version: str) -> dict[str, str]:
+        base = f"/services/data/v{version}"
+        names = ["sobjects", "query", "queryAll", "limits", "composite", "search", "recent"]
+        return {name: f"{base}/{name}" for name in names}
+
+    # -- sobjects ------------------------------------------------------------------------------
+
+    def _sobjects(
+        self,
+        method: str,
+        version: str,
+        rest: list[str],
+        query: Mapping[str, str],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> Reply:
+        if not rest:
+            return self._only(method, "GET", lambda: Reply(200, self._global_describe(version)))
+        sobject = self.schema.require(rest[0])
+        if len(rest) == 1:
+            if method == "POST":
+                return self._create(version, sobject, body)
+            return self._only(
+                method,
+                "GET",
+                lambda: Reply(
+                    200,
+                    {"objectDescribe": self._describe_entry(sobject, version), "recentItems": []},
+                ),
+            )
+        if len(rest) == 2 and rest[1] == "describe":
+            return self._only(method, "GET", lambda: Reply(200, self._describe(sobject, version)))
+        if len(rest) == 2:
+            record_id = rest[1]
+            if not is_salesforce_id(record_id):
+                if method == "POST" and record_id == "Id":
+                    return self._create(version, sobject, body)  # POST /sobjects/X/Id inserts
+                raise ApiError(
+                    404,
+                    "NOT_FOUND",
+                    f"Provided external ID field does not exist or is not accessible: {record_id}",
+                )
+            if method in ("GET", "HEAD"):
+                record = self.store.retrieve(sobject, record_id)
+                fields = _split(query.get("fields"))
+                reply = Reply(200, self._present(sobject, record, version, fields))
+                return Reply(200, None) if method == "HEAD" else reply
+            if method == "PATCH":
+                self.org.faults.check_lock(to_18(record_id))
+                self.store.update(sobject, record_id, _body_dict(body))
+                return Reply(204)
+            if method == "DELETE":
+                self.org.faults.check_lock(to_18(record_id))
+                self.store.delete(sobject, record_id)
+                return Reply(204)
+            raise ApiError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"HTTP Method '{method}' not allowed. Allowed are HEAD,GET,PATCH,DELETE",
+            )
+        if len(rest) == 3:
+            return self._by_external_id(method, version, sobject, rest[1], rest[2], query, body)
+        raise ApiError.not_found()
+
+    def _create(self, version: str, sobject: SObjectDef, body: Any) -> Reply:
+        data = _body_dict(body)
+        record_id = self.store.insert(sobject, data)
+        return Reply(
+            201,
+            {"id": record_id, "success": True, "errors": []},
+            {"Location": self._record_url(version, sobject.name, record_id)},
+        )
+
+    def _by_external_id(
+        self,
+        method: str,
+        version: str,
+        sobject: SObjectDef,
+        field_name: str,
+        value: str,
+        query: Mapping[str, str],
+        body: Any,
+    ) -> Reply:
+        fd = self.store.external_id_field(sobject, field_name)
+        if method in ("GET", "HEAD", "DELETE"):
+            matches = self.store.find(sobject, fd, value)
+            if not matches:
+                raise ApiError.not_found()
+            if len(matches) > 1:
+                raise MultipleMatches([m["Id"] for m in matches])
+            record = matches[0]
+            if method == "DELETE":
+                self.org.faults.check_lock(record["Id"])
+                self.store.delete(sobject, record["Id"])
+                return Reply(204)
+            fields = _split(query.get("fields"))
+            return Reply(
+                200, None if method == "HEAD" else self._present(sobject, record, version, fields)
+            )
+        if method == "PATCH":
+            if fd.name == "Id":
+                raise ApiError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    "HTTP Method 'PATCH' not allowed. Allowed are GET,HEAD,POST",
+                )
+            for match in self.store.find(sobject, fd, value):
+                self.org.faults.check_lock(match["Id"])
+            record_id, created = self.store.upsert(sobject, fd.name, value, _body_dict(body))
+            if created:
+                result: dict[str, Any] = {"id": record_id, "success": True, "errors": []}
+                if _version_at_least(version, 46):
+                    result["created"] = True
+                return Reply(
+                    201, result, {"Location": self._record_url(version, sobject.name, record_id)}
+                )
+            if not _version_at_least(version, 46):
+                return Reply(204)
+            return Reply(200, {"id": record_id, "success": True, "errors": [], "created": False})
+        raise ApiError(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{method}' not allowed. Allowed are GET,HEAD,PATCH,DELETE",
+        )
+
+    # -- describe ------------------------------------------------------------------------------
+
+    def _global_describe(self, version: str) -> dict[str, Any]:
+        return {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [self._describe_entry(s, version) for s in self.schema],
+        }
+
+    def _urls(self, sobject: SObjectDef, version: str) -> dict[str, str]:
+        base = f"/services/data/v{version}/sobjects/{sobject.name}"
+        return {
+            "sobject": base,
+            "describe": f"{base}/describe",
+            "rowTemplate": f"{base}/{{ID}}",
+        }
+
+    def _describe_entry(self, sobject: SObjectDef, version: str) -> dict[str, Any]:
+        keys = (
+            "activateable", "createable", "custom", "customSetting", "deepCloneable",
+            "deletable", "deprecatedAndHidden", "feedEnabled", "hasSubtypes", "isInterface",
+            "isSubtype", "keyPrefix", "label", "labelPlural", "layoutable", "mergeable",
+            "mruEnabled", "name", "queryable", "replicateable", "retrieveable", "searchable",
+            "triggerable", "undeletable", "updateable",
+        )  # fmt: skip
+        entry = {k: sobject.describe.get(k) for k in keys}
+        entry["associateEntityType"] = None
+        entry["associateParentEntity"] = None
+        entry["urls"] = self._urls(sobject, version)
+        return entry
+
+    def _describe(self, sobject: SObjectDef, version: str) -> dict[str, Any]:
+        out = dict(sobject.describe)
+        out["urls"] = {
+            **self._urls(sobject, version),
+            **{
+                k: v.replace("{version}", version)
+                for k, v in (sobject.describe.get("urls") or {}).items()
+                if isinstance(v, str) and k not in ("sobject", "describe", "rowTemplate")
+            },
+        }
+        return out
+
+    # -- records out -------------------------------------------------------------------------------
+
+    def _record_url(self, version: str, sobject: str, record_id: str) -> str:
+        return f"/services/data/v{version}/sobjects/{sobject}/{record_id}"
+
+    def _present(
+        self,
+        sobject: SObjectDef,
+        record: Mapping[str, Any],
+        version: str,
+        fields: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A record as GET returns it: attributes first, then fields in describe order (or the
+        requested ones, with Id appended)."""
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": sobject.name,
+                "url": self._record_url(version, sobject.name, record["Id"]),
+            }
+        }
+        if fields:
+            chosen = [sobject.require_field(f) for f in fields]
+            if not any(f.name == "Id" for f in chosen):
+                chosen.append(sobject.fields["id"])
+        else:
+            chosen = list(sobject.fields.values())
+        for fd in chosen:
+            out[fd.name] = (
+                self._value(sobject, fd.name, record) if fd.compound else record.get(fd.name)
+            )
+        return out
+
+    def _value(self, sobject: SObjectDef, name: str, record: Mapping[str, Any]) -> Any:
+        fd = sobject.fields[name.lower()]
+        parts = [f for f in sobject.fields.values() if f.compound_field_name == fd.name]
+        if fd.type == "address":
+            prefix = fd.name[: -len("Address")]
+
+            def part(suffix: str) -> Any:
+                return record.get(prefix + suffix)
+
+            values = {
+                "city": part("City"), "country": part("Country"),
+                "geocodeAccuracy": part("GeocodeAccuracy"), "latitude": part("Latitude"),
+                "longitude": part("Longitude"), "postalCode": part("PostalCode"),
+                "state": part("State"), "street": part("Street"),
+            }  # fmt: skip
+            return values if any(v is not None for v in values.values()) else None
+        if fd.type == "location" and parts:
+            lat = next((record.get(p.name) for p in parts if "latitude" in p.name.lower()), None)
+            lon = next((record.get(p.name) for p in parts if "longitude" in p.name.lower()), None)
+            return None if lat is None and lon is None else {"latitude": lat, "longitude": lon}
+        return None
+
+    # -- query -----------------------------------------------------------------------------
+
+    def _query(
+        self,
+        version: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        *,
+        include_deleted: bool,
+    ) -> Reply:
+        soql = query.get("q")
+        if not soql:
+            raise ApiError(400, "MALFORMED_QUERY", "A query string must be provided (q=)")
+        from sobjects.emulator.soql import run_query
+
+        output = run_query(
+            soql,
+            self.store,
+            api_version=version,
+            include_deleted=include_deleted,
+            now=self.store.clock(),
+        )
+        batch_size = _batch_size(headers)
+        cursor = _Cursor(output.records, output.total_size, batch_size, version)
+        return Reply(200, self._page(cursor, None, 0))
+
+    def _page(self, cursor: _Cursor, locator: str | None, offset: int) -> dict[str, Any]:
+        end = offset + cursor.batch_size
+        page: dict[str, Any] = {
+            "totalSize": cursor.total_size,
+            "done": end >= len(cursor.records),
+            "records": cursor.records[offset:end],
+        }
+        if not page["done"]:
+            if locator is None:
+                locator = "01g" + "".join(
+                    secrets.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+                    for _ in range(15)
+                )
+                self._cursors[locator] = cursor
+            page["nextRecordsUrl"] = f"/services/data/v{cursor.version}/query/{locator}-{end}"
+        elif locator is not None:
+            self._cursors.pop(locator, None)  # the last page closes the cursor
+        return page
+
+    def _query_more(self, version: str, token: str) -> Reply:
+        match = _LOCATOR_RE.match(token)
+        cursor = self._cursors.get(match.group(1)) if match else None
+        if match is None or cursor is None:
+            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return Reply(200, self._page(cursor, match.group(1), int(match.group(2))))
+
+    # -- composite ---------------------------------------------------------------------------
+
+    def _composite_resources(
+        self,
+        method: str,
+        version: str,
+        rest: list[str],
+        query: Mapping[str, str],
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> Reply:
+        if not rest:
+            if method == "GET":
+                base = f"/services/data/v{version}/composite"
+                return Reply(
+                    200, {k: f"{base}/{k}" for k in ("batch", "tree", "sobjects", "graph")}
+                )
+            return self._only(method, "POST", lambda: self._composite(version, body))
+        if rest == ["batch"]:
+            return self._only(method, "POST", lambda: self._batch(version, body))
+        if rest[0] == "sobjects":
+            return self._collections(method, version, rest[1:], query, body)
+        raise ApiError.not_found()
+
+    def _subrequest(
+        self, method: str, url: str, body: Any, headers: Mapping[str, str] | None, *, batch: bool
+    ) -> Reply:
+        """Run one subrequest URL (``vNN.N/...`` for batch, ``/services/data/vNN.N/...``)."""
+        parts = urlsplit(url)
+        path = parts.path
+        prefix = "/services/data/"
+        if batch:
+            path = path.lstrip("/")
+            if path.startswith("services/data/"):
+                path = path[len("services/data/") :]
+        elif path.startswith(prefix):
+            path = path[len(prefix) :]
+        else:
+            raise ApiError(400, "INVALID_URL", f"The subrequest URL must start with {prefix}")
+        version_part, _, rest = path.partition("/")
+        if not re.fullmatch(r"v\d+\.\d", version_part):
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        return self.dispatch(method, version_part[1:], rest, query, body, headers)
+
+    def _batch(self, version: str, body: Any) -> Reply:
+        if not isinstance(body, Mapping) or not isinstance(body.get("batchRequests"), list):
+            raise ApiError(400, "JSON_PARSER_ERROR", "batchRequests is required")
+        requests = body["batchRequests"]
+        if len(requests) > MAX_BATCH:
+            raise ApiError(
+                400,
+                "INVALID_BATCH_REQUEST",
+                f"A batch can contain at most {MAX_BATCH} subrequests",
+            )
+        for sub in requests:
+            if not isinstance(sub, Mapping) or not sub.get("method") or not sub.get("url"):
+                raise ApiError(400, "JSON_PARSER_ERROR", "each subrequest needs method and url")
+        halt = bool(body.get("haltOnError"))
+        results: list[dict[str, Any]] = []
+        failed = False
+        for sub in requests:
+            if failed and halt:
+                results.append(
+                    {
+                        "statusCode": 412,
+                        "result": [
+                            error_item(
+                                "BATCH_PROCESSING_HALTED", "Batch processing halted per request"
+                            )
+                        ],
+                    }
+                )
+                continue
+            reply = self._subrequest(
+                str(sub["method"]).upper(),
+                str(sub["url"]),
+                sub.get("richInput"),
+                None,
+                batch=True,
+            )
+            failed = failed or reply.status >= 400
+            results.append({"statusCode": reply.status, "result": reply.body})
+        return Reply(200, {"hasErrors": failed, "results": results})
+
+    def _composite(self, version: str, body: Any) -> Reply:
+        if not isinstance(body, Mapping) or not isinstance(body.get("compositeRequest"), list):
+            raise ApiError(400, "JSON_PARSER_ERROR", "compositeRequest is required")
+        requests = body["compositeRequest"]
+        if len(requests) > MAX_COMPOSITE:
+            raise ApiError(
+                400,
+                "INVALID_API_INPUT",
+                f"A composite request can contain at most {MAX_COMPOSITE} subrequests",
+            )
+        seen: set[str] = set()
+        queries = 0
+        for sub in requests:
+            ref = sub.get("referenceId") if isinstance(sub, Mapping) else None
+            if not isinstance(ref, str) or not _REFERENCE_ID_RE.fullmatch(ref):
+                raise ApiError(
+                    400,
+                    "JSON_PARSER_ERROR",
+                    f"Provided referenceId ('{ref}') must start with a letter or a number, and "
+                    "it can contain only letters, numbers and underscores ('_').",
+                )
+            if ref in seen:
+                raise ApiError(400, "JSON_PARSER_ERROR", f"Duplicate referenceId '{ref}'")
+            seen.add(ref)
+            url = str(sub.get("url", ""))
+            if "/query" in url or "/queryAll" in url or "/composite/sobjects" in url:
+                queries += 1
+            for name in sub.get("httpHeaders") or {}:
+                if name.lower() in _FORBIDDEN_SUBREQUEST_HEADERS:
+                    raise ApiError(400, "INVALID_API_INPUT", f"httpHeaders cannot set {name}")
+        if queries > MAX_COMPOSITE_QUERIES:
+            raise ApiError(
+                400,
+                "INVALID_API_INPUT",
+                f"A composite request can contain at most {MAX_COMPOSITE_QUERIES} query or "
+                "sObject Collections subrequests",
+            )
+        all_or_none = bool(body.get("allOrNone"))
+        results: dict[str, Any] = {}
+        replies: list[dict[str, Any] | None] = [None] * len(requests)
+        failed_at: int | None = None
+
+        def run_all() -> None:
+            nonlocal failed_at
+            for index, sub in enumerate(requests):
+                ref = sub["referenceId"]
+                try:
+                    url = _resolve_text(str(sub["url"]), results, url_encode=True)
+                    sub_body = _resolve(sub.get("body"), results)
+                except _UnresolvedReference as missing:
+                    replies[index] = _composite_item(
+                        ref,
+                        400,
+                        [
+                            error_item(
+                                "PROCESSING_HALTED",
+                                f"Invalid reference specified. No value for {missing} found in "
+                                f"{missing.ref}. Provided referenceId ('{missing.ref}') ...",
+                            )
+                        ],
+                    )
+                    if all_or_none:
+                        failed_at = index
+                        raise _Rollback from None
+                    continue
+                reply = self._subrequest(
+                    str(sub["method"]).upper(), url, sub_body, sub.get("httpHeaders"), batch=False
+                )
+                replies[index] = _composite_item(ref, reply.status, reply.body, reply.headers)
+                if reply.status < 400:
+                    results[ref] = reply.body
+                elif all_or_none:
+                    failed_at = index
+                    raise _Rollback
+
+        if all_or_none:
+            try:
+                with self.store.transaction():
+                    run_all()
+            except _Rollback:
+                halted = [
+                    error_item(
+                        "PROCESSING_HALTED",
+                        "The transaction was rolled back since another operation in the same "
+                        "transaction failed.",
+                    )
+                ]
+                for index, sub in enumerate(requests):
+                    if index != failed_at:
+                        replies[index] = _composite_item(sub["referenceId"], 400, halted)
+        else:
+            run_all()
+        return Reply(200, {"compositeResponse": replies})
+
+    # -- sObject Collections -------------------------------------------------------------------
+
+    def _collections(
+        self,
+        method: str,
+        version: str,
+        rest: list[str],
+        query: Mapping[str, str],
+        body: Any,
+    ) -> Reply:
+        if not rest:
+            if method == "DELETE":
+                ids = _split(query.get("ids")) or []
+                all_or_none = query.get("allOrNone", "false").lower() == "true"
+                self._check_collection_size(len(ids))
+                return Reply(200, self._each(ids, all_or_none, self._delete_one))
+            records, all_or_none = self._collection_body(body)
+            if method == "POST":
+                return Reply(200, self._each(records, all_or_none, self._create_one))
+            if method == "PATCH":
+                return Reply(200, self._each(records, all_or_none, self._update_one))
+            raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed.")
+        sobject = self.schema.require(rest[0])
+        if len(rest) == 1 and method in ("GET", "POST"):
+            if method == "GET":
+                ids, fields = _split(query.get("ids")) or [], _split(query.get("fields")) or []
+            else:
+                data = body if isinstance(body, Mapping) else {}
+                ids, fields = list(data.get("ids") or []), list(data.get("fields") or [])
+            if not fields:
+                raise ApiError(400, "MALFORMED_QUERY", "fields is required")
+            self._check_collection_size(len(ids))
+            for name in fields:
+                sobject.require_field(name)
+            out: list[Any] = []
+            for record_id in ids:
+                try:
+                    record = self.store.retrieve(sobject, str(record_id))
+                except ApiError:
+                    out.append(None)
+                    continue
+                out.append(self._present(sobject, record, version, fields))
+            return Reply(200, out)
+        if len(rest) == 2 and method == "PATCH":
+            fd = self.store.external_id_field(sobject, rest[1])
+            records, all_or_none = self._collection_body(body)
+
+            def upsert_one(record: Mapping[str, Any]) -> dict[str, Any]:
+                data = {k: v for k, v in record.items() if k != "attributes"}
+                value = next((v for k, v in data.items() if k.lower() == fd.name.lower()), None)
+                if value is None:
+                    raise ApiError(
+                        400, "REQUIRED_FIELD_MISSING", f"Missing external id {fd.name}", [fd.name]
+                    )
+                try:
+                    record_id, created = self.store.upsert(sobject, fd.name, str(value), data)
+                except MultipleMatches as exc:
+                    raise ApiError(
+                        400,
+                        "DUPLICATE_EXTERNAL_ID",
+                        f"{fd.name}: more than one record found for external id field: {exc.ids}",
+                        [fd.name],
+                    ) from None
+                return {"id": record_id, "success": True, "errors": [], "created": created}
+
+            return Reply(200, self._each(records, all_or_none, upsert_one))
+        raise ApiError.not_found()
+
+    def _check_collection_size(self, count: int) -> None:
+        if count > MAX_COLLECTION:
+            raise ApiError(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {MAX_COLLECTION} records into "
+                "this call",
+            )
+
+    def _collection_body(self, body: Any) -> tuple[list[Mapping[str, Any]], bool]:
+        if not isinstance(body, Mapping) or not isinstance(body.get("records"), list):
+            raise ApiError(400, "JSON_PARSER_ERROR", "records is required")
+        records = body["records"]
+        self._check_collection_size(len(records))
+        return records, bool(body.get("allOrNone"))
+
+    def _each(self, items: list[Any], all_or_none: bool, action: Any) -> list[dict[str, Any]]:
+        """Run ``action`` per item; with all_or_none, any failure rolls every item back."""
+        results: list[dict[str, Any]] = []
+        failed = False
+        try:
+            with self.store.transaction():
+                for item in items:
+                    try:
+                        with self.store.transaction():
+                            results.append(action(item))
+                    except ApiError as exc:
+                        failed = True
+                        results.append({"success": False, "errors": exc.as_save_errors()})
+                if all_or_none and failed:
+                    raise _Rollback
+        except _Rollback:
+            rolled_back = {
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                "message": "Record rolled back because not all records were valid and the "
+                "request was using AllOrNone header",
+                "fields": [],
+            }
+            results = [
+                {"id": r["id"], "success": False, "errors": [rolled_back]} if r["success"] else r
+                for r in results
+            ]
+        return results
+
+    def _record_type(self, record: Mapping[str, Any]) -> SObjectDef:
+        attributes = record.get("attributes") if isinstance(record, Mapping) else None
+        name = attributes.get("type") if isinstance(attributes, Mapping) else None
+        if not name:
+            raise ApiError(
+                400, "INVALID_TYPE", "Must specify a type in the attributes of each record"
+            )
+        sobject = self.schema.get(str(name))
+        if sobject is None:
+            raise ApiError(400, "INVALID_TYPE", f"sObject type '{name}' is not supported.")
+        return sobject  # type: ignore[no-any-return]
+
+    def _create_one(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        sobject = self._record_type(record)
+        data = {k: v for k, v in record.items() if k != "attributes"}
+        if any(k.lower() == "id" for k in data):
+            raise ApiError(
+                400,
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "cannot specify Id in an insert call",
+                ["Id"],
+            )
+        return {"id": self.store.insert(sobject, data), "success": True, "errors": []}
+
+    def _update_one(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        sobject = self._record_type(record)
+        data = {k: v for k, v in record.items() if k != "attributes"}
+        id_key = next((k for k in data if k.lower() == "id"), None)
+        if id_key is None:
+            raise ApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
+        record_id = str(data.pop(id_key))
+        self.org.faults.check_lock(to_18(record_id) if is_salesforce_id(record_id) else record_id)
+        self.store.update(sobject, record_id, data)
+        return {"id": to_18(record_id), "success": True, "errors": []}
+
+    def _delete_one(self, record_id: str) -> dict[str, Any]:
+        self.org.faults.check_lock(to_18(record_id) if is_salesforce_id(record_id) else record_id)
+        self.store.delete(None, record_id)
+        return {"id": to_18(record_id), "success": True, "errors": []}
+
+
+class _Rollback(Exception):
+    """Internal: unwinds a transaction after a failure in an all-or-none request."""
+
+
+class _UnresolvedReference(Exception):
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.ref = re.split(r"[.\[]", expression, maxsplit=1)[0]
+        super().__init__(expression)
+
+    def __str__(self) -> str:
+        return self.expression
+
+
+def _lookup(expression: str, results: Mapping[str, Any]) -> Any:
+    """The value at ``ref.path[0].Field`` in earlier results (case-sensitive, like Salesforce)."""
+    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", expression)
+    if not tokens or tokens[0] not in results:
+        raise _UnresolvedReference(expression)
+    value: Any = results[tokens[0]]
+    for token in tokens[1:]:
+        if token.startswith("["):
+            index = int(token[1:-1])
+            if not isinstance(value, list) or index >= len(value):
+                raise _UnresolvedReference(expression)
+            value = value[index]
+        else:
+            if not isinstance(value, Mapping) or token not in value:
+                raise _UnresolvedReference(expression)
+            value = value[token]
+    return value
+
+
+def _resolve_text(text: str, results: Mapping[str, Any], *, url_encode: bool = False) -> Any:
+    whole = _REFERENCE_RE.fullmatch(text)
+    if whole and not url_encode:
+        return _lookup(whole.group(1), results)  # a whole-value reference keeps its type
+
+    def substitute(match: re.Match[str]) -> str:
+        value = _lookup(match.group(1), results)
+        text_value = (
+            "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        )
+        return quote(text_value, safe="") if url_encode else text_value
+
+    return _REFERENCE_RE.sub(substitute, text)
+
+
+def _resolve(value: Any, results: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return _resolve_text(value, results) if "@{" in value else value
+    if isinstance(value, Mapping):
+        return {k: _resolve(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, results) for v in value]
+    return value
+
+
+def _composite_item(
+    ref: str, status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "body": body,
+        "httpHeaders": dict(headers or {}),
+        "httpStatusCode": status,
+        "referenceId": ref,
+    }
+
+
+def _split(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _body_dict(body: Any) -> dict[str, Any]:
+    if body is None:
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            "The HTTP entity body is required, but this request has no entity body.",
+        )
+    if not isinstance(body, Mapping):
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            "Cannot deserialize instance of SObject from START_ARRAY value [line:1, column:1]",
+        )
+    return dict(body)
+
+
+def _batch_size(headers: Mapping[str, str]) -> int:
+    options = headers.get("sforce-query-options", "")
+    match = re.search(r"batchSize\s*=\s*(\d+)", options, re.IGNORECASE)
+    if not match:
+        return DEFAULT_BATCH_SIZE
+    return max(200, min(2000, int(match.group(1))))
+
+
+def _version_at_least(version: str, major: int) -> bool:
+    try:
+        return float(version) >= major
+    except ValueError:
+        return True

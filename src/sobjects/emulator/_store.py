@@ -1,0 +1,494 @@
+"""The org's data: records in memory, validated like Salesforce, optionally journaled to disk.
+
+Every write is checked against the schema (unknown or read-only fields, types, lengths,
+restricted picklists, references, required fields, unique and external id values) and
+answers with Salesforce's error codes. ``transaction()`` groups writes that must succeed or
+roll back together (``allOrNone``). With a journal path, each acknowledged write is appended
+and fsynced before the call returns, so it survives a ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sobjects._ids import is_salesforce_id, to_18
+from sobjects.emulator._errors import ApiError
+from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
+from sobjects.emulator._values import format_datetime, normalise_value, utc_now
+
+__all__ = ["Store"]
+
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_SYSTEM_FIELDS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
+_ADMIN_USER = {
+    "Username": "admin@local.org",
+    "LastName": "Admin",
+    "FirstName": "Local",
+    "Email": "admin@local.org",
+    "Alias": "admin",
+    "IsActive": True,
+    "TimeZoneSidKey": "GMT",
+    "LocaleSidKey": "en_US",
+    "EmailEncodingKey": "UTF-8",
+    "LanguageLocaleKey": "en_US",
+}
+
+
+def _base62(n: int, width: int) -> str:
+    digits = []
+    while n:
+        n, rem = divmod(n, 62)
+        digits.append(_BASE62[rem])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+class Store:
+    """Records by id, per sObject, with Salesforce's write rules.
+
+    Implements the SOQL engine's ``RecordSource``: ``records``, ``get``, ``sobject_of``.
+    """
+
+    def __init__(
+        self,
+        schema: Schema,
+        *,
+        journal: str | os.PathLike[str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.schema = schema
+        self.clock = clock
+        self._records: dict[str, dict[str, Any]] = {}
+        self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
+        self._counters: dict[str, int] = {}
+        self._undo: list[list[tuple[str, dict[str, Any] | None]]] = []
+        self._pending_journal: list[dict[str, Any]] = []
+        self._lock = threading.RLock()
+        self._journal_path = Path(journal) if journal is not None else None
+        self._journal: Any = None
+        if self._journal_path is not None:
+            self._replay(self._journal_path)
+            self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self.admin_user_id = self._ensure_admin()
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # -- RecordSource ----------------------------------------------------------------------
+
+    def records(self, sobject: str, *, include_deleted: bool = False) -> Iterable[dict[str, Any]]:
+        rows = self._by_type.get(sobject.lower(), {}).values()
+        if include_deleted:
+            return list(rows)
+        return [r for r in rows if not r.get("IsDeleted")]
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        if not is_salesforce_id(record_id):
+            return None
+        return self._records.get(to_18(record_id))
+
+    def sobject_of(self, record_id: str) -> str | None:
+        record = self.get(record_id)
+        return None if record is None else str(record["attributes"]["type"])
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def retrieve(self, sobject: SObjectDef, record_id: str) -> dict[str, Any]:
+        """A live record of ``sobject`` by id (404 NOT_FOUND / ENTITY_IS_DELETED otherwise)."""
+        record = self.get(record_id)
+        if record is None or record["attributes"]["type"] != sobject.name:
+            raise ApiError.not_found()
+        if record.get("IsDeleted"):
+            raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
+        return record
+
+    def find(self, sobject: SObjectDef, fd: FieldDef, value: Any) -> list[dict[str, Any]]:
+        """Live records whose ``fd`` equals ``value`` (case-insensitive for text)."""
+        if fd.name == "Id":
+            try:
+                return [self.retrieve(sobject, str(value))]
+            except ApiError:
+                return []
+        wanted = str(value).lower() if not fd.describe.get("caseSensitive") else str(value)
+        found = []
+        for record in self.records(sobject.name):
+            current = record.get(fd.name)
+            if current is None:
+                continue
+            text = str(current) if fd.describe.get("caseSensitive") else str(current).lower()
+            if text == wanted:
+                found.append(record)
+        return found
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def insert(self, sobject: SObjectDef, data: Mapping[str, Any]) -> str:
+        with self._lock:
+            values = self._validate(sobject, data, existing=None)
+            missing = [
+                fd.name
+                for fd in sobject.fields.values()
+                if fd.required_on_create and values.get(fd.name) is None
+            ]
+            if missing:
+                raise ApiError(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{', '.join(missing)}]",
+                    missing,
+                )
+            record_id = self._new_id(sobject)
+            now = format_datetime(self.clock())
+            record: dict[str, Any] = {
+                "attributes": {"type": sobject.name},
+                "Id": record_id,
+            }
+            for fd in sobject.fields.values():
+                if fd.name == "Id" or fd.compound:
+                    continue
+                if fd.name in values:
+                    record[fd.name] = values[fd.name]
+                elif fd.name == "IsDeleted" or fd.type == "boolean":
+                    record[fd.name] = bool(fd.default_value) if fd.name != "IsDeleted" else False
+                elif fd.name in _SYSTEM_FIELDS:
+                    record[fd.name] = now
+                elif fd.name in ("CreatedById", "LastModifiedById") or (
+                    fd.name == "OwnerId" and "OwnerId" not in values
+                ):
+                    record[fd.name] = self.admin_user_id if self.admin_user_id else None
+                elif fd.describe.get("autoNumber"):
+                    # Numbered in creation order; deleted records keep theirs.
+                    record[fd.name] = f"{len(self._by_type.get(sobject.name.lower(), {})) + 1:08d}"
+                else:
+                    record[fd.name] = fd.default_value
+            self._derive(sobject, record)
+            self._check_unique(sobject, record)
+            self._put(record_id, None, record)
+            return record_id
+
+    def update(self, sobject: SObjectDef, record_id: str, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            existing = self.retrieve(sobject, record_id)
+            body = dict(data)
+            for key in [k for k in body if k.lower() == "id"]:
+                if not is_salesforce_id(str(body[key])) or to_18(str(body[key])) != existing["Id"]:
+                    raise ApiError(
+                        400,
+                        "INVALID_FIELD_FOR_INSERT_UPDATE",
+                        "Unable to create/update fields: Id. Please check the security settings "
+                        "of this field and verify that it is read/write for your profile or "
+                        "permission set.",
+                        ["Id"],
+                    )
+                del body[key]
+            values = self._validate(sobject, body, existing=existing)
+            cleared = [
+                fd.name
+                for fd in sobject.fields.values()
+                if fd.name in values
+                and values[fd.name] is None
+                and not fd.nillable
+                and fd.type != "boolean"
+            ]
+            if cleared:
+                raise ApiError(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{', '.join(cleared)}]",
+                    cleared,
+                )
+            record = dict(existing)
+            record.update(values)
+            now = format_datetime(self.clock())
+            for name in ("LastModifiedDate", "SystemModstamp"):
+                if sobject.field(name) is not None:
+                    record[name] = now
+            if sobject.field("LastModifiedById") is not None:
+                record["LastModifiedById"] = self.admin_user_id
+            self._derive(sobject, record)
+            self._check_unique(sobject, record)
+            self._put(existing["Id"], existing, record)
+
+    def delete(self, sobject: SObjectDef | None, record_id: str) -> None:
+        """Move a record to the recycle bin (``sobject=None``: any type, as Collections do)."""
+        with self._lock:
+            record = self.get(record_id)
+            if record is None or (
+                sobject is not None and record["attributes"]["type"] != sobject.name
+            ):
+                if not is_salesforce_id(record_id):
+                    raise ApiError(400, "MALFORMED_ID", f"malformed id {record_id}", ["Id"])
+                raise ApiError.not_found()
+            if record.get("IsDeleted"):
+                raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
+            deleted = dict(record)
+            deleted["IsDeleted"] = True
+            deleted["SystemModstamp"] = format_datetime(self.clock())
+            self._put(record["Id"], record, deleted)
+
+    def upsert(
+        self, sobject: SObjectDef, field_name: str, value: str, data: Mapping[str, Any]
+    ) -> tuple[str, bool]:
+        """Insert or update by external id; returns ``(id, created)``; 300 on several matches."""
+        with self._lock:
+            fd = self.external_id_field(sobject, field_name)
+            body = dict(data)
+            for key in list(body):
+                if key.lower() == "id":
+                    raise ApiError(
+                        400,
+                        "INVALID_FIELD",
+                        f"Id is not allowed in an upsert body; the record is matched by {fd.name}",
+                    )
+                if key.lower() == fd.name.lower():
+                    if str(body[key]) != str(value):
+                        raise ApiError(
+                            400,
+                            "INVALID_FIELD",
+                            f"The value of {fd.name} in the body ({body[key]}) does not match "
+                            f"the URL ({value})",
+                        )
+                    del body[key]
+            matches = self.find(sobject, fd, value)
+            if len(matches) > 1:
+                raise MultipleMatches([m["Id"] for m in matches])
+            if matches:
+                self.update(sobject, matches[0]["Id"], body)
+                return matches[0]["Id"], False
+            if fd.name != "Id":
+                body[fd.name] = value
+            return self.insert(sobject, body), True
+
+    def external_id_field(self, sobject: SObjectDef, name: str) -> FieldDef:
+        fd = sobject.field(name)
+        if fd is None or not fd.external_id:
+            raise ApiError(
+                404,
+                "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: {name}",
+            )
+        return fd
+
+    # -- transactions and persistence ------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside the block commit together or, if it raises, roll back together."""
+        with self._lock:
+            self._undo.append([])
+            try:
+                yield
+            except BaseException:
+                for record_id, before in reversed(self._undo.pop()):
+                    self._restore(record_id, before)
+                if not self._undo:
+                    self._pending_journal.clear()
+                raise
+            undo = self._undo.pop()
+            if self._undo:
+                self._undo[-1].extend(undo)  # a nested block commits into its parent
+            else:
+                self._flush_journal()
+
+    def _put(self, record_id: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        if self._undo:
+            self._undo[-1].append((record_id, before))
+        self._restore(record_id, after)
+        self._pending_journal.append({"put": after})
+        if not self._undo:
+            self._flush_journal()
+
+    def _restore(self, record_id: str, record: dict[str, Any] | None) -> None:
+        if record is None:
+            old = self._records.pop(record_id, None)
+            if old is not None:
+                self._by_type.get(old["attributes"]["type"].lower(), {}).pop(record_id, None)
+            return
+        self._records[record_id] = record
+        self._by_type.setdefault(record["attributes"]["type"].lower(), {})[record_id] = record
+
+    def journal_schema(self, entry: dict[str, Any]) -> None:
+        """Record a schema change (``define`` / ``define_field``) so a restart replays it."""
+        self._pending_journal.append(entry)
+        if not self._undo:
+            self._flush_journal()
+
+    def _flush_journal(self) -> None:
+        entries, self._pending_journal = self._pending_journal, []
+        if self._journal is None or not entries:
+            return
+        # One line per acknowledged unit of work: a torn last line is skipped on replay.
+        self._journal.write(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def _replay(self, path: Path) -> None:
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    unit = json.loads(line)
+                except ValueError:
+                    continue  # the write was cut short by a crash and never acknowledged
+                for entry in unit.get("entries", []):
+                    if "put" in entry:
+                        record = entry["put"]
+                        self._restore(record["Id"], record)
+                        prefix, number = record["Id"][:3], int(_from_base62(record["Id"][6:15]))
+                        self._counters[prefix] = max(self._counters.get(prefix, 0), number)
+                    elif "define" in entry:
+                        self.schema.add(entry["define"])
+                        self.schema.link_children()
+                    elif "define_field" in entry:
+                        sobject, fd = entry["define_field"]
+                        self.schema.add_field(sobject, fd)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _new_id(self, sobject: SObjectDef) -> str:
+        prefix = sobject.key_prefix
+        number = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = number
+        return to_18(f"{prefix}5e0{_base62(number, 9)}")
+
+    def _ensure_admin(self) -> str | None:
+        user = self.schema.get("User")
+        if user is None:
+            return None
+        for record in self.records("User"):
+            if record.get("Username") == _ADMIN_USER["Username"]:
+                return str(record["Id"])
+        data = {k: v for k, v in _ADMIN_USER.items() if user.field(k) is not None}
+        self.admin_user_id = None
+        # The first user creates itself: insert with the audit fields empty, then point them.
+        user_id = self.insert(user, data)
+        record = self._records[user_id]
+        patched = dict(record)
+        for name in ("CreatedById", "LastModifiedById"):
+            if name in patched:
+                patched[name] = user_id
+        self._put(user_id, record, patched)
+        return user_id
+
+    def _validate(
+        self, sobject: SObjectDef, data: Mapping[str, Any], *, existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        creating = existing is None
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "attributes":
+                continue
+            fd = sobject.field(key)
+            if fd is None:
+                relationship = sobject.relationship(key)
+                if relationship is not None and isinstance(value, Mapping):
+                    values[relationship.name] = self._resolve_parent(relationship, value)
+                    continue
+                raise ApiError(
+                    400,
+                    "INVALID_FIELD",
+                    f"No such column '{key}' on sobject of type {sobject.name}",
+                )
+            allowed = fd.createable if creating else fd.updateable
+            if fd.name == "Id" or not allowed:
+                action = "create" if creating else "update"
+                raise ApiError(
+                    400,
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to {action} fields: {fd.name}. Please check the security settings "
+                    "of this field and verify that it is read/write for your profile or "
+                    "permission set.",
+                    [fd.name],
+                )
+            normalised = normalise_value(fd, value)
+            if fd.type == "reference" and normalised is not None:
+                self._check_reference(fd, normalised)
+            values[fd.name] = normalised
+        return values
+
+    def _check_reference(self, fd: FieldDef, record_id: str) -> None:
+        target = self.get(record_id)
+        if (
+            target is None
+            or target.get("IsDeleted")
+            or (fd.reference_to and target["attributes"]["type"] not in fd.reference_to)
+        ):
+            label = fd.describe.get("label") or fd.name
+            raise ApiError(
+                400,
+                "INVALID_CROSS_REFERENCE_KEY",
+                f"{label}: id value of incorrect type: {record_id}"
+                if target is not None and not target.get("IsDeleted")
+                else "invalid cross reference id",
+                [fd.name],
+            )
+
+    def _resolve_parent(self, fd: FieldDef, ref: Mapping[str, Any]) -> str:
+        """``{"Account": {"Ext_Id__c": "A-1"}}``: the parent's id, found by external id."""
+        keys = [k for k in ref if k != "attributes"]
+        if len(keys) != 1 or not fd.reference_to:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"A reference to {fd.relationship_name} must name exactly one external id field",
+            )
+        parent_type = ref.get("attributes", {}).get("type") or fd.reference_to[0]
+        parent = self.schema.require(str(parent_type))
+        ext = self.external_id_field(parent, keys[0])
+        matches = self.find(parent, ext, ref[keys[0]])
+        if len(matches) != 1:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"Foreign key external ID: {ref[keys[0]]} not found for field {ext.name} in "
+                f"entity {parent.name}"
+                if not matches
+                else f"Foreign key external ID: {ref[keys[0]]} matched more than one record",
+            )
+        return str(matches[0]["Id"])
+
+    def _derive(self, sobject: SObjectDef, record: dict[str, Any]) -> None:
+        """Read-only fields computed from others: person names."""
+        name = sobject.field("Name")
+        if name is not None and not name.createable and sobject.field("LastName") is not None:
+            parts = [record.get("Salutation"), record.get("FirstName"), record.get("LastName")]
+            record["Name"] = " ".join(str(p) for p in parts[1:] if p) or None
+
+    def _check_unique(self, sobject: SObjectDef, record: dict[str, Any]) -> None:
+        for fd in sobject.fields.values():
+            if not fd.unique or fd.name == "Id" or record.get(fd.name) is None:
+                continue
+            for other in self.find(sobject, fd, record[fd.name]):
+                if other["Id"] != record["Id"]:
+                    raise ApiError(
+                        400,
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: {fd.name} duplicates value on record with id: "
+                        f"{other['Id']}",
+                        [fd.name],
+                    )
+
+
+class MultipleMatches(Exception):
+    """An external id value matched several records (the route answers 300)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        super().__init__(f"{len(ids)} records match")
+
+
+def _from_base62(text: str) -> int:
+    n = 0
+    for char in text:
+        n = n * 62 + _BASE62.index(char)
+    return n

@@ -1,0 +1,445 @@
+"""The local org on the wire: endpoints, shapes and validation errors (salesforce-rest.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from sobjects._ids import is_salesforce_id
+from sobjects.emulator import LocalOrg
+
+pytestmark = pytest.mark.anyio
+
+V = "/services/data/v62.0"
+
+
+@pytest.fixture
+def org() -> LocalOrg:
+    org = LocalOrg()
+    org.define_field(
+        "Account",
+        {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True, "length": 40},
+    )
+    org.define_field("Contact", {"name": "Code__c", "type": "string", "externalId": True})
+    return org
+
+
+@pytest.fixture
+async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw HTTP against the org's ASGI app, authenticated."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {org.access_token}"},
+    ) as client:
+        yield client
+
+
+async def create(http: httpx.AsyncClient, sobject: str, data: dict[str, Any]) -> str:
+    response = await http.post(f"{V}/sobjects/{sobject}", json=data)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def only_error(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert isinstance(body, list), body
+    assert len(body) == 1, body
+    return dict(body[0])
+
+
+# -- directory, describe, limits, versions ---------------------------------------------------
+
+
+async def test_versions_need_no_auth_and_are_not_metered(org: LocalOrg) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app), base_url="http://127.0.0.1"
+    ) as anonymous:
+        response = await anonymous.get("/services/data/")
+    versions = response.json()
+    assert response.status_code == 200
+    assert "Sforce-Limit-Info" not in response.headers
+    assert {"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"} in versions
+    assert [v["version"] for v in versions] == sorted((v["version"] for v in versions), key=float)
+
+
+async def test_resources_and_global_describe(http: httpx.AsyncClient) -> None:
+    resources = (await http.get(f"{V}/")).json()
+    assert resources["sobjects"] == f"{V}/sobjects"
+    described = (await http.get(f"{V}/sobjects")).json()
+    names = {s["name"]: s for s in described["sobjects"]}
+    for name, prefix in [
+        ("Account", "001"),
+        ("Contact", "003"),
+        ("Lead", "00Q"),
+        ("Opportunity", "006"),
+        ("Case", "500"),
+        ("User", "005"),
+        ("Task", "00T"),
+    ]:
+        assert names[name]["keyPrefix"] == prefix
+        assert names[name]["urls"]["describe"] == f"{V}/sobjects/{name}/describe"
+
+
+async def test_sobject_describe(http: httpx.AsyncClient) -> None:
+    response = await http.get(f"{V}/sobjects/account/describe/")
+    described = response.json()
+    assert described["name"] == "Account"
+    fields = {f["name"]: f for f in described["fields"]}
+    assert fields["Ext_Id__c"]["externalId"] is True
+    assert fields["Id"]["type"] == "id"
+    children = {r["relationshipName"] for r in described["childRelationships"]}
+    assert {"Contacts", "Opportunities", "Cases"} <= children
+    missing = await http.get(f"{V}/sobjects/Nope__c/describe")
+    assert missing.status_code == 404
+    assert only_error(missing)["errorCode"] == "NOT_FOUND"
+
+
+async def test_limits_and_usage_header(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    response = await http.get(f"{V}/limits")
+    assert response.json()["DailyApiRequests"]["Max"] == org.daily_api_limit
+    assert response.headers["Sforce-Limit-Info"] == f"api-usage=1/{org.daily_api_limit}"
+
+
+async def test_usage_counts_like_salesforce(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    batch = {
+        "batchRequests": [{"method": "GET", "url": "v62.0/limits"} for _ in range(3)],
+    }
+    await http.post(f"{V}/composite/batch", json=batch)
+    assert org.api_usage == 3  # each batch subrequest counts one
+    composite = {
+        "compositeRequest": [
+            {"method": "GET", "url": f"{V}/limits", "referenceId": f"r{i}"} for i in range(3)
+        ]
+    }
+    await http.post(f"{V}/composite", json=composite)
+    assert org.api_usage == 4  # a composite request counts one
+    await http.post(
+        f"{V}/composite/sobjects",
+        json={"records": [{"attributes": {"type": "Account"}, "Name": "x"}] * 3},
+    )
+    assert org.api_usage == 5  # and so does a collections call
+
+
+async def test_request_limit_exceeded(org: LocalOrg) -> None:
+    org.daily_api_limit = 2
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"OAuth {org.access_token}"},  # the older scheme works too
+    ) as http:
+        assert (await http.get(f"{V}/limits")).status_code == 200
+        assert (await http.get(f"{V}/limits")).status_code == 200
+        refused = await http.get(f"{V}/limits")
+    assert refused.status_code == 403
+    assert only_error(refused) == {
+        "message": "TotalRequests Limit exceeded.",
+        "errorCode": "REQUEST_LIMIT_EXCEEDED",
+    }
+
+
+async def test_bad_or_expired_token(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    bad = await http.get(f"{V}/limits", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert only_error(bad) == {
+        "message": "Session expired or invalid",
+        "errorCode": "INVALID_SESSION_ID",
+    }
+    org.expire_tokens()
+    assert (await http.get(f"{V}/limits")).status_code == 401
+
+
+async def test_unknown_version_and_resource(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/services/data/v99.0/limits")).status_code == 404
+    assert (await http.get(f"{V}/nothing")).status_code == 404
+
+
+# -- token endpoint ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"grant_type": "client_credentials", "client_id": "id", "client_secret": "s"},
+        {"grant_type": "password", "client_id": "id", "username": "u", "password": "p"},
+    ],
+)
+async def test_token_endpoint_issues_working_tokens(
+    http: httpx.AsyncClient, form: dict[str, str]
+) -> None:
+    response = await http.post("/services/oauth2/token", data=form)
+    body = response.json()
+    assert response.status_code == 200
+    assert body["token_type"] == "Bearer"
+    assert body["instance_url"] == "http://127.0.0.1"
+    assert len(body["issued_at"]) == 13
+    assert "!" in body["access_token"]
+    used = await http.get(
+        f"{V}/limits", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert used.status_code == 200
+    if form["grant_type"] == "password":
+        refreshed = await http.post(
+            "/services/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        )
+        assert refreshed.status_code == 200
+
+
+async def test_token_endpoint_errors(http: httpx.AsyncClient) -> None:
+    refused = await http.post(
+        "/services/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": "x"}
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
+    odd = await http.post("/services/oauth2/token", data={"grant_type": "magic"})
+    assert odd.json()["error"] == "unsupported_grant_type"
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+async def test_ids_are_18_chars_with_prefix_and_checksum(http: httpx.AsyncClient) -> None:
+    account_id = await create(http, "Account", {"Name": "Acme"})
+    contact_id = await create(http, "Contact", {"LastName": "Doe", "AccountId": account_id[:15]})
+    assert len(account_id) == 18
+    assert account_id.startswith("001")
+    assert contact_id.startswith("003")
+    assert is_salesforce_id(account_id)
+    record = (await http.get(f"{V}/sobjects/Contact/{contact_id[:15]}")).json()
+    assert record["Id"] == contact_id
+    assert record["AccountId"] == account_id  # a 15-char id in, 18 out
+
+
+async def test_create_get_update_delete(http: httpx.AsyncClient) -> None:
+    created = await http.post(f"{V}/sobjects/Account/", json={"Name": "Acme", "Industry": "Energy"})
+    assert created.status_code == 201
+    body = created.json()
+    assert body == {"id": body["id"], "success": True, "errors": []}
+    assert created.headers["Location"] == f"{V}/sobjects/Account/{body['id']}"
+    url = f"{V}/sobjects/Account/{body['id']}"
+    record = (await http.get(url)).json()
+    assert next(iter(record)) == "attributes"
+    assert record["attributes"] == {"type": "Account", "url": url}
+    assert record["Name"] == "Acme"
+    assert record["CreatedDate"].endswith("+0000")
+    partial = (await http.get(url, params={"fields": "name,Industry"})).json()
+    assert list(partial) == ["attributes", "Name", "Industry", "Id"]
+    patched = await http.patch(url, json={"Industry": None, "Phone": "555"})
+    assert patched.status_code == 204
+    assert patched.content == b""
+    after = (await http.get(url)).json()
+    assert (after["Industry"], after["Phone"]) == (None, "555")
+    assert (await http.delete(url)).status_code == 204
+    gone = await http.get(url)
+    assert gone.status_code == 404
+    assert only_error(gone)["errorCode"] == "ENTITY_IS_DELETED"
+    again = await http.delete(url)
+    assert (again.status_code, only_error(again)["errorCode"]) == (404, "ENTITY_IS_DELETED")
+    update_deleted = await http.patch(url, json={"Name": "x"})
+    assert only_error(update_deleted)["errorCode"] == "ENTITY_IS_DELETED"
+
+
+async def test_not_found_and_malformed_ids(http: httpx.AsyncClient) -> None:
+    missing = await http.get(f"{V}/sobjects/Account/001000000000000AAA")
+    assert missing.status_code == 404
+    assert only_error(missing) == {
+        "message": "The requested resource does not exist",
+        "errorCode": "NOT_FOUND",
+    }
+    odd = await http.get(f"{V}/sobjects/Account/23foo")
+    assert odd.status_code == 404
+    assert (
+        "Provided external ID field does not exist or is not accessible: 23foo"
+        in (only_error(odd)["message"])
+    )
+
+
+async def test_upsert_by_external_id(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    url = f"{V}/sobjects/Account/Ext_Id__c/A-1"
+    first = await http.patch(url, json={"Name": "Acme"})
+    assert first.status_code == 201
+    assert first.json()["created"] is True
+    second = await http.patch(url, json={"Name": "Acme Corp"})
+    assert second.status_code == 200
+    assert second.json() == {
+        "id": first.json()["id"],
+        "success": True,
+        "errors": [],
+        "created": False,
+    }
+    by_ext = (await http.get(f"{V}/sobjects/Account/Ext_Id__c/a-1")).json()  # case-insensitive
+    assert by_ext["Name"] == "Acme Corp"
+    old = await http.patch("/services/data/v45.0/sobjects/Account/Ext_Id__c/A-1", json={})
+    assert old.status_code == 204
+    created_old = await http.patch(
+        "/services/data/v45.0/sobjects/Account/Ext_Id__c/A-2", json={"Name": "Old"}
+    )
+    assert created_old.status_code == 201
+    assert "created" not in created_old.json()  # the key exists from API 46.0 on
+
+
+async def test_upsert_multiple_matches_answers_300(http: httpx.AsyncClient) -> None:
+    await create(http, "Contact", {"LastName": "A", "Code__c": "same"})
+    await create(http, "Contact", {"LastName": "B", "Code__c": "same"})
+    response = await http.patch(f"{V}/sobjects/Contact/Code__c/same", json={"LastName": "C"})
+    assert response.status_code == 300
+    urls = response.json()
+    assert len(urls) == 2
+    assert all(u.startswith(f"{V}/sobjects/Contact/003") for u in urls)
+
+
+async def test_upsert_errors(http: httpx.AsyncClient) -> None:
+    not_external = await http.patch(f"{V}/sobjects/Account/Name/x", json={})
+    assert not_external.status_code == 404
+    assert (
+        "Provided external ID field does not exist or is not accessible: Name"
+        in (only_error(not_external)["message"])
+    )
+    with_id = await http.patch(
+        f"{V}/sobjects/Account/Ext_Id__c/A-9", json={"Id": "001000000000000AAA"}
+    )
+    assert only_error(with_id)["errorCode"] == "INVALID_FIELD"
+    mismatch = await http.patch(f"{V}/sobjects/Account/Ext_Id__c/A-9", json={"Ext_Id__c": "B"})
+    assert only_error(mismatch)["errorCode"] == "INVALID_FIELD"
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sobject", "data", "status", "code", "fields"),
+    [
+        ("Nope__c", {"Name": "x"}, 404, "NOT_FOUND", None),
+        ("Account", {"Name": "x", "Bogus__c": 1}, 400, "INVALID_FIELD", None),
+        ("Contact", {"FirstName": "Jon"}, 400, "REQUIRED_FIELD_MISSING", ["LastName"]),
+        (
+            "Opportunity",
+            {"Name": "Deal"},
+            400,
+            "REQUIRED_FIELD_MISSING",
+            ["StageName", "CloseDate"],
+        ),
+        ("Account", {"Name": "x", "NumberOfEmployees": "many"}, 400, "JSON_PARSER_ERROR", None),
+        ("Contact", {"LastName": "x", "DoNotCall": "maybe"}, 400, "JSON_PARSER_ERROR", None),
+        ("Account", {"Name": "x" * 256}, 400, "STRING_TOO_LONG", ["Name"]),
+        ("Contact", {"LastName": "x", "Email": "not-an-email"}, 400, "INVALID_EMAIL_ADDRESS",
+         ["Email"]),
+        (
+            "Contact",
+            {"LastName": "x", "Interests__c": "Music;Knitting"},
+            400,
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            ["Interests__c"],
+        ),
+        ("Contact", {"LastName": "x", "AccountId": "garbage"}, 400, "MALFORMED_ID", ["AccountId"]),
+        (
+            "Contact",
+            {"LastName": "x", "AccountId": "001000000000000AAA"},
+            400,
+            "INVALID_CROSS_REFERENCE_KEY",
+            ["AccountId"],
+        ),
+        ("Account", {"Name": "x", "CreatedDate": "2024-01-01T00:00:00Z"}, 400,
+         "INVALID_FIELD_FOR_INSERT_UPDATE", ["CreatedDate"]),
+        ("Account", {"Name": "x", "Id": "001000000000000AAA"}, 400,
+         "INVALID_FIELD_FOR_INSERT_UPDATE", ["Id"]),
+        ("Opportunity", {"Name": "D", "StageName": "Prospecting", "CloseDate": "2026-13-45"}, 400,
+         "JSON_PARSER_ERROR", None),
+    ],
+)  # fmt: skip
+async def test_create_validation_errors(
+    http: httpx.AsyncClient,
+    sobject: str,
+    data: dict[str, Any],
+    status: int,
+    code: str,
+    fields: list[str] | None,
+) -> None:
+    response = await http.post(f"{V}/sobjects/{sobject}", json=data)
+    assert response.status_code == status, response.text
+    error = only_error(response)
+    assert error["errorCode"] == code
+    assert error["message"]
+    if fields is not None:
+        assert error["fields"] == fields
+
+
+async def test_unknown_field_message_matches_salesforce(http: httpx.AsyncClient) -> None:
+    account_id = await create(http, "Account", {"Name": "x"})
+    response = await http.patch(f"{V}/sobjects/Account/{account_id}", json={"foo": 1})
+    assert only_error(response) == {
+        "message": "No such column 'foo' on sobject of type Account",
+        "errorCode": "INVALID_FIELD",
+    }
+
+
+async def test_duplicate_external_id(http: httpx.AsyncClient) -> None:
+    first = await create(http, "Account", {"Name": "a", "Ext_Id__c": "X"})
+    response = await http.post(f"{V}/sobjects/Account", json={"Name": "b", "Ext_Id__c": "X"})
+    error = only_error(response)
+    assert error["errorCode"] == "DUPLICATE_VALUE"
+    assert first in error["message"]
+    assert error["fields"] == ["Ext_Id__c"]
+
+
+async def test_wrong_type_reference(http: httpx.AsyncClient) -> None:
+    contact_id = await create(http, "Contact", {"LastName": "x"})
+    response = await http.post(
+        f"{V}/sobjects/Opportunity",
+        json={
+            "Name": "D",
+            "StageName": "Prospecting",
+            "CloseDate": "2026-01-01",
+            "AccountId": contact_id,
+        },
+    )
+    assert only_error(response)["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+
+
+async def test_values_are_normalised(http: httpx.AsyncClient) -> None:
+    contact_id = await create(
+        http,
+        "Contact",
+        {
+            "LastName": "x",
+            "FirstName": "Jon",
+            "Birthdate": "1990-02-03",
+            "Interests__c": "Music;Travel;Music",
+        },
+    )
+    record = (await http.get(f"{V}/sobjects/Contact/{contact_id}")).json()
+    assert record["Name"] == "Jon x"
+    assert record["Birthdate"] == "1990-02-03"
+    assert record["DoNotCall"] is False  # booleans are never null
+    assert record["Interests__c"] == "Music;Travel"
+
+
+async def test_defaults_and_auto_numbers(http: httpx.AsyncClient) -> None:
+    case_id = await create(http, "Case", {"Subject": "Broken"})
+    record = (await http.get(f"{V}/sobjects/Case/{case_id}")).json()
+    assert record["Status"] == "New"
+    assert record["CaseNumber"] == "00000001"
+
+
+async def test_parent_by_external_id(http: httpx.AsyncClient) -> None:
+    account_id = await create(http, "Account", {"Name": "Acme", "Ext_Id__c": "A-100"})
+    contact_id = await create(
+        http, "Contact", {"LastName": "Doe", "Account": {"Ext_Id__c": "A-100"}}
+    )
+    record = (await http.get(f"{V}/sobjects/Contact/{contact_id}")).json()
+    assert record["AccountId"] == account_id
+
+
+async def test_malformed_json_body(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        f"{V}/sobjects/Account", content=b"{oops", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
