@@ -1,7 +1,7 @@
 """The examples in the docs are executed: every ```python block of README.md and docs/*.md.
 
 Each page runs its blocks in order in one namespace (a page may define ``sf`` in one block
-and use it in the next) against a fresh in-memory org (``tests.fake_org``), reached through
+and use it in the next) against a fresh, seeded ``LocalOrg`` (the emulator), reached through
 respx: https://acme.my.salesforce.com and the token endpoint of https://login.salesforce.com.
 Blocks may use top-level ``await``, ``async with`` and ``async for``. A block fenced as
 ```` ```python skip ```` is shown but not run. A block that starts its own event loop
@@ -9,7 +9,7 @@ Blocks may use top-level ``await``, ``async with`` and ``async for``. A block fe
 
 The namespace starts with what a reader would have at hand: ``client_id``, ``client_secret``,
 ``username`` and ``password`` placeholders. The org holds Accounts Acme, Globex and Initech and
-five Contacts (see ``FakeOrg.with_demo_data``).
+five Contacts (see ``seeded_org``), plus the external id fields the examples use.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import httpx
 import pytest
 import respx
 
-from tests.fake_org import FakeOrg
+from sobjects.emulator import LocalOrg
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -104,13 +105,55 @@ async def run_block(block: Block, filename: str, namespace: dict[str, Any]) -> N
         await result
 
 
-async def run_page(path: Path, text: str, org: FakeOrg) -> str:
+def seeded_org() -> LocalOrg:
+    """Accounts Acme, Globex, Initech (Industry set) and five Contacts: Jane and John Doe at
+    Acme, Hank Scorpio at Globex, Peter Gibbons at Initech, Ada Lovelace with no account."""
+    org = LocalOrg()
+    org.define_field("Account", {"name": "Ext_Id__c", "type": "string", "externalId": True})
+    org.define_field("Opportunity", {"name": "ExternalId__c", "type": "string", "externalId": True})
+    accounts = org.schema.require("Account")
+    contacts = org.schema.require("Contact")
+    industries = {"Acme": "Manufacturing", "Globex": "Energy", "Initech": "Technology"}
+    ids = {
+        name: org.store.insert(accounts, {"Name": name, "Industry": industry})
+        for name, industry in industries.items()
+    }
+    people = [
+        ("Jane", "Doe", ids["Acme"]),
+        ("John", "Doe", ids["Acme"]),
+        ("Hank", "Scorpio", ids["Globex"]),
+        ("Peter", "Gibbons", ids["Initech"]),
+        ("Ada", "Lovelace", None),
+    ]
+    for first, last, account in people:
+        email = f"{first}.{last}@example.com".lower()
+        org.store.insert(
+            contacts, {"FirstName": first, "LastName": last, "AccountId": account, "Email": email}
+        )
+    return org
+
+
+def _forward_to(org: LocalOrg) -> Any:
+    """A respx side effect that hands the request to the org's ASGI app."""
+    transport = httpx.ASGITransport(app=org.app)
+
+    async def forward(request: httpx.Request) -> httpx.Response:
+        response = await transport.handle_async_request(request)
+        content = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+    return forward
+
+
+async def run_page(path: Path, text: str, org: LocalOrg) -> str:
     """Run every block of a page; returns the blocks' stdout, fails the test on an error."""
     namespace: dict[str, Any] = {"__name__": "__docs__", **READER_NAMESPACE}
     stdout = io.StringIO()
     with respx.mock(assert_all_called=False) as mock:
-        mock.route(host=INSTANCE_HOST).mock(side_effect=org.handle)
-        mock.route(host=LOGIN_HOST, path="/services/oauth2/token").mock(side_effect=org.handle)
+        forward = _forward_to(org)
+        mock.route(host=INSTANCE_HOST).mock(side_effect=forward)
+        mock.route(host=LOGIN_HOST, path="/services/oauth2/token").mock(side_effect=forward)
+        mock.route(host="127.0.0.1").pass_through()  # pages that serve an org of their own
         for block in python_blocks(text):
             failure = None
             try:
@@ -140,7 +183,7 @@ def _failure(path: Path, block: Block, exc: BaseException, stdout: str) -> str:
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 async def test_examples_run(page: Path) -> None:
     text = await anyio.Path(page).read_text(encoding="utf-8")
-    output = await run_page(page, text, FakeOrg.with_demo_data())
+    output = await run_page(page, text, seeded_org())
     print(output, end="")
 
 
@@ -172,14 +215,14 @@ async def test_a_failing_example_names_page_block_and_output(tmp_path: Path) -> 
         "rows = [r async for r in sf.query(soql)]\n```\n"
     )
     with pytest.raises(pytest.fail.Exception) as failed:
-        await run_page(page, text, FakeOrg.with_demo_data())
+        await run_page(page, text, seeded_org())
     message = str(failed.value)
     assert "guide.md: python block 3 (line 14: \"soql = 'SELECT Name" in message
-    assert "MalformedQueryError" in message and "contacts: 5" in message
+    assert "InvalidFieldError" in message and "contacts: 5" in message
 
 
 @pytest.mark.anyio
 async def test_a_block_may_start_its_own_event_loop() -> None:
     text = "```python\nimport asyncio\n\nasync def main():\n    print('ran')\n\n"
     text += "asyncio.run(main())\n```\n"
-    assert await run_page(Path("script.md"), text, FakeOrg()) == "ran\n"
+    assert await run_page(Path("script.md"), text, LocalOrg()) == "ran\n"
