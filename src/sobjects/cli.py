@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.latency_ms < 0:
             print("sobjects emulator: --latency-ms must be >= 0", file=sys.stderr)
             return 2
+        if args.api_limit is not None and args.api_limit < 0:
+            print("sobjects emulator: --api-limit must be >= 0", file=sys.stderr)
+            return 2
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
             anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
         return 0
@@ -59,7 +62,8 @@ async def _serve(port: int, data: str | None, latency_ms: float, api_limit: int 
     from sobjects.emulator import LocalOrg
     from sobjects.emulator._org import DEFAULT_DAILY_API_LIMIT
 
-    org = LocalOrg(data=data, daily_api_limit=api_limit or DEFAULT_DAILY_API_LIMIT)
+    limit = DEFAULT_DAILY_API_LIMIT if api_limit is None else api_limit
+    org = LocalOrg(data=data, daily_api_limit=limit)
     org.faults.latency = latency_ms / 1000
     async with org.serve(port) as base_url:
         print(f"base_url: {base_url}", flush=True)

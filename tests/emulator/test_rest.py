@@ -443,3 +443,17 @@ async def test_malformed_json_body(http: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 400
     assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
+
+
+async def test_an_emulator_bug_answers_like_salesforce(
+    http: httpx.AsyncClient, org: LocalOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(org.rest, "dispatch", broken)
+    response = await http.get(f"{V}/limits")
+    assert response.status_code == 500
+    error = only_error(response)
+    assert error["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert "ErrorId" in error["message"]

@@ -301,11 +301,6 @@ def test_simple_salesforce_password_login(org: LocalOrg, http_session: requests.
     assert sf.Contact.create({"LastName": "Logged In"})["success"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator bug: client_credentials with the client id/secret in an HTTP Basic "
-    "Authorization header (as simple-salesforce sends them) is refused with invalid_grant",
-)
 def test_simple_salesforce_client_credentials_login(
     org: LocalOrg, http_session: requests.Session
 ) -> None:

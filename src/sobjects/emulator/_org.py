@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import re
 import secrets
@@ -13,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import anyio
 import anyio.to_thread
@@ -27,12 +28,14 @@ from starlette.types import Receive, Scope, Send
 from sobjects._ids import to_18
 from sobjects.emulator._errors import error_item
 from sobjects.emulator._faults import Faults
-from sobjects.emulator._rest import Reply, RestApi
+from sobjects.emulator._rest import MAX_BATCH, Reply, RestApi
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
 from sobjects.emulator._store import Store
 
 __all__ = ["DEFAULT_DAILY_API_LIMIT", "LocalOrg"]
+
+logger = logging.getLogger("sobjects.emulator")
 
 DEFAULT_API_VERSION = "62.0"
 DEFAULT_DAILY_API_LIMIT = 15_000
@@ -211,7 +214,9 @@ class LocalOrg:
         if self.faults.take_drop():
             return _DropResponse()
         raw = await request.body()
-        path = request.url.path
+        # The raw path keeps percent-encoded slashes inside values (an external id "A/1").
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        path = path.split("?", 1)[0]
         if path.startswith("/__emulator__"):
             return self._admin(request.method, path, raw)
         if path.rstrip("/") == "/services/oauth2/token":
@@ -245,7 +250,8 @@ class LocalOrg:
         cost = 1
         if rest.strip("/") == "composite/batch" and isinstance(body, dict):
             requests = body.get("batchRequests")
-            cost = max(1, len(requests)) if isinstance(requests, list) else 1
+            if isinstance(requests, list) and len(requests) <= MAX_BATCH:
+                cost = max(1, len(requests))  # a batch refused for its size runs nothing
         query = {k: v[-1] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in request.headers.items()}
         with self._lock:
@@ -256,7 +262,22 @@ class LocalOrg:
                     self._usage_headers(),
                 )
             self.api_usage += cost
-            reply = self.rest.dispatch(request.method, version, rest, query, body, headers)
+            try:
+                reply = self.rest.dispatch(request.method, version, rest, query, body, headers)
+            except Exception:
+                # A bug of the emulator: answer as Salesforce does for its own, in JSON.
+                logger.exception("local org: unexpected error on %s %s", request.method, path)
+                error_id = secrets.token_hex(8)
+                reply = Reply(
+                    500,
+                    [
+                        error_item(
+                            "UNKNOWN_EXCEPTION",
+                            "An unexpected error occurred. Please include this ErrorId if you "
+                            f"contact support: {error_id}",
+                        )
+                    ],
+                )
         return _reply(reply, self._usage_headers())
 
     def _usage_headers(self) -> dict[str, str]:
@@ -264,6 +285,10 @@ class LocalOrg:
 
     def _token(self, request: Request, raw: bytes) -> Response:
         form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        basic = _basic_credentials(request.headers.get("authorization"))
+        if basic is not None:  # client id and secret may come as HTTP Basic instead
+            form.setdefault("client_id", basic[0])
+            form.setdefault("client_secret", basic[1])
         grant = form.get("grant_type", "")
         refresh: str | None = None
         if grant == "client_credentials":
@@ -328,6 +353,18 @@ class LocalOrg:
         except (TypeError, ValueError) as exc:
             return _json(400, {"error": str(exc)})
         return _json(404, {"error": f"no admin resource {method} {path}"})
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip()).decode("utf-8")
+    except ValueError:
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if sep else None
 
 
 def _jwt_claims_ok(assertion: str) -> bool:

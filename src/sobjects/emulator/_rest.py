@@ -34,6 +34,8 @@ _REFERENCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 _REFERENCE_RE = re.compile(r"@\{([^}]*)\}")
 _LOCATOR_RE = re.compile(r"^(01g[0-9A-Za-z]{15})-(\d+)$")
 _FORBIDDEN_SUBREQUEST_HEADERS = frozenset({"accept", "authorization", "content-type"})
+_COMPOSITE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_BATCH_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass
@@ -437,22 +439,12 @@ class RestApi:
         self, method: str, url: str, body: Any, headers: Mapping[str, str] | None, *, batch: bool
     ) -> Reply:
         """Run one subrequest URL (``vNN.N/...`` for batch, ``/services/data/vNN.N/...``)."""
-        parts = urlsplit(url)
-        path = parts.path
-        prefix = "/services/data/"
-        if batch:
-            path = path.lstrip("/")
-            if path.startswith("services/data/"):
-                path = path[len("services/data/") :]
-        elif path.startswith(prefix):
-            path = path[len(prefix) :]
-        else:
-            raise ApiError(400, "INVALID_URL", f"The subrequest URL must start with {prefix}")
-        version_part, _, rest = path.partition("/")
-        if not re.fullmatch(r"v\d+\.\d", version_part):
-            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        return self.dispatch(method, version_part[1:], rest, query, body, headers)
+        try:
+            version, rest, query = _parse_subrequest_url(url, batch=batch)
+        except ApiError as exc:
+            return Reply.error(exc)
+        lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        return self.dispatch(method, version, rest, query, body, lowered)
 
     def _batch(self, version: str, body: Any) -> Reply:
         if not isinstance(body, Mapping) or not isinstance(body.get("batchRequests"), list):
@@ -467,6 +459,11 @@ class RestApi:
         for sub in requests:
             if not isinstance(sub, Mapping) or not sub.get("method") or not sub.get("url"):
                 raise ApiError(400, "JSON_PARSER_ERROR", "each subrequest needs method and url")
+            if str(sub["method"]).upper() not in _BATCH_METHODS:
+                raise ApiError(
+                    400, "JSON_PARSER_ERROR", f"Invalid subrequest method: {sub['method']}"
+                )
+            _parse_subrequest_url(str(sub["url"]), batch=True)  # a bad URL refuses the batch
         halt = bool(body.get("haltOnError"))
         results: list[dict[str, Any]] = []
         failed = False
@@ -518,10 +515,24 @@ class RestApi:
             if ref in seen:
                 raise ApiError(400, "JSON_PARSER_ERROR", f"Duplicate referenceId '{ref}'")
             seen.add(ref)
-            url = str(sub.get("url", ""))
-            if "/query" in url or "/queryAll" in url or "/composite/sobjects" in url:
+            if sub.get("method") not in _COMPOSITE_METHODS:  # case-sensitive, like Salesforce
+                raise ApiError(
+                    400,
+                    "JSON_PARSER_ERROR",
+                    f"Invalid method {sub.get('method')!r} in subrequest '{ref}': use one of "
+                    f"{', '.join(sorted(_COMPOSITE_METHODS))}",
+                )
+            if not isinstance(sub.get("url"), str):
+                raise ApiError(400, "JSON_PARSER_ERROR", f"Subrequest '{ref}' needs a url")
+            _, path, _ = _parse_subrequest_url(sub["url"], batch=False)
+            if path.startswith(("query", "queryAll", "composite/sobjects")):
                 queries += 1
-            for name in sub.get("httpHeaders") or {}:
+            sub_headers = sub.get("httpHeaders")
+            if sub_headers is not None and not isinstance(sub_headers, Mapping):
+                raise ApiError(
+                    400, "JSON_PARSER_ERROR", f"httpHeaders of '{ref}' must be a JSON object"
+                )
+            for name in sub_headers or {}:
                 if name.lower() in _FORBIDDEN_SUBREQUEST_HEADERS:
                     raise ApiError(400, "INVALID_API_INPUT", f"httpHeaders cannot set {name}")
         if queries > MAX_COMPOSITE_QUERIES:
@@ -559,13 +570,26 @@ class RestApi:
                         failed_at = index
                         raise _Rollback from None
                     continue
-                reply = self._subrequest(
-                    str(sub["method"]).upper(), url, sub_body, sub.get("httpHeaders"), batch=False
-                )
+                method = str(sub["method"])
+                collection_write = method != "GET" and _is_collection(url)
+                if all_or_none and collection_write:
+                    # The outer allOrNone overrides an embedded collection's own flag.
+                    if isinstance(sub_body, Mapping):
+                        sub_body = {**sub_body, "allOrNone": True}
+                    if method == "DELETE":
+                        url += ("&" if "?" in url else "?") + "allOrNone=true"
+                reply = self._subrequest(method, url, sub_body, sub.get("httpHeaders"), batch=False)
                 replies[index] = _composite_item(ref, reply.status, reply.body, reply.headers)
                 if reply.status < 400:
                     results[ref] = reply.body
-                elif all_or_none:
+                partly_failed = (
+                    collection_write
+                    and isinstance(reply.body, list)
+                    and any(
+                        isinstance(r, Mapping) and r.get("success") is False for r in reply.body
+                    )
+                )
+                if all_or_none and (reply.status >= 400 or partly_failed):
                     failed_at = index
                     raise _Rollback
 
@@ -642,6 +666,8 @@ class RestApi:
                     raise ApiError(
                         400, "REQUIRED_FIELD_MISSING", f"Missing external id {fd.name}", [fd.name]
                     )
+                for match in self.store.find(sobject, fd, value):
+                    self.org.faults.check_lock(match["Id"])
                 try:
                     record_id, created = self.store.upsert(sobject, fd.name, str(value), data)
                 except MultipleMatches as exc:
@@ -808,6 +834,37 @@ def _composite_item(
         "httpStatusCode": status,
         "referenceId": ref,
     }
+
+
+def _parse_subrequest_url(url: str, *, batch: bool) -> tuple[str, str, dict[str, str]]:
+    """``(version, path after vNN.N/, query)`` of a subrequest URL; 400 if it is not one.
+
+    Batch takes ``vNN.N/...`` (or the full ``/services/data/vNN.N/...``); Composite only the
+    full form.
+    """
+    parts = urlsplit(url)
+    path = parts.path
+    prefix = "/services/data/"
+    if batch:
+        path = path.lstrip("/")
+        if path.startswith("services/data/"):
+            path = path[len("services/data/") :]
+    elif path.startswith(prefix):
+        path = path[len(prefix) :]
+    else:
+        raise ApiError(400, "INVALID_URL", f"The subrequest URL must start with {prefix}vNN.N/")
+    version_part, _, rest = path.partition("/")
+    if not re.fullmatch(r"v\d+\.\d", version_part):
+        raise ApiError(
+            400, "INVALID_URL", f"The subrequest URL must name an API version (vNN.N): {url}"
+        )
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    return version_part[1:], rest.strip("/"), query
+
+
+def _is_collection(url: str) -> bool:
+    """Whether a (valid) Composite subrequest URL is an sObject Collections resource."""
+    return _parse_subrequest_url(url, batch=False)[1].startswith("composite/sobjects")
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -285,13 +285,20 @@ class Store:
         """Writes inside the block commit together or, if it raises, roll back together."""
         with self._lock:
             self._undo.append([])
+            journal_mark = len(self._pending_journal)
+            counters = dict(self._counters)
             try:
                 yield
             except BaseException:
                 for record_id, before in reversed(self._undo.pop()):
                     self._restore(record_id, before)
+                del self._pending_journal[journal_mark:]  # only this block's writes
+                if self._counters != counters:
+                    # Ids handed out inside the block (rolled-back items show theirs) stay
+                    # used after a restart too.
+                    self._pending_journal.append({"counters": dict(self._counters)})
                 if not self._undo:
-                    self._pending_journal.clear()
+                    self._flush_journal()
                 raise
             undo = self._undo.pop()
             if self._undo:
@@ -334,24 +341,36 @@ class Store:
     def _replay(self, path: Path) -> None:
         if not path.exists():
             return
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    unit = json.loads(line)
-                except ValueError:
-                    continue  # the write was cut short by a crash and never acknowledged
-                for entry in unit.get("entries", []):
-                    if "put" in entry:
-                        record = entry["put"]
-                        self._restore(record["Id"], record)
-                        prefix, number = record["Id"][:3], int(_from_base62(record["Id"][6:15]))
-                        self._counters[prefix] = max(self._counters.get(prefix, 0), number)
-                    elif "define" in entry:
-                        self.schema.add(entry["define"])
-                        self.schema.link_children()
-                    elif "define_field" in entry:
-                        sobject, fd = entry["define_field"]
-                        self.schema.add_field(sobject, fd)
+        with open(path, "rb") as handle:
+            content = handle.read()
+        complete = content.rfind(b"\n") + 1
+        if complete < len(content):
+            # A torn last line (a crash mid-write, never acknowledged): cut it off, so the
+            # next write starts on a line of its own.
+            with open(path, "r+b") as handle:
+                handle.truncate(complete)
+        for line in content[:complete].decode("utf-8", "replace").splitlines():
+            try:
+                unit = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(unit, dict):
+                continue
+            for entry in unit.get("entries", []):
+                if "put" in entry:
+                    record = entry["put"]
+                    self._restore(record["Id"], record)
+                    prefix, number = record["Id"][:3], int(_from_base62(record["Id"][6:15]))
+                    self._counters[prefix] = max(self._counters.get(prefix, 0), number)
+                elif "define" in entry:
+                    self.schema.add(entry["define"])
+                    self.schema.link_children()
+                elif "define_field" in entry:
+                    sobject, fd = entry["define_field"]
+                    self.schema.add_field(sobject, fd)
+                elif "counters" in entry:
+                    for prefix, number in entry["counters"].items():
+                        self._counters[prefix] = max(self._counters.get(prefix, 0), int(number))
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -1,0 +1,164 @@
+"""The ``sobjects`` command line and the pytest plugin's ``local_org`` / ``salesforce`` fixtures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sobjects import Salesforce
+from sobjects.cli import main
+from sobjects.emulator import LocalOrg
+
+V = "/services/data/v62.0"
+SCRIPT = Path(sys.executable).with_name("sobjects")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sobjects.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="the console script is not installed here")
+def test_console_script_help() -> None:
+    done = subprocess.run(
+        [str(SCRIPT), "emulator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for option in ("--port", "--data", "--latency-ms", "--api-limit"):
+        assert option in done.stdout
+
+
+def test_help_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["emulator", "--help"])
+    assert exited.value.code == 0
+    assert "--port" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "-1"], "--port must be 0..65535"),
+        (["--port", "65536"], "--port must be 0..65535"),
+        (["--latency-ms", "-5"], "--latency-ms must be >= 0"),
+        (["--api-limit", "-1"], "--api-limit must be >= 0"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["emulator", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_port_from_the_shell() -> None:
+    done = run_cli("emulator", "--port", "-1")
+    assert done.returncode == 2
+    assert "--port must be 0..65535" in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args", [[], ["nope"], ["emulator", "--port", "eighty"]])
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_api_limit_zero_is_honoured() -> None:
+    """``--api-limit 0`` is an exhausted org (every call refused), not the default limit."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sobjects.cli", "emulator", "--api-limit", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    watchdog = threading.Timer(20, process.kill)  # a hung start ends the readline below
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        seen: dict[str, str] = {}
+        while "access_token" not in seen:
+            line = process.stdout.readline()  # the process prints two lines on start
+            assert line, f"the emulator exited with {process.poll()}"
+            key, _, value = line.strip().partition(": ")
+            seen[key] = value
+        with httpx.Client(
+            base_url=seen["base_url"],
+            headers={"Authorization": f"Bearer {seen['access_token']}"},
+            trust_env=False,
+            timeout=10,
+        ) as http:
+            refused = http.get(f"{V}/limits")
+        assert refused.status_code == 403
+        assert refused.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+        assert refused.headers["Sforce-Limit-Info"] == "api-usage=0/0"
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+# -- pytest plugin -----------------------------------------------------------------------------
+
+
+def test_plugin_is_registered() -> None:
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins.get("sobjects") == "sobjects.testing.plugin"
+
+
+def test_local_org_fixture(local_org: LocalOrg) -> None:
+    assert isinstance(local_org, LocalOrg)
+    assert local_org.schema.require("Account").key_prefix == "001"
+    assert list(local_org.store.records("Account")) == []
+
+
+@pytest.mark.anyio
+async def test_salesforce_fixture_talks_to_local_org(
+    salesforce: Salesforce, local_org: LocalOrg
+) -> None:
+    assert isinstance(salesforce, Salesforce)
+    contact_id = await salesforce.sobject.create("Contact", {"LastName": "Doe"})
+    record = await salesforce.sobject.get("Contact", contact_id)
+    assert (record["Id"], record["LastName"]) == (contact_id, "Doe")
+    assert [c["Id"] for c in local_org.store.records("Contact")] == [contact_id]
+
+
+# Two tests that would see each other's data if the org were shared (in either order).
+
+
+@pytest.mark.anyio
+async def test_fixtures_are_fresh_per_test_one(salesforce: Salesforce, local_org: LocalOrg) -> None:
+    assert list(local_org.store.records("Account")) == []
+    assert local_org.api_usage == 0
+    await salesforce.sobject.create("Account", {"Name": "One"})
+    assert [a["Name"] for a in local_org.store.records("Account")] == ["One"]
+
+
+@pytest.mark.anyio
+async def test_fixtures_are_fresh_per_test_two(salesforce: Salesforce, local_org: LocalOrg) -> None:
+    assert list(local_org.store.records("Account")) == []
+    assert local_org.api_usage == 0
+    await salesforce.sobject.create("Account", {"Name": "Two"})
+    assert [a["Name"] for a in local_org.store.records("Account")] == ["Two"]

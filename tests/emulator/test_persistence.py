@@ -1,0 +1,288 @@
+"""Persistence: every acknowledged write survives a ``kill -9`` of ``sobjects emulator``.
+
+The emulator runs as a real subprocess on a journal file; the tests write over HTTP, kill it
+with SIGKILL right after the last answer, start it again on the same file and read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sobjects.emulator import LocalOrg
+from sobjects.emulator._schema import Schema
+from sobjects.emulator._standard import standard_sobjects
+from sobjects.emulator._store import Store
+
+V = "/services/data/v62.0"
+STARTUP_TIMEOUT = 20.0
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+
+
+class Emulator:
+    """A running ``python -m sobjects.cli emulator`` and an HTTP client for it."""
+
+    def __init__(self, process: subprocess.Popen[str], base_url: str, token: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.http = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+            trust_env=False,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def create(self, sobject: str, data: dict[str, Any]) -> str:
+        response = self.http.post(f"{V}/sobjects/{sobject}", json=data)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def get(self, sobject: str, record_id: str) -> httpx.Response:
+        return self.http.get(f"{V}/sobjects/{sobject}/{record_id}")
+
+
+@contextmanager
+def emulator(data: Path) -> Iterator[Emulator]:
+    """Start the emulator on ``data``; always killed on the way out."""
+    stderr = open(data.parent / "stderr.log", "a")  # noqa: SIM115 (closed in finally)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sobjects.cli", "emulator", "--port", "0", "--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    running: Emulator | None = None
+    try:
+        seen: dict[str, str] = {}
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while "base_url" not in seen or "access_token" not in seen:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"the emulator did not start within {STARTUP_TIMEOUT}s")
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                stderr.flush()
+                log = (data.parent / "stderr.log").read_text()
+                pytest.fail(f"the emulator exited with {process.wait(timeout=5)}: {log}")
+            key, _, value = line.strip().partition(": ")
+            seen[key] = value
+        running = Emulator(process, seen["base_url"], seen["access_token"])
+        yield running
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        if running is not None:
+            running.http.close()
+        reader.join(timeout=5)
+        assert process.stdout is not None
+        process.stdout.close()
+        stderr.close()
+
+
+def seed_schema(data: Path) -> None:
+    """An external id field, journaled like any schema change (not available over HTTP)."""
+    org = LocalOrg(data=data)
+    org.define_field(
+        "Account",
+        {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True, "length": 40},
+    )
+    org.close()
+
+
+def stored(data: Path) -> LocalOrg:
+    """The org a fresh start on ``data`` sees (read in-process, after the emulator is gone)."""
+    org = LocalOrg(data=data)
+    org.close()
+    return org
+
+
+def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    seed_schema(data)
+    with emulator(data) as first:
+        kept = first.create("Account", {"Name": "Kept"})
+        renamed = first.create("Account", {"Name": "Before"})
+        patched = first.http.patch(f"{V}/sobjects/Account/{renamed}", json={"Name": "After"})
+        assert patched.status_code == 204
+        deleted = first.create("Account", {"Name": "Deleted"})
+        assert first.http.delete(f"{V}/sobjects/Account/{deleted}").status_code == 204
+        inserted = first.http.patch(f"{V}/sobjects/Account/Ext_Id__c/U-1", json={"Name": "Up"})
+        assert inserted.status_code == 201
+        upserted = first.http.patch(
+            f"{V}/sobjects/Account/Ext_Id__c/U-1", json={"Name": "Up again"}
+        )
+        assert (upserted.status_code, upserted.json()["created"]) == (200, False)
+        contact = first.create("Contact", {"LastName": "Doe", "AccountId": kept})
+        rolled_back = first.http.post(
+            f"{V}/composite",
+            json={
+                "allOrNone": True,
+                "compositeRequest": [
+                    {
+                        "method": "POST",
+                        "url": f"{V}/sobjects/Account",
+                        "referenceId": "a",
+                        "body": {"Name": "Rolled back", "Ext_Id__c": "RB-1"},
+                    },
+                    {
+                        "method": "PATCH",
+                        "url": f"{V}/sobjects/Account/{kept}",
+                        "referenceId": "b",
+                        "body": {"Name": "Renamed then rolled back"},
+                    },
+                    {
+                        "method": "POST",
+                        "url": f"{V}/sobjects/Contact",
+                        "referenceId": "c",
+                        "body": {"FirstName": "No last name"},
+                    },
+                ],
+            },
+        )
+        assert [i["httpStatusCode"] for i in rolled_back.json()["compositeResponse"]] == [
+            400,
+            400,
+            400,
+        ]
+        collection = first.http.post(
+            f"{V}/composite/sobjects",
+            json={
+                "allOrNone": True,
+                "records": [
+                    {"attributes": {"type": "Account"}, "Name": "Also rolled back"},
+                    {"attributes": {"type": "Account"}, "Bogus__c": 1},
+                ],
+            },
+        )
+        rolled_back_id = collection.json()[0]["id"]
+        partial = first.http.post(
+            f"{V}/composite/sobjects",
+            json={
+                "records": [
+                    {"attributes": {"type": "Account"}, "Name": "Partial"},
+                    {"attributes": {"type": "Account"}, "Bogus__c": 1},
+                ]
+            },
+        )
+        partial_id = partial.json()[0]["id"]
+        # The last acknowledged write, then straight to SIGKILL.
+        last = first.create("Account", {"Name": "Last"})
+        first.kill()
+
+    with emulator(data) as second:
+        assert second.get("Account", kept).json()["Name"] == "Kept"
+        assert second.get("Account", renamed).json()["Name"] == "After"
+        gone = second.get("Account", deleted)
+        assert (gone.status_code, gone.json()[0]["errorCode"]) == (404, "ENTITY_IS_DELETED")
+        by_ext = second.http.get(f"{V}/sobjects/Account/Ext_Id__c/U-1")
+        assert (by_ext.json()["Id"], by_ext.json()["Name"]) == (inserted.json()["id"], "Up again")
+        assert second.get("Contact", contact).json()["AccountId"] == kept
+        assert second.http.get(f"{V}/sobjects/Account/Ext_Id__c/RB-1").status_code == 404
+        assert second.get("Account", partial_id).json()["Name"] == "Partial"
+        assert second.get("Account", last).json()["Name"] == "Last"
+        # New ids never collide with stored ones.
+        after_restart = second.create("Account", {"Name": "After restart"})
+        assert after_restart not in {kept, renamed, deleted, inserted.json()["id"], last}
+        assert after_restart != rolled_back_id
+        second.kill()
+
+    org = stored(data)
+    names = {r["Name"]: r for r in org.store.records("Account", include_deleted=True)}
+    assert set(names) == {
+        "Kept",
+        "After",
+        "Deleted",
+        "Up again",
+        "Partial",
+        "Last",
+        "After restart",
+    }
+    assert names["Deleted"]["IsDeleted"] is True
+    assert [c["LastName"] for c in org.store.records("Contact")] == ["Doe"]
+    assert org.schema.require("Account").field("Ext_Id__c") is not None  # schema replayed
+
+
+def test_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with emulator(data) as first:
+        before = first.create("Account", {"Name": "Before the crash"})
+        first.kill()
+    # A crash in the middle of a write: half a line, no newline, never acknowledged.
+    with open(data, "a", encoding="utf-8") as journal:
+        journal.write('{"entries":[{"put":{"attributes":{"type":"Account"},"Id":"001')
+    with emulator(data) as second:
+        assert second.get("Account", before).json()["Name"] == "Before the crash"
+        after = second.create("Account", {"Name": "After the crash"})
+        assert after != before
+        second.kill()
+    # The write acknowledged after the torn line survives the next restart too.
+    with emulator(data) as third:
+        assert third.get("Account", before).status_code == 200
+        assert third.get("Account", after).json()["Name"] == "After the crash"
+        third.kill()
+    lines = data.read_text(encoding="utf-8").splitlines()
+    assert all(json.loads(line) for line in lines)  # the torn tail is gone
+
+
+def test_a_failed_nested_transaction_is_not_journaled(tmp_path: Path) -> None:
+    """An inner block that rolls back must not reach the journal when the outer commits."""
+    data = tmp_path / "org.jsonl"
+    store = Store(Schema(standard_sobjects()), journal=data)
+    account = store.schema.require("Account")
+    with store.transaction():
+        kept = store.insert(account, {"Name": "Kept"})
+        with pytest.raises(RuntimeError), store.transaction():
+            store.insert(account, {"Name": "Rolled back"})
+            raise RuntimeError("inner failure")
+    assert [r["Name"] for r in store.records("Account")] == ["Kept"]
+    store.close()
+    replayed = Store(Schema(standard_sobjects()), journal=data)
+    assert [r["Id"] for r in replayed.records("Account")] == [kept]
+    replayed.close()
+
+
+def test_rolled_back_ids_are_not_reissued_after_restart(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    org = LocalOrg(data=data)
+    account = org.schema.require("Account")
+    with pytest.raises(RuntimeError), org.store.transaction():
+        rolled_back = org.store.insert(account, {"Name": "Rolled back"})
+        raise RuntimeError("fails")
+    org.close()
+    restarted = LocalOrg(data=data)
+    assert restarted.store.insert(account, {"Name": "New"}) != rolled_back
+    restarted.close()
