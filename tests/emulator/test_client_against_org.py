@@ -194,3 +194,28 @@ async def test_retries_against_injected_faults(org: LocalOrg) -> None:
         org.faults.lock_record(account_id, times=2)
         await sf.sobject.update("Account", account_id, {"Phone": "1"})
         assert (await sf.sobject.get("Account", account_id))["Phone"] == "1"
+
+
+async def test_every_token_grant_works_against_the_org(org: LocalOrg) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from sobjects.auth import JwtBearer, RefreshToken, UsernamePassword
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    async with org.serve() as base_url:
+        jwt = JwtBearer("consumer-key", "admin@local.org", key)
+        async with Salesforce(base_url, auth=jwt) as sf:
+            assert "DailyApiRequests" in await sf.limits()
+        password = UsernamePassword("id", "secret", "admin@local.org", "pw", security_token="t")
+        async with Salesforce(base_url, auth=password) as sf:
+            await sf.limits()
+            assert sf._token is not None
+            refresh_token = sf._token.refresh_token
+        assert refresh_token
+        async with Salesforce(base_url, auth=RefreshToken("id", refresh_token)) as sf:
+            await sf.limits()
