@@ -1,0 +1,1 @@
+"""The ORM: sObject models, the unit-of-work session and typed queries."""

@@ -1,0 +1,340 @@
+"""The unit of work against the local org: batching, hydration, tracking, failures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from sobjects import Salesforce
+from sobjects.emulator import LocalOrg
+from sobjects.errors import ResultNotReadyError
+from sobjects.fields import Field, Id, MultiPicklist
+from sobjects.orm._inspect import inspect
+from sobjects.orm._model import RelationshipNotLoadedError, SObject
+from sobjects.orm._session import FlushError, NoSessionError, Session
+
+pytestmark = pytest.mark.anyio
+
+
+class Account(SObject):
+    name: Field[str]
+    industry: Field[str | None] = Field(None)
+    ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
+
+
+class Contact(SObject):
+    first_name: Field[str | None] = Field(None)
+    last_name: Field[str]
+    email: Field[str | None] = Field(None)
+    title: Field[str | None] = Field(None)
+    account_id: Field[Id | None] = Field(None)
+    account: Field[Account | None] = Field(None)
+    interests: Field[MultiPicklist | None] = Field(None, api_name="Interests__c")
+
+
+class Calls:
+    """What reached the org: top-level requests and every (sub)request dispatched."""
+
+    def __init__(self, org: LocalOrg) -> None:
+        self.dispatched: list[tuple[str, str, Any]] = []
+        original = org.rest.dispatch
+
+        def spy(method: str, version: str, path: str, query: Any, body: Any, headers: Any = None):
+            self.dispatched.append((method, path, body))
+            return original(method, version, path, query, body, headers)
+
+        org.rest.dispatch = spy  # type: ignore[method-assign]
+
+    def requests(self, path: str) -> list[Any]:
+        return [body for method, p, body in self.dispatched if p.strip("/") == path]
+
+    def clear(self) -> None:
+        self.dispatched.clear()
+
+
+@pytest.fixture
+def org() -> LocalOrg:
+    org = LocalOrg()
+    org.define_field("Account", {"name": "Ext_Id__c", "type": "string", "externalId": True})
+    return org
+
+
+@pytest.fixture
+async def sf(org: LocalOrg) -> AsyncIterator[Salesforce]:
+    async with org.client() as client:
+        yield client
+
+
+async def test_sixty_independent_creates_flush_in_three_batches(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    calls = Calls(org)
+    async with Session(sf):
+        contacts = [Contact(last_name=f"Doe {i}") for i in range(60)]
+        for contact in contacts:
+            contact.save()
+        assert org.api_usage == 0  # nothing is sent before the flush
+    batches = calls.requests("composite/batch")
+    # Independent batches go concurrently, so their order of arrival varies.
+    assert sorted(len(b["batchRequests"]) for b in batches) == [10, 25, 25]
+    assert all(c.id and c.id.startswith("003") for c in contacts)
+    assert len({c.id for c in contacts}) == 60
+    assert all(inspect(c).state == "persistent" and inspect(c).created for c in contacts)
+
+
+async def test_an_account_with_ten_contacts_flushes_in_two_requests(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    calls = Calls(org)
+    async with Session(sf):
+        acme = Account(name="Acme")
+        acme.save()
+        team = [Contact(last_name=f"Member {i}", account=acme) for i in range(10)]
+        for member in team:
+            member.save()
+    batches = calls.requests("composite/batch")
+    assert [len(b["batchRequests"]) for b in batches] == [1, 10]
+    assert all(m.account_id == acme.id for m in team)
+    stored = org.store.get(team[0].id or "")
+    assert stored is not None
+    assert stored["AccountId"] == acme.id
+
+
+async def test_transaction_sends_one_composite_with_references(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    calls = Calls(org)
+    async with Session(sf, transaction=True):
+        acme = Account(name="Acme")
+        acme.save()
+        team = [Contact(last_name=f"Member {i}", account=acme) for i in range(10)]
+        for member in team:
+            member.save()
+    (composite,) = calls.requests("composite")
+    assert not calls.requests("composite/batch")
+    bodies = [s.get("body") for s in composite["compositeRequest"]]
+    assert bodies[1]["AccountId"] == "@{ref0.id}"
+    assert all(m.account_id == acme.id for m in team)
+
+
+async def test_transaction_rolls_back_together(org: LocalOrg, sf: Salesforce) -> None:
+    with pytest.raises(FlushError) as info:
+        async with Session(sf, transaction=True):
+            acme = Account(name="Acme")
+            acme.save()
+            Contact(last_name="ok", account=acme).save()
+            bad = Contact(last_name="x" * 300, account=acme)
+            bad.save()
+    assert acme.id is None  # rolled back: no id was kept
+    assert list(org.store.records("Account")) == []
+    assert [obj for obj, _ in info.value.failures][-1] is bad
+    assert inspect(bad).state == "failed"
+
+
+async def test_update_sends_only_changed_fields(org: LocalOrg, sf: Salesforce) -> None:
+    account_id = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
+    contact_id = org.store.insert(
+        org.schema.require("Contact"),
+        {"LastName": "Doe", "Email": "doe@acme.com", "Title": "CTO", "AccountId": account_id},
+    )
+    calls = Calls(org)
+    async with Session(sf) as session:
+        contact = await session.get(Contact, contact_id)
+        assert inspect(contact).state == "persistent"
+        contact.title = "CEO"
+        assert inspect(contact).state == "modified"
+        assert inspect(contact).changes == {"Title": "CEO"}
+        contact.save()
+    (batch,) = calls.requests("composite/batch")
+    assert batch["batchRequests"] == [
+        {
+            "method": "PATCH",
+            "url": f"v62.0/sobjects/Contact/{contact_id}",
+            "richInput": {"Title": "CEO"},
+        }
+    ]
+    assert inspect(contact).state == "persistent"
+
+
+async def test_no_op_change_sends_nothing_and_none_clears(org: LocalOrg, sf: Salesforce) -> None:
+    contact_id = org.store.insert(
+        org.schema.require("Contact"), {"LastName": "Doe", "Email": "doe@acme.com"}
+    )
+    calls = Calls(org)
+    async with Session(sf) as session:
+        contact = await session.get(Contact, contact_id)
+        calls.clear()
+        contact.email = "doe@acme.com"  # the same value: nothing to send
+        op = contact.save()
+    assert calls.requests("composite/batch") == []
+    assert op.done and op.skipped
+    async with Session(sf) as session:
+        contact = await session.get(Contact, contact_id)
+        contact.email = None
+        contact.save()
+    (batch,) = calls.requests("composite/batch")
+    assert batch["batchRequests"][0]["richInput"] == {"Email": None}
+    assert org.store.get(contact_id)["Email"] is None  # type: ignore[index]
+
+
+async def test_in_place_multipicklist_change_is_seen(org: LocalOrg, sf: Salesforce) -> None:
+    contact_id = org.store.insert(
+        org.schema.require("Contact"), {"LastName": "Doe", "Interests__c": "Music"}
+    )
+    calls = Calls(org)
+    async with Session(sf) as session:
+        contact = await session.get(Contact, contact_id)
+        assert contact.interests == {"Music"}
+        assert contact.interests is not None
+        contact.interests.add("Travel")  # no assignment at all
+        contact.save()
+    (batch,) = calls.requests("composite/batch")
+    assert batch["batchRequests"][0]["richInput"] == {"Interests__c": "Music;Travel"}
+
+
+async def test_partial_failure_keeps_failed_pending_and_never_resends_successes(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    calls = Calls(org)
+    session = Session(sf)
+    async with session:
+        good = Contact(last_name="Good")
+        good.save()
+        bad = Contact(last_name="Bad", email="not an email")
+        bad.save()
+        with pytest.raises(FlushError) as info:
+            await session.flush()
+        message = str(info.value)
+        assert "1 of 2 operations failed" in message
+        assert "Contact(last_name='Bad'" in message
+        assert "INVALID_EMAIL_ADDRESS" in message
+        assert good.id is not None
+        assert inspect(good).state == "persistent"
+        assert bad.id is None
+        state = inspect(bad)
+        assert state.state == "failed"
+        assert state.errors[0].code == "INVALID_EMAIL_ADDRESS"
+        assert list(state.field_errors) == ["Email"]
+        assert session.pending == [state.pending]
+        calls.clear()
+        bad.email = "bad@acme.com"
+        bad.save()
+    (batch,) = calls.requests("composite/batch")
+    assert [s["richInput"]["LastName"] for s in batch["batchRequests"]] == ["Bad"]
+    assert bad.id is not None
+    assert inspect(bad).state == "persistent"
+
+
+async def test_group_errors_raises_an_exception_group(sf: Salesforce) -> None:
+    with pytest.raises(ExceptionGroup) as info:
+        async with Session(sf, group_errors=True):
+            Contact(last_name="ok").save()
+            Contact(last_name="x", email="nope").save()
+            Contact(last_name="y" * 200).save()
+    assert len(info.value.exceptions) == 2
+    notes = [getattr(e, "__notes__", []) for e in info.value.exceptions]
+    assert all(any("while saving Contact(" in n for n in ns) for ns in notes)
+
+
+async def test_dependents_of_a_failed_parent_are_not_sent(org: LocalOrg, sf: Salesforce) -> None:
+    calls = Calls(org)
+    with pytest.raises(FlushError) as info:
+        async with Session(sf):
+            broken = Account(name="x" * 300)
+            broken.save()
+            child = Contact(last_name="Orphan", account=broken)
+            child.save()
+    assert [obj for obj, _ in info.value.failures] == [broken, child]
+    assert "NOT_SENT" in str(info.value)
+    assert len(calls.requests("composite/batch")) == 1  # the child was never sent
+    assert child.id is None
+
+
+async def test_row_lock_is_retried(org: LocalOrg, sf: Salesforce) -> None:
+    contact_id = org.store.insert(org.schema.require("Contact"), {"LastName": "Doe"})
+    org.faults.lock_record(contact_id, times=2)
+    calls = Calls(org)
+    async with Session(sf) as session:
+        contact = await session.get(Contact, contact_id)
+        contact.title = "Locked then saved"
+        op = contact.save()
+    assert len(calls.requests("composite/batch")) == 3
+    assert op.is_success
+    assert org.store.get(contact_id)["Title"] == "Locked then saved"  # type: ignore[index]
+
+
+async def test_upsert_hydrates_id_and_created_flag(org: LocalOrg, sf: Salesforce) -> None:
+    async with Session(sf):
+        first = Account(name="Globex", ext_id="G-1")
+        first.upsert()
+    assert first.id is not None
+    assert inspect(first).created is True
+    async with Session(sf):
+        again = Account(name="Globex Corporation", ext_id="G-1")
+        again.upsert()
+    assert again.id == first.id
+    assert inspect(again).created is False
+
+
+async def test_delete(org: LocalOrg, sf: Salesforce) -> None:
+    contact_id = org.store.insert(org.schema.require("Contact"), {"LastName": "Doe"})
+    async with Session(sf) as session:
+        contact = await session.get(Contact, contact_id)
+        contact.delete()
+    assert inspect(contact).state == "deleted"
+    assert org.store.get(contact_id)["IsDeleted"] is True  # type: ignore[index]
+
+
+async def test_identity_map_and_relationships(org: LocalOrg, sf: Salesforce) -> None:
+    account_id = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
+    org.store.insert(org.schema.require("Contact"), {"LastName": "Doe", "AccountId": account_id})
+    async with Session(sf) as session:
+        soql = "SELECT Id, LastName, Account.Name FROM Contact"
+        (first,) = await session.all(Contact, soql)
+        (second,) = await session.all(Contact, soql)
+        assert first is second
+        assert first.account is not None
+        assert first.account.name == "Acme"
+        (bare,) = await session.all(Contact, "SELECT Id, LastName FROM Contact")
+        assert bare is first  # merged into the same object; Account stays loaded
+        other = Session(sf)
+        (fresh,) = await other.all(Contact, "SELECT Id, LastName FROM Contact")
+        assert fresh is not first
+        with pytest.raises(RelationshipNotLoadedError, match="Contact.account was not loaded"):
+            _ = fresh.account
+
+
+async def test_save_needs_a_session(sf: Salesforce) -> None:
+    contact = Contact(last_name="Doe")
+    with pytest.raises(NoSessionError, match="async with Session"):
+        contact.save()
+    session = Session(sf)
+    op = contact.save(session=session)
+    with pytest.raises(ResultNotReadyError):
+        _ = op.status_code
+    await session.flush()
+    assert op.status_code == 201
+    assert op.is_success
+    assert contact.id is not None
+
+
+async def test_a_block_that_raises_sends_nothing(org: LocalOrg, sf: Salesforce) -> None:
+    calls = Calls(org)
+    with pytest.raises(KeyError):
+        async with Session(sf):
+            contact = Contact(last_name="Doe")
+            contact.save()
+            raise KeyError("boom")
+    assert calls.dispatched == []
+    assert inspect(contact).state == "transient"
+
+
+async def test_raw_soql_reads_typed_models(org: LocalOrg, sf: Salesforce) -> None:
+    org.store.insert(org.schema.require("Contact"), {"LastName": "Doe", "Email": "d@x.com"})
+    async with Session(sf) as session:
+        (contact,) = await session.all(Contact, "SELECT Id, LastName, Email FROM Contact")
+    assert isinstance(contact, Contact)
+    assert contact.email == "d@x.com"
+    assert contact.model_fields_set == {"id", "last_name", "email"}
