@@ -1,14 +1,12 @@
 """sobjects: an async, typed unit-of-work ORM for Salesforce.
 
-The client layer is ready; the ORM (models, sessions, typed queries) builds on it.
-
 >>> from sobjects import Salesforce
 >>> from sobjects.auth import StaticToken
 >>> Salesforce("https://acme.my.salesforce.com", auth=StaticToken("00D!x")).data_path
 '/services/data/v62.0'
 """
 
-from sobjects import auth, errors
+from sobjects import auth, errors, fields
 from sobjects.client import (
     ApiUsage,
     ApiUsageEvent,
@@ -24,21 +22,36 @@ from sobjects.client import (
     UpsertResult,
     format_soql,
 )
+from sobjects.orm import (
+    FlushError,
+    RelationshipNotLoadedError,
+    Session,
+    SObject,
+    inspect,
+    select,
+)
 
 __all__ = [
     "ApiUsage",
     "ApiUsageEvent",
     "CollectionResult",
     "EventHooks",
+    "FlushError",
     "QueryResult",
+    "RelationshipNotLoadedError",
     "RequestEvent",
     "ResponseEvent",
     "RetryEvent",
     "RetryPolicy",
     "RetryRule",
+    "SObject",
     "Salesforce",
+    "Session",
     "UpsertResult",
     "auth",
     "errors",
+    "fields",
     "format_soql",
+    "inspect",
+    "select",
 ]

@@ -1,1 +1,41 @@
 """The ORM: sObject models, the unit-of-work session and typed queries."""
+
+from sobjects.orm._expr import Condition, FieldExpr, OrderBy, RelationExpr, and_, not_, or_
+from sobjects.orm._inspect import InstanceState, inspect
+from sobjects.orm._model import RelationshipNotLoadedError, SObject
+from sobjects.orm._query import CountSelect, Select, select
+from sobjects.orm._session import (
+    FlushError,
+    MultipleResultsError,
+    NoResultError,
+    NoSessionError,
+    Operation,
+    QueryHandle,
+    Session,
+    current_session,
+)
+
+__all__ = [
+    "Condition",
+    "CountSelect",
+    "FieldExpr",
+    "FlushError",
+    "InstanceState",
+    "MultipleResultsError",
+    "NoResultError",
+    "NoSessionError",
+    "Operation",
+    "OrderBy",
+    "QueryHandle",
+    "RelationExpr",
+    "RelationshipNotLoadedError",
+    "SObject",
+    "Select",
+    "Session",
+    "and_",
+    "current_session",
+    "inspect",
+    "not_",
+    "or_",
+    "select",
+]

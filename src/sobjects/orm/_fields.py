@@ -23,7 +23,8 @@ from pydantic_core import PydanticUndefined
 from sobjects._ids import to_18
 
 if TYPE_CHECKING:
-    from sobjects.orm._expr import FieldExpr
+    from sobjects.orm._expr import FieldExpr, RelationExpr
+    from sobjects.orm._model import SObject
 
 __all__ = [
     "Address",
@@ -35,7 +36,11 @@ __all__ = [
     "Percent",
 ]
 
-T = TypeVar("T")
+# Covariant so that ``self: Field[SObject | None]`` matches any parent relationship field
+# (Field[Account | None] is then a Field[SObject | None]). A bound TypeVar on self would be
+# simpler, but mypy does not check self-type bounds when it picks an overload
+# (python/mypy#21646) and would treat every optional value field as a relationship.
+T_co = TypeVar("T_co", covariant=True)
 _MISSING: Any = object()
 
 
@@ -117,7 +122,7 @@ class Location(BaseModel):
 READ_ONLY_TYPES: tuple[type, ...] = (Address, Location)
 
 
-class Field(Generic[T]):
+class Field(Generic[T_co]):
     """Declare a model field.
 
     As an annotation, ``Field[T]`` makes ``Model.field`` an expression and ``obj.field`` a
@@ -164,10 +169,13 @@ class Field(Generic[T]):
         return with_default
 
     @overload
-    def __get__(self, obj: None, owner: Any) -> FieldExpr[T]: ...
+    def __get__(self: Field[SObject | None], obj: None, owner: Any) -> RelationExpr[T_co]: ...
 
     @overload
-    def __get__(self, obj: object, owner: Any) -> T: ...
+    def __get__(self, obj: None, owner: Any) -> FieldExpr[T_co]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: Any) -> T_co: ...
 
     def __get__(self, obj: object, owner: Any) -> Any:
         if obj is None:
@@ -188,7 +196,8 @@ class Field(Generic[T]):
             check_relationship_loaded(obj, self.name)
         return value
 
-    def __set__(self, obj: object, value: T) -> None:  # pragma: no cover - pydantic sets
+    # A covariant parameter is unsound in general; a descriptor is never upcast, though.
+    def __set__(self, obj: object, value: T_co) -> None:  # type: ignore[misc]  # pragma: no cover
         # Present so that type checkers accept assignments; pydantic's own __setattr__
         # validates and stores the value (this method is not called at run time).
         obj.__dict__[self.name] = value

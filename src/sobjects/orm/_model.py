@@ -342,22 +342,44 @@ def _loose_model(cls: type[SObject]) -> type[BaseModel]:
     cached = cls.__dict__.get("__sobject_loose__")
     if cached is not None:
         return typing.cast(type[BaseModel], cached)
-    meta = sobject_meta(cls)
-    definitions: dict[str, Any] = {}
-    for fm in meta.fields.values():
-        if fm.kind == "parent":
+    # Models refer to each other (Account.contacts <-> Contact.account): make the twins of every
+    # model reachable from cls, referring to each other by name, then resolve the names.
+    namespace: dict[str, Any] = {}
+    todo: list[type[SObject]] = [cls]
+    built: list[type[BaseModel]] = []
+    while todo:
+        model = todo.pop()
+        if _loose_name(model) in namespace:
+            continue
+        existing = model.__dict__.get("__sobject_loose__")
+        if existing is not None:
+            namespace[_loose_name(model)] = existing
+            continue
+        definitions: dict[str, Any] = {}
+        for fm in sobject_meta(model).fields.values():
+            if fm.kind == "value":
+                definitions[fm.name] = (fm.annotation | None, None)
+                continue
             assert fm.target is not None
-            definitions[fm.name] = (_loose_model(fm.target) | None, None)
-        elif fm.kind == "children":
-            assert fm.target is not None
-            definitions[fm.name] = (list[_loose_model(fm.target)] | None, None)  # type: ignore[misc]
-        else:
-            definitions[fm.name] = (fm.annotation | None, None)
-    loose = create_model(
-        f"{cls.__name__}Record", __config__=ConfigDict(extra="ignore"), **definitions
-    )
-    type.__setattr__(cls, "__sobject_loose__", loose)
-    return typing.cast(type[BaseModel], loose)
+            todo.append(fm.target)
+            ref = _loose_name(fm.target)
+            definitions[fm.name] = (
+                f"{ref} | None" if fm.kind == "parent" else f"list[{ref}] | None",
+                None,
+            )
+        loose = create_model(
+            _loose_name(model), __config__=ConfigDict(extra="ignore"), **definitions
+        )
+        namespace[_loose_name(model)] = loose
+        built.append(loose)
+        type.__setattr__(model, "__sobject_loose__", loose)
+    for loose in built:
+        loose.model_rebuild(_types_namespace=namespace)
+    return typing.cast(type[BaseModel], namespace[_loose_name(cls)])
+
+
+def _loose_name(cls: type[SObject]) -> str:
+    return f"{cls.__name__}Record_{id(cls):x}"
 
 
 def _construct(cls: type[SObject], loose: BaseModel, present: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ errors attached.
 from __future__ import annotations
 
 import weakref
+from datetime import datetime
 from collections.abc import AsyncIterator, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -40,10 +41,10 @@ from sobjects.errors import (
     SalesforceError,
 )
 from sobjects.orm._model import FieldMeta, SObject, _freeze, changed_values, sobject_meta
+from sobjects.orm._query import CountSelect, Select
 
 if TYPE_CHECKING:
     from sobjects.client import Salesforce
-    from sobjects.orm._query import Select
 
 __all__ = [
     "FlushError",
@@ -337,6 +338,8 @@ class Session:
         return self._register(obj, "delete")
 
     def _register(self, obj: SObject, kind: Kind, external_id: FieldMeta | None = None) -> Operation:
+        if kind != "delete":
+            _check_sendable(obj)
         state = obj._sobject_state
         if state.session is not None and state.session is not self:
             raise ConfigurationError(f"{_describe(obj)} belongs to another session")
@@ -404,6 +407,11 @@ class Session:
                 f"more than one {query.model.__name__} matched: {query.to_soql()}"
             )
         return rows[0]
+
+    async def count(self, query: Select[Any] | CountSelect[Any]) -> int:
+        """How many records match: ``await session.count(select(Contact).where(...))``."""
+        statement = query if isinstance(query, CountSelect) else query.count()
+        return await self.sf.query(statement.to_soql()).count()
 
     async def get(self, model: type[T], record_id: str) -> T:
         """Read one record by id (all the model's value fields)."""
@@ -777,6 +785,17 @@ class Session:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _check_sendable(obj: SObject) -> None:
+    """Refuse values Salesforce cannot take when the work is recorded, not at the flush."""
+    for fm in sobject_meta(type(obj)).fields.values():
+        value = obj.__dict__.get(fm.name)
+        if fm.kind == "value" and isinstance(value, datetime) and value.utcoffset() is None:
+            raise ConfigurationError(
+                f"{type(obj).__name__}.{fm.name} is a naive datetime ({value.isoformat()}); "
+                "Salesforce stores instants: give it a time zone (e.g. tzinfo=timezone.utc)"
+            )
 
 
 def _parents(obj: SObject) -> list[SObject]:
