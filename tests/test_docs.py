@@ -19,6 +19,7 @@ import contextlib
 import inspect
 import io
 import re
+import sys
 import traceback
 import types
 from dataclasses import dataclass
@@ -147,9 +148,15 @@ def _forward_to(org: LocalOrg) -> Any:
 
 async def run_page(path: Path, text: str, org: LocalOrg) -> str:
     """Run every block of a page; returns the blocks' stdout, fails the test on an error."""
-    namespace: dict[str, Any] = {"__name__": "__docs__", **READER_NAMESPACE}
+    # A real module, as a reader's script would be: pydantic resolves forward references
+    # (``list["Contact"]``) through sys.modules[cls.__module__].
+    module = types.ModuleType("__docs__")
+    module.__dict__.update(READER_NAMESPACE)
+    namespace: dict[str, Any] = module.__dict__
     stdout = io.StringIO()
-    with respx.mock(assert_all_called=False) as mock:
+    sys.modules["__docs__"] = module
+    with contextlib.ExitStack() as cleanup, respx.mock(assert_all_called=False) as mock:
+        cleanup.callback(sys.modules.pop, "__docs__", None)
         forward = _forward_to(org)
         mock.route(host=INSTANCE_HOST).mock(side_effect=forward)
         mock.route(host=LOGIN_HOST, path="/services/oauth2/token").mock(side_effect=forward)
