@@ -47,8 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.api_limit is not None and args.api_limit < 0:
             print("sobjects emulator: --api-limit must be >= 0", file=sys.stderr)
             return 2
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
-            anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
+        from sobjects.emulator._store import JournalInUse
+
+        try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
+                anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
+        except JournalInUse as exc:
+            print(f"sobjects emulator: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "demo":
         from sobjects._demo import run_demo
@@ -63,18 +69,16 @@ async def _serve(port: int, data: str | None, latency_ms: float, api_limit: int 
     from sobjects.emulator._org import DEFAULT_DAILY_API_LIMIT
 
     limit = DEFAULT_DAILY_API_LIMIT if api_limit is None else api_limit
-    org = LocalOrg(data=data, daily_api_limit=limit)
-    org.faults.latency = latency_ms / 1000
-    async with org.serve(port) as base_url:
-        print(f"base_url: {base_url}", flush=True)
-        print(f"access_token: {org.access_token}", flush=True)
-        if data:
-            print(f"data: {data}", flush=True)
-        print("Press Ctrl+C to stop.", flush=True)
-        try:
+    # Closed only once serve() has stopped the server: every write it acknowledged is on disk.
+    with LocalOrg(data=data, daily_api_limit=limit) as org:
+        org.faults.latency = latency_ms / 1000
+        async with org.serve(port) as base_url:
+            print(f"base_url: {base_url}", flush=True)
+            print(f"access_token: {org.access_token}", flush=True)
+            if data:
+                print(f"data: {data}", flush=True)
+            print("Press Ctrl+C to stop.", flush=True)
             await anyio.sleep_forever()
-        finally:
-            org.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -270,6 +270,19 @@ async def test_upsert_all_or_none(http: httpx.AsyncClient, org: LocalOrg) -> Non
     assert names(org) == []
 
 
+@pytest.mark.parametrize("value", [{"a": 1}, ["E-1"], True])
+async def test_upsert_refuses_a_non_scalar_external_id(
+    http: httpx.AsyncClient, org: LocalOrg, value: Any
+) -> None:
+    response = await http.patch(
+        f"{COLLECTIONS}/Account/Ext_Id__c",
+        json={"records": [account("Fine", Ext_Id__c="E-1"), account("Odd", Ext_Id__c=value)]},
+    )
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
+    assert names(org) == []  # the body is refused whole
+
+
 async def test_upsert_unknown_external_id_field(http: httpx.AsyncClient) -> None:
     response = await http.patch(f"{COLLECTIONS}/Account/Name", json={"records": [account("x")]})
     assert response.status_code == 404

@@ -242,6 +242,59 @@ async def test_batch_envelope_errors_refuse_the_whole_batch(
     assert accounts(org) == []  # nothing executed
 
 
+INNER_BATCH = {
+    "batchRequests": [
+        {"method": "POST", "url": "v62.0/sobjects/Account", "richInput": {"Name": f"n{n}"}}
+        for n in range(25)
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("sub", "message"),
+    [
+        ({"method": "POST", "url": "v62.0/composite/batch", "richInput": INNER_BATCH}, "composite"),
+        (
+            {"method": "POST", "url": "v62.0/composite", "richInput": {"compositeRequest": []}},
+            "composite",
+        ),
+        (
+            {
+                "method": "POST",
+                "url": "v62.0/composite/sobjects",
+                "richInput": {"records": [{"attributes": {"type": "Account"}, "Name": "x"}]},
+            },
+            "composite/sobjects",
+        ),
+        ({"method": "GET", "url": "v99.0/limits"}, "v99.0"),  # not a version the org serves
+        ({"method": "GET", "url": "v63.0/limits"}, "v63.0"),  # above the batch's own v62.0
+        ({"method": "GET", "url": "v33.0/limits"}, "v33.0"),  # Composite Batch starts at 34.0
+        ({"method": "GET", "url": "v1.0/limits"}, "v1.0"),
+    ],
+)
+async def test_batch_refuses_nesting_and_foreign_versions(
+    http: httpx.AsyncClient, org: LocalOrg, sub: dict[str, Any], message: str
+) -> None:
+    batch = {
+        "batchRequests": [
+            {"method": "POST", "url": "v62.0/sobjects/Account", "richInput": {"Name": "x"}},
+            sub,
+        ]
+    }
+    response = await http.post(BATCH, json=batch)
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == "INVALID_BATCH_REQUEST"
+    assert message in only_error(response)["message"]
+    assert accounts(org) == []  # nothing executed
+    assert org.api_usage == 1  # and only the refused request is metered
+
+
+async def test_batch_subrequests_may_use_an_older_version(http: httpx.AsyncClient) -> None:
+    batch = {"batchRequests": [{"method": "GET", "url": "v34.0/limits"}]}
+    response = await http.post(BATCH, json=batch)
+    assert [r["statusCode"] for r in response.json()["results"]] == [200]
+
+
 async def test_batch_needs_post(http: httpx.AsyncClient) -> None:
     response = await http.get(BATCH)
     assert response.status_code == 405
@@ -602,6 +655,28 @@ async def test_composite_envelope_errors_refuse_the_whole_request(
     response = await http.post(COMPOSITE, json=request)
     assert response.status_code == 400, response.text
     assert isinstance(response.json(), list)
+    assert accounts(org) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        sub("POST", "composite", "x", {"compositeRequest": [sub("GET", "limits", "y")]}),
+        sub("POST", "composite/batch", "x", {"batchRequests": []}),
+        sub("POST", "composite/tree/Account", "x", {"records": []}),
+        {"method": "GET", "url": "/services/data/v63.0/limits", "referenceId": "x"},
+        {"method": "GET", "url": "/services/data/v20.0/limits", "referenceId": "x"},
+    ],
+)
+async def test_composite_refuses_nesting_and_foreign_versions(
+    http: httpx.AsyncClient, org: LocalOrg, bad: dict[str, Any]
+) -> None:
+    request = {
+        "compositeRequest": [sub("POST", "sobjects/Account", "first", {"Name": "Never"}), bad]
+    }
+    response = await http.post(COMPOSITE, json=request)
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == "INVALID_API_INPUT"
     assert accounts(org) == []
 
 

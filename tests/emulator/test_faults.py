@@ -85,6 +85,52 @@ async def test_fail_next_other_status(http: httpx.AsyncClient, org: LocalOrg) ->
     assert record["Name"] == "Kept"
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (401, "INVALID_SESSION_ID", "Session expired or invalid"),
+        (403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
+        (404, "NOT_FOUND", "The requested resource does not exist"),
+        (503, "SERVER_UNAVAILABLE", None),
+        (500, "UNKNOWN_EXCEPTION", "Please include this ErrorId"),
+        (502, "UNKNOWN_EXCEPTION", "Please include this ErrorId"),
+    ],
+)
+async def test_injected_failures_answer_like_salesforce(
+    http: httpx.AsyncClient, org: LocalOrg, status: int, code: str, message: str | None
+) -> None:
+    org.faults.fail_next(1, status=status)
+    response = await http.get(f"{V}/limits")
+    assert response.status_code == status
+    error = only_error(response)
+    assert error["errorCode"] == code
+    if message is not None:
+        assert message in error["message"]
+
+
+async def test_faults_spare_the_controls_and_the_token_endpoint(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    org.faults.drop_next(1)
+    org.faults.fail_next(1)
+    org.faults.latency = 0.5
+    started = time.monotonic()
+    usage = await http.get("/__emulator__/usage")
+    assert usage.status_code == 200
+    token = await http.post(
+        "/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "i", "client_secret": "s"},
+    )
+    assert token.status_code == 200
+    assert (await http.post("/__emulator__/latency", json={"ms": 0})).status_code == 200
+    assert time.monotonic() - started < 0.5
+    # The scripted drop and failure are still there for the next API request.
+    async with org.client(retry=NEVER) as sf:
+        with pytest.raises(TransportError):
+            await sf.limits()
+    assert (await http.get(f"{V}/limits")).status_code == 503
+
+
 def test_fault_arguments_are_checked(org: LocalOrg) -> None:
     with pytest.raises(ValueError, match="fail_next"):
         org.faults.fail_next(1, status=200)

@@ -6,6 +6,7 @@ with SIGKILL right after the last answer, start it again on the same file and re
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
+from sobjects.cli import main
 from sobjects.emulator import LocalOrg
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
-from sobjects.emulator._store import Store
+from sobjects.emulator._store import JournalInUse, Store, StoreClosed
 
 V = "/services/data/v62.0"
 STARTUP_TIMEOUT = 20.0
@@ -115,19 +118,23 @@ def emulator(data: Path) -> Iterator[Emulator]:
 
 def seed_schema(data: Path) -> None:
     """An external id field, journaled like any schema change (not available over HTTP)."""
-    org = LocalOrg(data=data)
-    org.define_field(
-        "Account",
-        {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True, "length": 40},
-    )
-    org.close()
+    with LocalOrg(data=data) as org:
+        org.define_field(
+            "Account",
+            {
+                "name": "Ext_Id__c",
+                "type": "string",
+                "externalId": True,
+                "unique": True,
+                "length": 40,
+            },
+        )
 
 
 def stored(data: Path) -> LocalOrg:
     """The org a fresh start on ``data`` sees (read in-process, after the emulator is gone)."""
-    org = LocalOrg(data=data)
-    org.close()
-    return org
+    with LocalOrg(data=data) as org:
+        return org
 
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
@@ -262,27 +269,182 @@ def test_a_failed_nested_transaction_is_not_journaled(tmp_path: Path) -> None:
     """An inner block that rolls back must not reach the journal when the outer commits."""
     data = tmp_path / "org.jsonl"
     store = Store(Schema(standard_sobjects()), journal=data)
-    account = store.schema.require("Account")
-    with store.transaction():
-        kept = store.insert(account, {"Name": "Kept"})
-        with pytest.raises(RuntimeError), store.transaction():
-            store.insert(account, {"Name": "Rolled back"})
-            raise RuntimeError("inner failure")
-    assert [r["Name"] for r in store.records("Account")] == ["Kept"]
-    store.close()
+    try:
+        account = store.schema.require("Account")
+        with store.transaction():
+            kept = store.insert(account, {"Name": "Kept"})
+            with pytest.raises(RuntimeError), store.transaction():
+                store.insert(account, {"Name": "Rolled back"})
+                raise RuntimeError("inner failure")
+        assert [r["Name"] for r in store.records("Account")] == ["Kept"]
+    finally:
+        store.close()
     replayed = Store(Schema(standard_sobjects()), journal=data)
-    assert [r["Id"] for r in replayed.records("Account")] == [kept]
-    replayed.close()
+    try:
+        assert [r["Id"] for r in replayed.records("Account")] == [kept]
+    finally:
+        replayed.close()
 
 
 def test_rolled_back_ids_are_not_reissued_after_restart(tmp_path: Path) -> None:
     data = tmp_path / "org.jsonl"
-    org = LocalOrg(data=data)
-    account = org.schema.require("Account")
-    with pytest.raises(RuntimeError), org.store.transaction():
-        rolled_back = org.store.insert(account, {"Name": "Rolled back"})
-        raise RuntimeError("fails")
-    org.close()
-    restarted = LocalOrg(data=data)
-    assert restarted.store.insert(account, {"Name": "New"}) != rolled_back
-    restarted.close()
+    with LocalOrg(data=data) as org:
+        account = org.schema.require("Account")
+        with pytest.raises(RuntimeError), org.store.transaction():
+            rolled_back = org.store.insert(account, {"Name": "Rolled back"})
+            raise RuntimeError("fails")
+    with LocalOrg(data=data) as restarted:
+        assert restarted.store.insert(account, {"Name": "New"}) != rolled_back
+
+
+# -- closing: nothing is acknowledged that is not on disk ----------------------------------------
+
+
+def test_ctrl_c_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    """SIGINT while clients write: the server stops before the journal closes."""
+    data = tmp_path / "org.jsonl"
+    acknowledged: list[str] = []
+    with emulator(data) as running:
+
+        def write(worker: int) -> None:
+            with httpx.Client(
+                base_url=running.base_url,
+                headers={"Authorization": running.http.headers["Authorization"]},
+                timeout=10,
+                trust_env=False,
+            ) as http:
+                for n in range(100_000):
+                    try:
+                        response = http.post(
+                            f"{V}/sobjects/Account", json={"Name": f"{worker}-{n}"}
+                        )
+                    except httpx.HTTPError:
+                        return  # the server is gone
+                    if response.status_code == 201:
+                        acknowledged.append(response.json()["id"])
+
+        writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+        for writer in writers:
+            writer.start()
+        deadline = time.monotonic() + 10
+        while len(acknowledged) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=20) == 0
+        for writer in writers:
+            writer.join(timeout=20)
+    assert len(acknowledged) >= 50
+    kept = {r["Id"] for r in stored(data).store.records("Account")}
+    assert set(acknowledged) <= kept
+
+
+@pytest.mark.anyio
+async def test_a_closed_org_refuses_writes_instead_of_losing_them(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data) as org:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=org.app),
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {org.access_token}"},
+        ) as http:
+            before = await http.post(f"{V}/sobjects/Account", json={"Name": "Before"})
+            assert before.status_code == 201
+            org.close()
+            after = await http.post(f"{V}/sobjects/Account", json={"Name": "After"})
+            assert after.status_code == 503
+            assert after.json()[0]["errorCode"] == "SERVER_UNAVAILABLE"
+            composite = await http.post(
+                f"{V}/composite/sobjects",
+                json={"records": [{"attributes": {"type": "Account"}, "Name": "Nor this"}]},
+            )
+            assert composite.status_code == 503
+            read = await http.get(f"{V}/sobjects/Account/{before.json()['id']}")
+            assert read.status_code == 200  # reads still work
+        with pytest.raises(StoreClosed):
+            org.store.insert(org.schema.require("Account"), {"Name": "Direct"})
+        with pytest.raises(StoreClosed):
+            org.define_field("Account", {"name": "Late__c", "type": "string"})
+        assert org.schema.require("Account").field("Late__c") is None
+    assert [r["Name"] for r in stored(data).store.records("Account")] == ["Before"]
+
+
+def test_close_waits_for_a_write_in_progress(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data) as org:
+        account = org.schema.require("Account")
+        inside, release = threading.Event(), threading.Event()
+
+        def slow_write() -> None:
+            with org.store.transaction():
+                org.store.insert(account, {"Name": "In flight"})
+                inside.set()
+                release.wait(10)
+
+        writer = threading.Thread(target=slow_write)
+        writer.start()
+        try:
+            assert inside.wait(10)
+            closer = threading.Thread(target=org.close)
+            closer.start()
+            closer.join(0.2)
+            assert closer.is_alive()  # blocked on the store's lock, not closing under the write
+        finally:
+            release.set()
+            writer.join(10)
+        closer.join(10)
+    assert [r["Name"] for r in stored(data).store.records("Account")] == ["In flight"]
+
+
+@pytest.mark.anyio
+async def test_with_and_async_with_close_the_org(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data) as org:
+        assert not org.store.closed
+    assert org.store.closed
+    async with LocalOrg(data=data) as again:
+        assert not again.store.closed
+    assert again.store.closed
+
+
+def test_an_unclosed_org_closes_its_journal_when_collected(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        org = LocalOrg(data=data)
+        org.store.insert(org.schema.require("Account"), {"Name": "Kept"})
+        del org
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert [r["Name"] for r in stored(data).store.records("Account")] == ["Kept"]
+
+
+# -- one org per journal ---------------------------------------------------------------------------
+
+
+def test_a_journal_is_used_by_one_org_at_a_time(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data) as first:
+        with pytest.raises(JournalInUse, match=str(data)):
+            LocalOrg(data=data)
+        first.store.insert(first.schema.require("Account"), {"Name": "Only writer"})
+    with LocalOrg(data=data) as second:  # free again once closed
+        assert [r["Name"] for r in second.store.records("Account")] == ["Only writer"]
+
+
+def test_a_second_emulator_on_the_same_journal_exits_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data):
+        assert main(["emulator", "--data", str(data)]) == 1
+    captured = capsys.readouterr()
+    assert str(data) in captured.err and "in use" in captured.err
+    assert "base_url" not in captured.out
+
+
+def test_a_second_process_cannot_open_a_journal_in_use(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with emulator(data) as running:
+        with pytest.raises(JournalInUse):
+            LocalOrg(data=data)
+        running.kill()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -457,3 +459,352 @@ async def test_an_emulator_bug_answers_like_salesforce(
     error = only_error(response)
     assert error["errorCode"] == "UNKNOWN_EXCEPTION"
     assert "ErrorId" in error["message"]
+
+
+async def test_jwt_with_a_non_numeric_exp_is_an_invalid_grant(http: httpx.AsyncClient) -> None:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    assertion = f"{part({'alg': 'RS256'})}.{part({'iss': 'i', 'sub': 's', 'exp': 'soon'})}.sig"
+    response = await http.post(
+        "/services/oauth2/token",
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+# -- parents by external id --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        {"attributes": "Account", "Ext_Id__c": "A-1"},  # attributes must be an object
+        {"attributes": {"type": "Nope"}, "Ext_Id__c": "A-1"},  # unknown type
+        {"attributes": {"type": "Contact"}, "Code__c": "C-1"},  # not in AccountId's referenceTo
+    ],
+)
+async def test_parent_by_external_id_checks_the_reference(
+    http: httpx.AsyncClient, org: LocalOrg, reference: dict[str, Any]
+) -> None:
+    await create(http, "Account", {"Name": "Acme", "Ext_Id__c": "A-1"})
+    await create(http, "Contact", {"LastName": "Parent?", "Code__c": "C-1"})
+    response = await http.post(
+        f"{V}/sobjects/Contact", json={"LastName": "Child", "Account": reference}
+    )
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == "INVALID_FIELD"
+    assert [c["LastName"] for c in org.store.records("Contact")] == ["Parent?"]
+
+
+async def test_parent_by_external_id_obeys_field_permissions(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    await create(http, "Account", {"Name": "Acme", "Ext_Id__c": "A-1"})
+    # MasterRecordId is read-only: naming it by its relationship does not get around that.
+    response = await http.post(
+        f"{V}/sobjects/Account",
+        json={"Name": "Dup", "MasterRecord": {"Ext_Id__c": "A-1"}},
+    )
+    assert response.status_code == 400
+    assert only_error(response)["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert only_error(response)["fields"] == ["MasterRecordId"]
+
+
+# -- numbers and datetimes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ({"AnnualRevenue": "nan"}, "JSON_PARSER_ERROR"),
+        ({"AnnualRevenue": "Infinity"}, "JSON_PARSER_ERROR"),
+        ({"AnnualRevenue": "-inf"}, "JSON_PARSER_ERROR"),
+        ({"AnnualRevenue": "1e400"}, "NUMBER_OUTSIDE_VALID_RANGE"),
+        ({"AnnualRevenue": 10**400}, "NUMBER_OUTSIDE_VALID_RANGE"),
+        ({"NumberOfEmployees": "nan"}, "JSON_PARSER_ERROR"),
+        ({"NumberOfEmployees": "inf"}, "JSON_PARSER_ERROR"),
+        ({"NumberOfEmployees": "1_000"}, "JSON_PARSER_ERROR"),
+        ({"NumberOfEmployees": 1e300}, "NUMBER_OUTSIDE_VALID_RANGE"),
+        ({"NumberOfEmployees": 12345678901234567891}, "NUMBER_OUTSIDE_VALID_RANGE"),
+        ({"NumberOfEmployees": 100_000_000}, "NUMBER_OUTSIDE_VALID_RANGE"),  # 9 of 8 digits
+        ({"NumberOfEmployees": 2.5}, "NUMBER_OUTSIDE_VALID_RANGE"),
+    ],
+)
+async def test_numbers_must_be_finite_and_in_range(
+    http: httpx.AsyncClient, org: LocalOrg, data: dict[str, Any], code: str
+) -> None:
+    response = await http.post(f"{V}/sobjects/Account", json={"Name": "x", **data})
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == code
+    assert org.store.records("Account") == []
+
+
+async def test_integers_are_exact(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    org.define_field("Account", {"name": "Big__c", "type": "long"})
+    big = 2**62 + 1  # a float round trip would make it 2**62
+    created = await create(
+        http, "Account", {"Name": "x", "Big__c": str(big), "NumberOfEmployees": "99999999"}
+    )
+    record = (await http.get(f"{V}/sobjects/Account/{created}")).json()
+    assert (record["Big__c"], record["NumberOfEmployees"]) == (big, 99_999_999)
+    too_big = await http.patch(f"{V}/sobjects/Account/{created}", json={"Big__c": 2**63})
+    assert only_error(too_big)["errorCode"] == "NUMBER_OUTSIDE_VALID_RANGE"
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+async def test_non_standard_json_numbers_are_refused(
+    http: httpx.AsyncClient, org: LocalOrg, literal: bytes
+) -> None:
+    response = await http.post(
+        f"{V}/sobjects/Account",
+        content=b'{"Name": "x", "AnnualRevenue": ' + literal + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
+    assert org.store.records("Account") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-01-02T03:04:05+99:00",
+        "2024-01-02T03:04:05+2400",
+        "2024-01-02T03:04:05+01:60",
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:00:00-05:00",  # after year 9999 in UTC
+    ],
+)
+async def test_datetimes_out_of_range_are_refused(
+    http: httpx.AsyncClient, org: LocalOrg, value: str
+) -> None:
+    org.define_field("Account", {"name": "When__c", "type": "datetime"})
+    response = await http.post(f"{V}/sobjects/Account", json={"Name": "x", "When__c": value})
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
+
+
+# -- query cursors -----------------------------------------------------------------------------
+
+PAGES = {"Sforce-Query-Options": "batchSize=200"}
+
+
+def seed_accounts(org: LocalOrg, count: int) -> None:
+    account = org.schema.require("Account")
+    for n in range(count):
+        org.store.insert(account, {"Name": f"A{n:04d}"})
+
+
+async def test_the_last_page_can_be_fetched_again(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    seed_accounts(org, 450)
+    first = (
+        await http.get(f"{V}/query", params={"q": "SELECT Name FROM Account"}, headers=PAGES)
+    ).json()
+    second = (await http.get(first["nextRecordsUrl"])).json()
+    last_url = second["nextRecordsUrl"]
+    last = await http.get(last_url)
+    assert (last.status_code, last.json()["done"], len(last.json()["records"])) == (200, True, 50)
+    again = await http.get(last_url)  # a client retrying a lost answer
+    assert again.status_code == 200
+    assert again.json() == last.json()
+
+
+async def test_offsets_past_the_end_are_invalid(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    seed_accounts(org, 450)
+    first = (
+        await http.get(f"{V}/query", params={"q": "SELECT Name FROM Account"}, headers=PAGES)
+    ).json()
+    locator = first["nextRecordsUrl"].rsplit("-", 1)[0]
+    for offset in (450, 99_999):
+        response = await http.get(f"{locator}-{offset}")
+        assert response.status_code == 400
+        assert only_error(response)["errorCode"] == "INVALID_QUERY_LOCATOR"
+    assert (await http.get(f"{locator}-449")).status_code == 200
+
+
+async def test_cursors_expire_when_idle(
+    http: httpx.AsyncClient, org: LocalOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_accounts(org, 450)
+    now = [1000.0]
+    monkeypatch.setattr(org.rest, "clock", lambda: now[0])
+    query = {"q": "SELECT Name FROM Account"}
+    idle = (await http.get(f"{V}/query", params=query, headers=PAGES)).json()["nextRecordsUrl"]
+    busy = (await http.get(f"{V}/query", params=query, headers=PAGES)).json()["nextRecordsUrl"]
+    now[0] += 14 * 60
+    assert (await http.get(busy)).status_code == 200  # used: its idle time starts again
+    now[0] += 2 * 60
+    expired = await http.get(idle)
+    assert (expired.status_code, only_error(expired)["errorCode"]) == (
+        400,
+        "INVALID_QUERY_LOCATOR",
+    )
+    assert (await http.get(busy)).status_code == 200
+    assert len(org.rest._cursors) == 1
+
+
+async def test_only_so_many_cursors_are_kept(
+    http: httpx.AsyncClient, org: LocalOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_accounts(org, 250)
+    monkeypatch.setattr("sobjects.emulator._rest.MAX_CURSORS", 3)
+    query = {"q": "SELECT Name FROM Account"}
+    urls = [
+        (await http.get(f"{V}/query", params=query, headers=PAGES)).json()["nextRecordsUrl"]
+        for _ in range(4)
+    ]
+    assert len(org.rest._cursors) == 3
+    oldest = await http.get(urls[0])  # the least recently used one went
+    assert only_error(oldest)["errorCode"] == "INVALID_QUERY_LOCATOR"
+    for url in urls[1:]:
+        assert (await http.get(url)).status_code == 200
+
+
+# -- upsert ------------------------------------------------------------------------------------
+
+
+async def test_upsert_update_only(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    missing = await http.patch(
+        f"{V}/sobjects/Account/Ext_Id__c/U-1", params={"updateOnly": "true"}, json={"Name": "n"}
+    )
+    assert missing.status_code == 404
+    assert only_error(missing)["errorCode"] == "NOT_FOUND"
+    assert org.store.records("Account") == []
+    account_id = await create(http, "Account", {"Name": "Old", "Ext_Id__c": "U-1"})
+    updated = await http.patch(
+        f"{V}/sobjects/Account/Ext_Id__c/U-1", params={"updateOnly": "true"}, json={"Name": "New"}
+    )
+    assert (updated.status_code, updated.json()["id"], updated.json()["created"]) == (
+        200,
+        account_id,
+        False,
+    )
+    assert org.store.get(account_id)["Name"] == "New"  # type: ignore[index]
+
+
+async def test_upsert_body_value_compares_like_matching(http: httpx.AsyncClient) -> None:
+    """The URL's value matches case-insensitively, so the body's may differ in case too."""
+    account_id = await create(http, "Account", {"Name": "Acme", "Ext_Id__c": "ABC-1"})
+    response = await http.patch(
+        f"{V}/sobjects/Account/Ext_Id__c/abc-1", json={"Ext_Id__c": "Abc-1", "Name": "Acme 2"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == account_id
+    other = await http.patch(f"{V}/sobjects/Account/Ext_Id__c/abc-1", json={"Ext_Id__c": "X"})
+    assert only_error(other)["errorCode"] == "INVALID_FIELD"
+
+
+# -- deleting a parent -------------------------------------------------------------------------
+
+
+async def test_deleting_a_parent_clears_its_childrens_lookups(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    manager = await create(http, "Contact", {"LastName": "Boss"})
+    report = await create(http, "Contact", {"LastName": "K", "ReportsToId": manager})
+    child_account_parent = await create(http, "Account", {"Name": "Acme"})
+    child_account = await create(http, "Account", {"Name": "Sub", "ParentId": child_account_parent})
+    assert (await http.delete(f"{V}/sobjects/Contact/{manager}")).status_code == 204
+    contact = (await http.get(f"{V}/sobjects/Contact/{report}")).json()
+    assert contact["ReportsToId"] is None
+    query = await http.get(f"{V}/query", params={"q": "SELECT ReportsTo.Name FROM Contact"})
+    assert query.json()["records"][0]["ReportsTo"] is None
+    # The contact stays writable (no dangling reference to refuse).
+    assert (
+        await http.patch(f"{V}/sobjects/Contact/{report}", json={"LastName": "K2"})
+    ).status_code == 204
+    assert (await http.delete(f"{V}/sobjects/Account/{child_account_parent}")).status_code == 204
+    assert (await http.get(f"{V}/sobjects/Account/{child_account}")).json()["ParentId"] is None
+
+
+async def test_deleting_an_account_deletes_its_contacts(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    account_id = await create(http, "Account", {"Name": "Acme"})
+    contact_id = await create(http, "Contact", {"LastName": "K", "AccountId": account_id})
+    assert (await http.delete(f"{V}/sobjects/Account/{account_id}")).status_code == 204
+    gone = await http.get(f"{V}/sobjects/Contact/{contact_id}")
+    assert only_error(gone)["errorCode"] == "ENTITY_IS_DELETED"
+
+
+async def test_deleting_a_parent_cascades_where_the_lookup_says_so(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    org.define({"name": "Invoice__c", "fields": [{"name": "Name", "type": "string"}]})
+    org.define(
+        {
+            "name": "Line__c",
+            "fields": [
+                {"name": "Name", "type": "string"},
+                {
+                    "name": "Invoice__c",
+                    "type": "reference",
+                    "referenceTo": ["Invoice__c"],
+                    "relationshipName": "Invoice__r",
+                    "cascadeDelete": True,
+                    "nillable": False,
+                },
+            ],
+        }
+    )
+    org.define(
+        {
+            "name": "Note__c",
+            "fields": [
+                {"name": "Name", "type": "string"},
+                {
+                    "name": "Line__c",
+                    "type": "reference",
+                    "referenceTo": ["Line__c"],
+                    "relationshipName": "Line__r",
+                },
+            ],
+        }
+    )
+    invoice = await create(http, "Invoice__c", {"Name": "I-1"})
+    other = await create(http, "Invoice__c", {"Name": "I-2"})
+    lines = [
+        await create(http, "Line__c", {"Name": f"L{n}", "Invoice__c": invoice}) for n in (1, 2)
+    ]
+    kept = await create(http, "Line__c", {"Name": "L3", "Invoice__c": other})
+    note = await create(http, "Note__c", {"Name": "N", "Line__c": lines[0]})
+    usage = org.api_usage
+    assert (await http.delete(f"{V}/sobjects/Invoice__c/{invoice}")).status_code == 204
+    assert org.api_usage == usage + 1
+    for line in lines:
+        gone = await http.get(f"{V}/sobjects/Line__c/{line}")
+        assert only_error(gone)["errorCode"] == "ENTITY_IS_DELETED"
+    assert (await http.get(f"{V}/sobjects/Line__c/{kept}")).status_code == 200
+    # The grandchild's nillable lookup to a cascaded line is cleared.
+    assert (await http.get(f"{V}/sobjects/Note__c/{note}")).json()["Line__c"] is None
+
+
+async def test_a_rolled_back_delete_restores_the_children(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    account_id = await create(http, "Account", {"Name": "Acme"})
+    contact_id = await create(http, "Contact", {"LastName": "K", "AccountId": account_id})
+    response = await http.post(
+        f"{V}/composite",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                {
+                    "method": "DELETE",
+                    "url": f"{V}/sobjects/Account/{account_id}",
+                    "referenceId": "d",
+                },
+                {
+                    "method": "POST",
+                    "url": f"{V}/sobjects/Contact",
+                    "referenceId": "bad",
+                    "body": {},
+                },
+            ],
+        },
+    )
+    assert [i["httpStatusCode"] for i in response.json()["compositeResponse"]] == [400, 400]
+    assert org.store.get(contact_id)["AccountId"] == account_id  # type: ignore[index]
+    assert not org.store.get(account_id)["IsDeleted"]  # type: ignore[index]

@@ -4,7 +4,7 @@ property test that no string value can change a statement's structure."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -267,28 +267,28 @@ def test_conditions_are_not_bools() -> None:
     with pytest.raises(ConfigurationError, match="at least one"):
         or_()
     with pytest.raises(TypeError, match="unhashable"):
-        {Contact.last_name}  # noqa: B018 - a set of expressions would compare with ==
+        _ = {Contact.last_name}  # a set of expressions would compare them with ==
 
 
 def test_bad_values_fail_when_the_condition_is_built() -> None:
     with pytest.raises(ConfigurationError, match="naive datetime"):
-        Contact.created_date > datetime(2024, 1, 1)  # noqa: B015 - raises on construction
+        _ = Contact.created_date > datetime(2024, 1, 1)
     with pytest.raises(ConfigurationError, match="NaN"):
-        Account.number_of_employees == float("nan")  # noqa: B015
+        _ = Account.number_of_employees == float("nan")
     with pytest.raises(ConfigurationError, match="only = and !="):
-        Contact.email < None  # type: ignore[operator]  # noqa: B015
+        _ = Contact.email < None
     with pytest.raises(ConfigurationError, match=r"use \.in_"):
-        Contact.last_name == ["a", "b"]  # type: ignore[comparison-overlap]  # noqa: B015
+        _ = Contact.last_name == ["a", "b"]
     with pytest.raises(ConfigurationError, match="cannot render"):
-        Contact.last_name == b"bytes"  # type: ignore[comparison-overlap]  # noqa: B015
+        _ = Contact.last_name == b"bytes"
     with pytest.raises(ConfigurationError, match="only takes None"):
         Contact.email.is_("x")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="needs a str"):
         Contact.email.like(5)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="parent relationship"):
-        Contact.account == None  # noqa: B015, E711
+        _ = Contact.account == None  # noqa: E711
     with pytest.raises(ConfigurationError, match="child"):
-        Account.contacts == []  # noqa: B015
+        _ = Account.contacts == []
     with pytest.raises(AttributeError, match="no field 'nme'"):
         _ = Contact.account.nme
     with pytest.raises(AttributeError, match=r"query expression .* no attribute 'upper'"):
@@ -415,7 +415,7 @@ def test_child_subqueries() -> None:
         f"SELECT Id, Name, (SELECT {CONTACT_FIELDS} FROM Contacts) FROM Account"
     )
     with pytest.raises(ConfigurationError, match="holds Contact records"):
-        select(Account).with_children(Account.contacts, select(Account))  # type: ignore[arg-type]
+        select(Account).with_children(Account.contacts, select(Account))  # type: ignore[misc]
     with pytest.raises(ConfigurationError, match="child relationship"):
         select(Account).with_children(Account.name)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="already has a subquery"):
@@ -450,7 +450,7 @@ def org() -> Iterator[LocalOrg]:
     )
     globex = org.store.insert(accounts, {"Name": "Globex", "NumberOfEmployees": 5})
     org.store.insert(accounts, {"Name": "Initech"})
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"FirstName": "Jon", "LastName": "Doe", "Email": "jon@acme.com", "AccountId": acme,
          "Interests__c": "Music;Sports", "Birthdate": "1990-05-01", "Ext_Key__c": "K-1"},
         {"FirstName": "Jane", "LastName": "Doe", "Email": "jane@globex.com", "AccountId": globex,
@@ -466,7 +466,8 @@ def org() -> Iterator[LocalOrg]:
 
 async def run(org: LocalOrg, query: Select[Any] | CountSelect[Any]) -> list[dict[str, Any]]:
     async with org.client() as sf:
-        return await sf.query(query.to_soql()).all()
+        records: list[dict[str, Any]] = await sf.query(query.to_soql()).all()
+        return records
 
 
 def last_names(records: list[dict[str, Any]]) -> list[str]:
@@ -628,7 +629,7 @@ texts = st.text(max_size=40)
 @PROPERTY_SETTINGS
 @given(value=texts, other=texts)
 def test_no_string_value_changes_the_parsed_structure(value: str, other: str) -> None:
-    builders = [
+    builders: list[Callable[[str, str], Condition]] = [
         lambda v, w: Contact.last_name == v,
         lambda v, w: Contact.email.like(v),
         lambda v, w: Contact.last_name.in_([v, w]),

@@ -302,7 +302,7 @@ async def test_identity_map_and_relationships(org: LocalOrg, sf: Salesforce) -> 
         other = Session(sf)
         (fresh,) = await other.all(Contact, "SELECT Id, LastName FROM Contact")
         assert fresh is not first
-        with pytest.raises(RelationshipNotLoadedError, match="Contact.account was not loaded"):
+        with pytest.raises(RelationshipNotLoadedError, match=r"Contact\.account was not loaded"):
             _ = fresh.account
 
 

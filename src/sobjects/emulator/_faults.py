@@ -18,8 +18,13 @@ class Faults:
     """What the org does wrong on purpose.
 
     - ``latency``: seconds added to every request;
-    - ``fail_next(n, status=503)``: the next ``n`` requests answer ``status`` without effect;
+    - ``fail_next(n, status=503)``: the next ``n`` requests answer ``status`` without effect,
+      with the error Salesforce gives for it (401 ``INVALID_SESSION_ID``, 403
+      ``REQUEST_LIMIT_EXCEEDED``, 404 ``NOT_FOUND``, 503 ``SERVER_UNAVAILABLE``, otherwise
+      ``UNKNOWN_EXCEPTION`` with an ErrorId);
     - ``drop_next(n)``: the next ``n`` requests get their connection dropped, unanswered;
+
+    None of them applies to ``/__emulator__/*`` (the controls) or the token endpoint.
     - ``lock_record(id, times=1)``: the next ``times`` writes to that record answer
       ``UNABLE_TO_LOCK_ROW``.
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -28,10 +30,10 @@ from starlette.types import Receive, Scope, Send
 from sobjects._ids import to_18
 from sobjects.emulator._errors import error_item
 from sobjects.emulator._faults import Faults
-from sobjects.emulator._rest import MAX_BATCH, Reply, RestApi
+from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
-from sobjects.emulator._store import Store
+from sobjects.emulator._store import Store, StoreClosed
 
 __all__ = ["DEFAULT_DAILY_API_LIMIT", "LocalOrg"]
 
@@ -39,9 +41,17 @@ logger = logging.getLogger("sobjects.emulator")
 
 DEFAULT_API_VERSION = "62.0"
 DEFAULT_DAILY_API_LIMIT = 15_000
-# Spring '26 is 66.0; every release adds one.
-_VERSIONS = [f"{n}.0" for n in range(31, 67)]
+_VERSIONS = API_VERSIONS
 _JSON = "application/json;charset=UTF-8"
+# How long serve() waits for its server thread: a graceful stop, then a forced one.
+_STOP_TIMEOUT = 5.0
+# What an injected failure answers, by status (anything else: UNKNOWN_EXCEPTION).
+_FAULT_ERRORS = {
+    401: ("INVALID_SESSION_ID", "Session expired or invalid"),
+    403: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
+    404: ("NOT_FOUND", "The requested resource does not exist"),
+    503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable (injected fault)"),
+}
 
 
 def _version_label(version: str) -> str:
@@ -67,7 +77,10 @@ class LocalOrg:
     - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema.
     - ``org.faults`` injects latency and failures; ``daily_api_limit`` caps API usage.
     - With ``data=PATH`` every acknowledged write is journaled to PATH (fsynced) and replayed
-      on start, so it survives a ``kill -9``.
+      on start, so it survives a ``kill -9``. One org at a time may hold PATH (it is locked);
+      ``close()`` (or ``with LocalOrg(data=PATH) as org:``) releases it, and the org then
+      refuses writes (503) rather than acknowledge what it cannot journal.
+    - A ``Schema`` passed in is copied: orgs never share their metadata.
     """
 
     def __init__(
@@ -81,7 +94,7 @@ class LocalOrg:
         if api_version not in _VERSIONS:
             raise ValueError(f"api_version must be one of {_VERSIONS[0]}..{_VERSIONS[-1]}")
         self.schema = (
-            schema
+            copy.deepcopy(schema)
             if isinstance(schema, Schema)
             else Schema(standard_sobjects() if schema is None else schema)
         )
@@ -93,7 +106,8 @@ class LocalOrg:
         self.org_id = to_18("00D5e0000000001")
         self._tokens: dict[str, str] = {}  # access token -> refresh token it came with
         self._refresh_tokens: set[str] = set()
-        self._lock = threading.RLock()
+        # One lock for the org and its store: a request and a direct store call never overlap.
+        self._lock = self.store.lock
         self.rest = RestApi(self)
         self.access_token = self.issue_token()
         self.app = Starlette(
@@ -112,8 +126,16 @@ class LocalOrg:
     # -- schema ----------------------------------------------------------------------------
 
     def define(self, describe: Mapping[str, Any]) -> None:
-        """Add a custom sObject from a describe-shaped dict (``name``, ``label``, ``fields``)."""
+        """Add a custom sObject from a describe-shaped dict (``name``, ``label``, ``fields``).
+
+        Defining it again with the same dict does nothing (an app can declare its schema on
+        every start); with another dict, its fields are replaced and its key prefix kept.
+        """
         with self._lock:
+            self._check_open()
+            name = describe.get("name")
+            if isinstance(name, str) and self.schema.defined_as(name) == dict(describe):
+                return
             self.schema.add(describe)
             self.schema.link_children()
             self.store.journal_schema({"define": dict(describe)})
@@ -122,8 +144,13 @@ class LocalOrg:
         """Add one describe-shaped field (``{"name": "Ext_Id__c", "type": "string",
         "externalId": True}``) to an existing sObject."""
         with self._lock:
+            self._check_open()
             self.schema.add_field(sobject, field)
             self.store.journal_schema({"define_field": [sobject, dict(field)]})
+
+    def _check_open(self) -> None:
+        if self.store.closed:  # refuse before the schema changes, not after
+            raise StoreClosed("the local org is closed: schema changes are refused")
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -168,6 +195,8 @@ class LocalOrg:
         """Serve the org on ``http://127.0.0.1:<port>`` (a free port with 0); yields the URL.
 
         uvicorn runs on its own thread and event loop, so this works under asyncio and trio.
+        On the way out (even when cancelled) the server is stopped and its thread joined:
+        gracefully, then forcibly after a few seconds; ``RuntimeError`` if it still runs.
         """
         import uvicorn
 
@@ -175,23 +204,56 @@ class LocalOrg:
             self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve()), name="sobjects-local-org", daemon=True
+        )
         thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the local org could not start on 127.0.0.1:{port}")
-            await anyio.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()[1]
         try:
+            deadline = time.monotonic() + 10
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local org could not start on 127.0.0.1:{port}")
+                await anyio.sleep(0.01)
+            bound = server.servers[0].sockets[0].getsockname()[1]
             yield f"http://127.0.0.1:{bound}"
         finally:
             server.should_exit = True
-            await anyio.to_thread.run_sync(thread.join, 10)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(thread.join, _STOP_TIMEOUT)
+                if thread.is_alive():
+                    server.force_exit = True  # stop waiting for in-flight requests
+                    await anyio.to_thread.run_sync(thread.join, _STOP_TIMEOUT)
+            if thread.is_alive():
+                raise RuntimeError(
+                    f"the local org's server thread did not stop within {2 * _STOP_TIMEOUT:g}s"
+                )
 
     def close(self) -> None:
-        """Close the journal file (data stays on disk)."""
+        """Close the journal file (data stays on disk) and release it; later writes are
+        refused. Stop ``serve()`` first: requests it answers after this fail with 503."""
         self.store.close()
+
+    def __enter__(self) -> LocalOrg:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LocalOrg:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # -- limits ------------------------------------------------------------------------------
 
@@ -209,18 +271,18 @@ class LocalOrg:
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _endpoint(self, request: Request) -> Response:
+        # The raw path keeps percent-encoded slashes inside values (an external id "A/1").
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        path = path.split("?", 1)[0]
+        if path.startswith("/__emulator__"):  # the fault controls themselves never fail
+            return self._admin(request.method, path, await request.body())
+        if path.rstrip("/") == "/services/oauth2/token":  # nor does logging in
+            return self._token(request, await request.body())
         if self.faults.latency:
             await anyio.sleep(self.faults.latency)
         if self.faults.take_drop():
             return _DropResponse()
         raw = await request.body()
-        # The raw path keeps percent-encoded slashes inside values (an external id "A/1").
-        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        path = path.split("?", 1)[0]
-        if path.startswith("/__emulator__"):
-            return self._admin(request.method, path, raw)
-        if path.rstrip("/") == "/services/oauth2/token":
-            return self._token(request, raw)
         if path.rstrip("/") == "/services/data":
             versions = [
                 {"label": _version_label(v), "url": f"/services/data/v{v}", "version": v}
@@ -237,10 +299,10 @@ class LocalOrg:
             return _json(401, [error_item("INVALID_SESSION_ID", "Session expired or invalid")])
         status = self.faults.take_failure()
         if status is not None:
-            code = "SERVER_UNAVAILABLE" if status == 503 else "UNKNOWN_EXCEPTION"
-            return _json(status, [error_item(code, "Injected fault")], self._usage_headers())
+            code, message = _FAULT_ERRORS.get(status) or _unknown_exception()
+            return _json(status, [error_item(code, message)], self._usage_headers())
         try:
-            body = json.loads(raw) if raw.strip() else None
+            body = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
         except ValueError as exc:
             return _json(
                 400,
@@ -264,20 +326,21 @@ class LocalOrg:
             self.api_usage += cost
             try:
                 reply = self.rest.dispatch(request.method, version, rest, query, body, headers)
-            except Exception:
-                # A bug of the emulator: answer as Salesforce does for its own, in JSON.
-                logger.exception("local org: unexpected error on %s %s", request.method, path)
-                error_id = secrets.token_hex(8)
+            except StoreClosed:
                 reply = Reply(
-                    500,
+                    503,
                     [
                         error_item(
-                            "UNKNOWN_EXCEPTION",
-                            "An unexpected error occurred. Please include this ErrorId if you "
-                            f"contact support: {error_id}",
+                            "SERVER_UNAVAILABLE", "The local org is closed: writes are refused"
                         )
                     ],
                 )
+            except Exception:
+                # A bug of the emulator: answer as Salesforce does for its own, in JSON.
+                logger.exception("local org: unexpected error on %s %s", request.method, path)
+                reply = Reply(500, [error_item(*_unknown_exception())])
+            if cost > 1 and reply.status >= 400:
+                self.api_usage -= cost - 1  # a batch refused as a whole ran nothing
         return _reply(reply, self._usage_headers())
 
     def _usage_headers(self) -> dict[str, str]:
@@ -367,6 +430,20 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (unquote(client_id), unquote(secret)) if sep else None
 
 
+def _unknown_exception() -> tuple[str, str]:
+    """Salesforce's answer to its own bugs: UNKNOWN_EXCEPTION with a fresh ErrorId."""
+    return (
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId if you contact support: "
+        f"{secrets.randbelow(10**10)}-{secrets.randbelow(10**5)} ({secrets.randbelow(10**10)})",
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    """``NaN`` / ``Infinity`` are not JSON: Salesforce's parser refuses them."""
+    raise ValueError(f"non-standard token '{name}'")
+
+
 def _jwt_claims_ok(assertion: str) -> bool:
     """A structurally valid, unexpired JWT with iss and sub (the signature is not checked:
     the local org does not know the connected app's certificate)."""
@@ -378,11 +455,15 @@ def _jwt_claims_ok(assertion: str) -> bool:
         claims = json.loads(base64.urlsafe_b64decode(padded))
     except ValueError:
         return False
+    if not isinstance(claims, dict):
+        return False
+    expiry = claims.get("exp")
     return (
-        isinstance(claims, dict)
-        and bool(claims.get("iss"))
+        bool(claims.get("iss"))
         and bool(claims.get("sub"))
-        and float(claims.get("exp", 0)) > time.time()
+        and isinstance(expiry, (int, float))
+        and not isinstance(expiry, bool)
+        and expiry > time.time()
     )
 
 

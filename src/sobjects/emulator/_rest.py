@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,13 +25,20 @@ from sobjects.emulator._store import MultipleMatches
 if TYPE_CHECKING:
     from sobjects.emulator._org import LocalOrg
 
-__all__ = ["Reply", "RestApi"]
+__all__ = ["API_VERSIONS", "Reply", "RestApi"]
 
+# The API versions the org serves. Spring '26 is 66.0; every release adds one.
+API_VERSIONS = [f"{n}.0" for n in range(31, 67)]
+MIN_BATCH_VERSION = 34.0  # Composite Batch appeared in 34.0
 MAX_BATCH = 25
 MAX_COMPOSITE = 25
 MAX_COMPOSITE_QUERIES = 5
 MAX_COLLECTION = 200
 DEFAULT_BATCH_SIZE = 2000
+# Query cursors (nextRecordsUrl) are dropped after this long unused, and beyond this many
+# (least recently used first).
+CURSOR_TTL = 15 * 60.0
+MAX_CURSORS = 1000
 _REFERENCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 _REFERENCE_RE = re.compile(r"@\{([^}]*)\}")
 _LOCATOR_RE = re.compile(r"^(01g[0-9A-Za-z]{15})-(\d+)$")
@@ -55,6 +64,7 @@ class _Cursor:
     total_size: int
     batch_size: int
     version: str
+    used: float = 0.0  # time.monotonic() of the last page served
 
 
 class RestApi:
@@ -62,7 +72,8 @@ class RestApi:
 
     def __init__(self, org: LocalOrg) -> None:
         self.org = org
-        self._cursors: dict[str, _Cursor] = {}
+        self._cursors: OrderedDict[str, _Cursor] = OrderedDict()  # least recently used first
+        self.clock = time.monotonic  # for the cursors' idle timeout
 
     @property
     def store(self) -> Any:
@@ -245,7 +256,13 @@ class RestApi:
                 )
             for match in self.store.find(sobject, fd, value):
                 self.org.faults.check_lock(match["Id"])
-            record_id, created = self.store.upsert(sobject, fd.name, value, _body_dict(body))
+            record_id, created = self.store.upsert(
+                sobject,
+                fd.name,
+                value,
+                _body_dict(body),
+                update_only=query.get("updateOnly", "").lower() == "true",
+            )
             if created:
                 result: dict[str, Any] = {"id": record_id, "success": True, "errors": []}
                 if _version_at_least(version, 46):
@@ -392,22 +409,35 @@ class RestApi:
             "done": end >= len(cursor.records),
             "records": cursor.records[offset:end],
         }
+        if locator is None and not page["done"]:
+            locator = "01g" + "".join(
+                secrets.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+                for _ in range(15)
+            )
+        if locator is not None:
+            # Kept after its last page too (a client may fetch a page again) until it idles
+            # out or is the least recently used of too many.
+            cursor.used = self.clock()
+            self._cursors[locator] = cursor
+            self._cursors.move_to_end(locator)
+            self._expire_cursors()
         if not page["done"]:
-            if locator is None:
-                locator = "01g" + "".join(
-                    secrets.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-                    for _ in range(15)
-                )
-                self._cursors[locator] = cursor
             page["nextRecordsUrl"] = f"/services/data/v{cursor.version}/query/{locator}-{end}"
-        elif locator is not None:
-            self._cursors.pop(locator, None)  # the last page closes the cursor
         return page
 
+    def _expire_cursors(self) -> None:
+        oldest = self.clock() - CURSOR_TTL
+        while self._cursors:
+            locator, cursor = next(iter(self._cursors.items()))
+            if len(self._cursors) <= MAX_CURSORS and cursor.used >= oldest:
+                break
+            del self._cursors[locator]
+
     def _query_more(self, version: str, token: str) -> Reply:
+        self._expire_cursors()
         match = _LOCATOR_RE.match(token)
         cursor = self._cursors.get(match.group(1)) if match else None
-        if match is None or cursor is None:
+        if match is None or cursor is None or int(match.group(2)) >= len(cursor.records):
             raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return Reply(200, self._page(cursor, match.group(1), int(match.group(2))))
 
@@ -463,7 +493,9 @@ class RestApi:
                 raise ApiError(
                     400, "JSON_PARSER_ERROR", f"Invalid subrequest method: {sub['method']}"
                 )
-            _parse_subrequest_url(str(sub["url"]), batch=True)  # a bad URL refuses the batch
+            # A bad URL refuses the batch.
+            sub_version, path, _ = _parse_subrequest_url(str(sub["url"]), batch=True)
+            _check_subrequest(sub_version, path, version, batch=True)
         halt = bool(body.get("haltOnError"))
         results: list[dict[str, Any]] = []
         failed = False
@@ -524,7 +556,8 @@ class RestApi:
                 )
             if not isinstance(sub.get("url"), str):
                 raise ApiError(400, "JSON_PARSER_ERROR", f"Subrequest '{ref}' needs a url")
-            _, path, _ = _parse_subrequest_url(sub["url"], batch=False)
+            sub_version, path, _ = _parse_subrequest_url(sub["url"], batch=False)
+            _check_subrequest(sub_version, path, version, batch=False)
             if path.startswith(("query", "queryAll", "composite/sobjects")):
                 queries += 1
             sub_headers = sub.get("httpHeaders")
@@ -658,6 +691,16 @@ class RestApi:
         if len(rest) == 2 and method == "PATCH":
             fd = self.store.external_id_field(sobject, rest[1])
             records, all_or_none = self._collection_body(body)
+            for record in records:
+                for key, value in record.items() if isinstance(record, Mapping) else ():
+                    if key.lower() == fd.name.lower() and not _is_scalar(value):
+                        # Like any value of the wrong JSON type: the body does not deserialize.
+                        raise ApiError(
+                            400,
+                            "JSON_PARSER_ERROR",
+                            f"Cannot deserialize the value of {fd.name}: an external id is a "
+                            "string or a number",
+                        )
 
             def upsert_one(record: Mapping[str, Any]) -> dict[str, Any]:
                 data = {k: v for k, v in record.items() if k != "attributes"}
@@ -860,6 +903,33 @@ def _parse_subrequest_url(url: str, *, batch: bool) -> tuple[str, str, dict[str,
         )
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     return version_part[1:], rest.strip("/"), query
+
+
+def _check_subrequest(version: str, path: str, outer_version: str, *, batch: bool) -> None:
+    """400 for a subrequest the envelope may not hold: an API version the org does not serve,
+    above the outer request's (or below 34.0 in a batch), or a nested Composite / Batch
+    (or, in a batch, an sObject Collections) request."""
+    code = "INVALID_BATCH_REQUEST" if batch else "INVALID_API_INPUT"
+    kind = "batch" if batch else "composite"
+    lowest = MIN_BATCH_VERSION if batch else float(API_VERSIONS[0])
+    if version not in API_VERSIONS or not lowest <= float(version) <= float(outer_version):
+        raise ApiError(
+            400,
+            code,
+            f"The API version of a {kind} subrequest (v{version}) must be between "
+            f"v{lowest:.1f} and the {kind} request's own (v{outer_version})",
+        )
+    parts = [unquote(p) for p in path.split("/")]
+    if parts[0] == "composite" and (batch or parts[1:2] != ["sobjects"]):
+        raise ApiError(
+            400,
+            code,
+            f"A {kind} subrequest cannot be a {'/'.join(parts[:2])} request",
+        )
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 def _is_collection(url: str) -> bool:

@@ -296,6 +296,8 @@ class Schema:
         self._prefixes: dict[str, SObjectDef] = {}
         # (child sObject, lookup field) -> the parent's child relationship name.
         self._child_names: dict[tuple[str, str], str] = {}
+        # lower-case name -> the describe last passed to add(), as given (see defined_as).
+        self._given: dict[str, dict[str, Any]] = {}
         for describe in describes:
             self.add(describe)
         self.link_children()
@@ -318,27 +320,46 @@ class Schema:
     def by_prefix(self, prefix: str) -> SObjectDef | None:
         return self._prefixes.get(prefix)
 
+    def defined_as(self, name: str) -> dict[str, Any] | None:
+        """The describe that ``add`` last got for ``name`` (as given, before completion)."""
+        return self._given.get(name.lower())
+
     def add(self, describe: Mapping[str, Any]) -> SObjectDef:
-        """Add (or replace) an sObject from a describe-shaped dict."""
-        data = copy.deepcopy(dict(describe))
+        """Add (or replace) an sObject from a describe-shaped dict.
+
+        Replacing keeps the object's key prefix (unless the describe names another one), so
+        existing ids still resolve; its fields become the new describe's.
+        """
+        given = copy.deepcopy(dict(describe))
+        data = dict(given)  # completed below: fields and child relationships are new lists
+        data["childRelationships"] = copy.deepcopy(given.get("childRelationships") or [])
         name = data.get("name")
         if not name or not isinstance(name, str):
             raise ValueError("an sObject describe needs a name")
         data.setdefault("label", name)
         data.setdefault("labelPlural", name + "s")
         data.setdefault("custom", name.endswith("__c"))
+        previous = self._objects.get(name.lower())
         if not data.get("keyPrefix"):
-            data["keyPrefix"] = self._next_custom_prefix()
+            data["keyPrefix"] = (
+                previous.key_prefix if previous is not None else self._next_custom_prefix()
+            )
         fields = [self._complete(name, f) for f in data.get("fields") or []]
         if not any(f["name"] == "Id" for f in fields):
             fields.insert(0, complete_field(_ID_FIELD))
         data["fields"] = fields
-        data.setdefault("childRelationships", [])
         for key, value in _OBJECT_FLAGS.items():
             data.setdefault(key, value)
         sobject = SObjectDef(data)
+        if previous is not None:
+            if self._prefixes.get(previous.key_prefix) is previous:
+                del self._prefixes[previous.key_prefix]
+            if "childRelationships" not in given:
+                # Its children still point at it (link_children drops what no longer does).
+                sobject.describe["childRelationships"] = previous.describe["childRelationships"]
         self._objects[name.lower()] = sobject
         self._prefixes[sobject.key_prefix] = sobject
+        self._given[name.lower()] = given
         return sobject
 
     def add_field(self, sobject: str, describe_field: Mapping[str, Any]) -> FieldDef:
@@ -354,8 +375,14 @@ class Schema:
         return target.fields[complete["name"].lower()]
 
     def link_children(self) -> None:
-        """Derive each parent's childRelationships from the children's lookups."""
+        """Derive each parent's childRelationships from the children's lookups (and drop
+        those whose lookup no longer exists on a known child)."""
         for parent in self._objects.values():
+            parent.describe["childRelationships"] = [
+                rel
+                for rel in parent.describe["childRelationships"]
+                if self._still_links(parent, rel)
+            ]
             declared = {
                 (r["childSObject"], r["field"]) for r in parent.describe["childRelationships"]
             }
@@ -379,6 +406,13 @@ class Schema:
                         }
                     )
                     declared.add((child.name, fd.name))
+
+    def _still_links(self, parent: SObjectDef, rel: Mapping[str, Any]) -> bool:
+        child = self.get(str(rel.get("childSObject")))
+        if child is None:
+            return True  # a child outside this schema: keep what was declared
+        fd = child.field(str(rel.get("field")))
+        return fd is not None and fd.type == "reference" and parent.name in fd.reference_to
 
     def _complete(self, sobject: str, partial: Mapping[str, Any]) -> dict[str, Any]:
         """A full describe field. A lookup may name the relationship its parent sees

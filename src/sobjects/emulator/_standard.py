@@ -490,7 +490,10 @@ def _contact() -> dict[str, Any]:
     fields = [
         *_head("Contact"),
         _lookup("MasterRecordId", "Master Record ID", ["Contact"], "MasterRecord", **_READ_ONLY),
-        _lookup("AccountId", "Account ID", ["Account"], "Account", child="Contacts"),
+        # Deleting an account deletes its contacts, opportunities and cases, as in Salesforce.
+        _lookup(
+            "AccountId", "Account ID", ["Account"], "Account", child="Contacts", cascadeDelete=True
+        ),
         *_person_name(),
         *_address("Other", "Other"),
         *_address("Mailing", "Mailing"),
@@ -591,7 +594,14 @@ def _lead() -> dict[str, Any]:
 def _opportunity() -> dict[str, Any]:
     fields = [
         *_head("Opportunity"),
-        _lookup("AccountId", "Account ID", ["Account"], "Account", child="Opportunities"),
+        _lookup(
+            "AccountId",
+            "Account ID",
+            ["Account"],
+            "Account",
+            child="Opportunities",
+            cascadeDelete=True,
+        ),
         _boolean("IsPrivate", "Private"),
         _text("Name", "Name", 120, nillable=False, nameField=True),
         _textarea("Description", "Description"),
@@ -651,7 +661,9 @@ def _case() -> dict[str, Any]:
             **_SYSTEM,
         ),
         _lookup("ContactId", "Contact ID", ["Contact"], "Contact", child="Cases"),
-        _lookup("AccountId", "Account ID", ["Account"], "Account", child="Cases"),
+        _lookup(
+            "AccountId", "Account ID", ["Account"], "Account", child="Cases", cascadeDelete=True
+        ),
         _lookup("ParentId", "Parent Case ID", ["Case"], "Parent", child="Cases"),
         _text("SuppliedName", "Name", 80),
         _email("SuppliedEmail", "Email"),

@@ -4,16 +4,21 @@ Every write is checked against the schema (unknown or read-only fields, types, l
 restricted picklists, references, required fields, unique and external id values) and
 answers with Salesforce's error codes. ``transaction()`` groups writes that must succeed or
 roll back together (``allOrNone``). With a journal path, each acknowledged write is appended
-and fsynced before the call returns, so it survives a ``kill -9``.
+and fsynced before the call returns, so it survives a ``kill -9``; the journal is locked
+(``flock``) while a store has it open, so a second process cannot interleave its writes.
+
+One re-entrant lock (``Store.lock``, shared by ``LocalOrg``) guards every read and write.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import string
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +29,9 @@ from sobjects.emulator._errors import ApiError
 from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
 from sobjects.emulator._values import format_datetime, normalise_value, utc_now
 
-__all__ = ["Store"]
+__all__ = ["JournalInUse", "Store", "StoreClosed"]
+
+logger = logging.getLogger("sobjects.emulator")
 
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SYSTEM_FIELDS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
@@ -50,10 +57,37 @@ def _base62(n: int, width: int) -> str:
     return "".join(reversed(digits)).rjust(width, "0")
 
 
+class StoreClosed(RuntimeError):
+    """A write reached a closed store: it is refused, never acknowledged."""
+
+
+class JournalInUse(RuntimeError):
+    """Another open store (in this process or another one) holds the journal file."""
+
+
+def _lock_journal(handle: Any, path: Path) -> None:
+    """Take an exclusive, non-blocking lock on the open journal (released when it closes)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, no check
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise JournalInUse(
+            f"the journal {path} is in use by another local org (another `sobjects emulator` "
+            "or an unclosed LocalOrg(data=...)); stop it or use another file"
+        ) from None
+    except OSError as exc:  # a file system without locks: go on, unprotected
+        logger.warning("local org: cannot lock the journal %s: %s", path, exc)
+
+
 class Store:
     """Records by id, per sObject, with Salesforce's write rules.
 
     Implements the SOQL engine's ``RecordSource``: ``records``, ``get``, ``sobject_of``.
+    Reads return snapshots (lists, records that are never changed in place: a write stores
+    a new dict), so a caller can iterate them while other threads write.
     """
 
     def __init__(
@@ -70,31 +104,54 @@ class Store:
         self._counters: dict[str, int] = {}
         self._undo: list[list[tuple[str, dict[str, Any] | None]]] = []
         self._pending_journal: list[dict[str, Any]] = []
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        self._closed = False
         self._journal_path = Path(journal) if journal is not None else None
         self._journal: Any = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         if self._journal_path is not None:
-            self._replay(self._journal_path)
-            self._journal = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
+            handle = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
+            try:
+                _lock_journal(handle, self._journal_path)
+                self._replay(self._journal_path)
+            except BaseException:
+                handle.close()
+                raise
+            self._journal = handle
+            # A store dropped without close() still closes its file (and releases the lock).
+            self._finalizer = weakref.finalize(self, handle.close)
         self.admin_user_id = self._ensure_admin()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
+        """Close the journal (data stays on disk); later writes raise ``StoreClosed``."""
+        with self.lock:
+            self._closed = True
             self._journal = None
+            if self._finalizer is not None:
+                self._finalizer()  # closes the file once, whoever asks first
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("the local org is closed: writes are refused")
 
     # -- RecordSource ----------------------------------------------------------------------
 
-    def records(self, sobject: str, *, include_deleted: bool = False) -> Iterable[dict[str, Any]]:
-        rows = self._by_type.get(sobject.lower(), {}).values()
+    def records(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = list(self._by_type.get(sobject.lower(), {}).values())
         if include_deleted:
-            return list(rows)
+            return rows
         return [r for r in rows if not r.get("IsDeleted")]
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         if not is_salesforce_id(record_id):
             return None
-        return self._records.get(to_18(record_id))
+        with self.lock:
+            return self._records.get(to_18(record_id))
 
     def sobject_of(self, record_id: str) -> str | None:
         record = self.get(record_id)
@@ -118,21 +175,18 @@ class Store:
                 return [self.retrieve(sobject, str(value))]
             except ApiError:
                 return []
-        wanted = str(value).lower() if not fd.describe.get("caseSensitive") else str(value)
-        found = []
-        for record in self.records(sobject.name):
-            current = record.get(fd.name)
-            if current is None:
-                continue
-            text = str(current) if fd.describe.get("caseSensitive") else str(current).lower()
-            if text == wanted:
-                found.append(record)
-        return found
+        wanted = _match_key(fd, value)
+        return [
+            record
+            for record in self.records(sobject.name)
+            if record.get(fd.name) is not None and _match_key(fd, record[fd.name]) == wanted
+        ]
 
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, sobject: SObjectDef, data: Mapping[str, Any]) -> str:
-        with self._lock:
+        with self.lock:
+            self._check_open()
             values = self._validate(sobject, data, existing=None)
             missing = [
                 fd.name
@@ -176,7 +230,8 @@ class Store:
             return record_id
 
     def update(self, sobject: SObjectDef, record_id: str, data: Mapping[str, Any]) -> None:
-        with self._lock:
+        with self.lock:
+            self._check_open()
             existing = self.retrieve(sobject, record_id)
             body = dict(data)
             for key in [k for k in body if k.lower() == "id"]:
@@ -219,8 +274,16 @@ class Store:
             self._put(existing["Id"], existing, record)
 
     def delete(self, sobject: SObjectDef | None, record_id: str) -> None:
-        """Move a record to the recycle bin (``sobject=None``: any type, as Collections do)."""
-        with self._lock:
+        """Move a record to the recycle bin (``sobject=None``: any type, as Collections do).
+
+        In the same transaction, live children pointing at it lose the link: a lookup whose
+        child relationship has ``cascadeDelete`` deletes the child (and its own children),
+        a nillable one is cleared. (The standard schema marks no relationship as cascading,
+        so deleting an Account clears its Contacts' ``AccountId`` where Salesforce would
+        delete them; a non-nillable lookup is left pointing at the deleted record.)
+        """
+        with self.lock:
+            self._check_open()
             record = self.get(record_id)
             if record is None or (
                 sobject is not None and record["attributes"]["type"] != sobject.name
@@ -230,16 +293,55 @@ class Store:
                 raise ApiError.not_found()
             if record.get("IsDeleted"):
                 raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
-            deleted = dict(record)
+            with self.transaction():
+                self._delete_with_children(record)
+
+    def _delete_with_children(self, record: dict[str, Any]) -> None:
+        now = format_datetime(self.clock())
+        pending = [record["Id"]]
+        while pending:
+            current = self._records.get(pending.pop())
+            if current is None or current.get("IsDeleted"):
+                continue
+            deleted = dict(current)
             deleted["IsDeleted"] = True
-            deleted["SystemModstamp"] = format_datetime(self.clock())
-            self._put(record["Id"], record, deleted)
+            deleted["SystemModstamp"] = now
+            self._put(current["Id"], current, deleted)
+            parent = self.schema.get(str(current["attributes"]["type"]))
+            relationships = parent.describe.get("childRelationships") if parent else None
+            for rel in relationships or []:
+                child = self.schema.get(str(rel.get("childSObject")))
+                fd = child.field(str(rel.get("field"))) if child is not None else None
+                if child is None or fd is None or fd.type != "reference":
+                    continue
+                cascade = bool(rel.get("cascadeDelete") or fd.describe.get("cascadeDelete"))
+                for row in self.records(child.name):
+                    if row.get(fd.name) != current["Id"]:
+                        continue
+                    if cascade:
+                        pending.append(row["Id"])
+                    elif fd.nillable:
+                        latest = self._records[row["Id"]]  # another lookup may have changed it
+                        cleared = {**latest, fd.name: None}
+                        if "SystemModstamp" in cleared:
+                            cleared["SystemModstamp"] = now
+                        self._put(row["Id"], latest, cleared)
 
     def upsert(
-        self, sobject: SObjectDef, field_name: str, value: str, data: Mapping[str, Any]
+        self,
+        sobject: SObjectDef,
+        field_name: str,
+        value: str,
+        data: Mapping[str, Any],
+        *,
+        update_only: bool = False,
     ) -> tuple[str, bool]:
-        """Insert or update by external id; returns ``(id, created)``; 300 on several matches."""
-        with self._lock:
+        """Insert or update by external id; returns ``(id, created)``; 300 on several matches.
+
+        With ``update_only`` no match is 404 ``NOT_FOUND`` instead of an insert.
+        """
+        with self.lock:
+            self._check_open()
             fd = self.external_id_field(sobject, field_name)
             body = dict(data)
             for key in list(body):
@@ -250,7 +352,7 @@ class Store:
                         f"Id is not allowed in an upsert body; the record is matched by {fd.name}",
                     )
                 if key.lower() == fd.name.lower():
-                    if str(body[key]) != str(value):
+                    if body[key] is None or _match_key(fd, body[key]) != _match_key(fd, value):
                         raise ApiError(
                             400,
                             "INVALID_FIELD",
@@ -264,6 +366,8 @@ class Store:
             if matches:
                 self.update(sobject, matches[0]["Id"], body)
                 return matches[0]["Id"], False
+            if update_only:
+                raise ApiError.not_found()
             if fd.name != "Id":
                 body[fd.name] = value
             return self.insert(sobject, body), True
@@ -283,7 +387,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Writes inside the block commit together or, if it raises, roll back together."""
-        with self._lock:
+        with self.lock:
+            self._check_open()
             self._undo.append([])
             journal_mark = len(self._pending_journal)
             counters = dict(self._counters)
@@ -325,13 +430,19 @@ class Store:
 
     def journal_schema(self, entry: dict[str, Any]) -> None:
         """Record a schema change (``define`` / ``define_field``) so a restart replays it."""
-        self._pending_journal.append(entry)
-        if not self._undo:
-            self._flush_journal()
+        with self.lock:
+            self._check_open()
+            self._pending_journal.append(entry)
+            if not self._undo:
+                self._flush_journal()
 
     def _flush_journal(self) -> None:
         entries, self._pending_journal = self._pending_journal, []
-        if self._journal is None or not entries:
+        if not entries:
+            return
+        if self._closed:  # never acknowledge what cannot be journaled
+            raise StoreClosed("the local org is closed: writes are refused")
+        if self._journal is None:
             return
         # One line per acknowledged unit of work: a torn last line is skipped on replay.
         self._journal.write(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
@@ -411,8 +522,9 @@ class Store:
             if fd is None:
                 relationship = sobject.relationship(key)
                 if relationship is not None and isinstance(value, Mapping):
-                    values[relationship.name] = self._resolve_parent(relationship, value)
-                    continue
+                    # A parent by external id: its id then goes through the usual checks.
+                    fd, value = relationship, self._resolve_parent(relationship, value)
+            if fd is None:
                 raise ApiError(
                     400,
                     "INVALID_FIELD",
@@ -461,8 +573,22 @@ class Store:
                 "INVALID_FIELD",
                 f"A reference to {fd.relationship_name} must name exactly one external id field",
             )
-        parent_type = ref.get("attributes", {}).get("type") or fd.reference_to[0]
-        parent = self.schema.require(str(parent_type))
+        attributes = ref.get("attributes", {})
+        if not isinstance(attributes, Mapping):
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"The attributes of the reference to {fd.relationship_name} must be an object",
+            )
+        parent_type = attributes.get("type") or fd.reference_to[0]
+        parent = self.schema.get(parent_type) if isinstance(parent_type, str) else None
+        if parent is None or parent.name not in fd.reference_to:
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"{fd.relationship_name} cannot reference an sObject of type {parent_type}: "
+                f"use one of {', '.join(fd.reference_to)}",
+            )
         ext = self.external_id_field(parent, keys[0])
         matches = self.find(parent, ext, ref[keys[0]])
         if len(matches) != 1:
@@ -496,6 +622,13 @@ class Store:
                         f"{other['Id']}",
                         [fd.name],
                     )
+
+
+def _match_key(fd: FieldDef, value: Any) -> str:
+    """How external id and unique values compare: as text, case-insensitive unless the field
+    is case-sensitive."""
+    text = str(value)
+    return text if fd.describe.get("caseSensitive") else text.lower()
 
 
 class MultipleMatches(Exception):

@@ -6,8 +6,10 @@ Values are stored in their wire form (dates ``2024-01-02``, datetimes
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from sobjects._ids import is_salesforce_id, to_18
@@ -20,6 +22,10 @@ _DATETIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
 )
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A plain decimal number: no NaN/Infinity, no underscores or spaces (which Python would take).
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+# Salesforce's int is 32 bits, its long 64 bits.
+_INT_BITS = {"int": 31, "long": 63}
 _TIME_RE = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?Z?$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STRING_TYPES = frozenset(
@@ -38,7 +44,10 @@ def format_datetime(value: datetime) -> str:
 
 
 def parse_datetime(text: str) -> datetime | None:
-    """A datetime from any accepted input form (``Z``, ``+hh:mm``, ``+hhmm``, millis)."""
+    """A datetime from any accepted input form (``Z``, ``+hh:mm``, ``+hhmm``, millis).
+
+    ``None`` if it is not one, or if its offset or its UTC time is out of range.
+    """
     match = _DATETIME_RE.match(text)
     if not match:
         return None
@@ -54,10 +63,15 @@ def parse_datetime(text: str) -> datetime | None:
         return naive.replace(tzinfo=UTC)
     sign = 1 if zone[0] == "+" else -1
     digits = zone[1:].replace(":", "")
-    offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
-    from datetime import timedelta, timezone
-
-    return naive.replace(tzinfo=timezone(timedelta(minutes=offset)))
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 23 or minutes > 59:
+        return None
+    aware = naive.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+    try:
+        aware.astimezone(UTC)  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+    except OverflowError:
+        return None
+    return aware
 
 
 def _deserialize_error(kind: str, value: Any) -> ApiError:
@@ -119,27 +133,35 @@ def normalise_value(fd: FieldDef, value: Any) -> Any:
             raise _deserialize_error("boolean", value)
         return value
     if kind in ("int", "long"):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise _deserialize_error("int", value)
-        try:
-            number = float(value)
-        except ValueError:
-            raise _deserialize_error("int", value) from None
-        if number != int(number):
+        integer = _exact_integer(value)
+        if integer is None:
+            if _number(value) is not None:  # a number, but not a whole one
+                raise ApiError(
+                    400,
+                    "NUMBER_OUTSIDE_VALID_RANGE",
+                    f"{label}: value not of required type",
+                    [fd.name],
+                )
+            raise _deserialize_error(kind, value)
+        digits = int(fd.describe.get("digits") or fd.describe.get("precision") or 0)
+        bits = _INT_BITS[kind]
+        if (digits and abs(integer) >= 10**digits) or not -(2**bits) <= integer < 2**bits:
             raise ApiError(
-                400, "NUMBER_OUTSIDE_VALID_RANGE", f"{label}: value not of required type", [fd.name]
+                400,
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"{label}: value outside of valid range on numeric field: {value}",
+                [fd.name],
             )
-        return int(number)
+        return integer
     if kind in ("double", "currency", "percent"):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        exact = _number(value)
+        if exact is None:
             raise _deserialize_error("double", value)
-        try:
-            number = float(value)
-        except ValueError:
-            raise _deserialize_error("double", value) from None
         scale = int(fd.describe.get("scale") or 0)
         precision = int(fd.describe.get("precision") or 0)
-        if precision and abs(number) >= 10 ** (precision - scale):
+        size = exact.copy_abs()
+        number = float(exact) if size < Decimal("1e308") else math.inf
+        if not math.isfinite(number) or (precision and size >= Decimal(10) ** (precision - scale)):
             raise ApiError(
                 400,
                 "NUMBER_OUTSIDE_VALID_RANGE",
@@ -160,7 +182,7 @@ def normalise_value(fd: FieldDef, value: Any) -> Any:
         parsed = parse_datetime(value) if isinstance(value, str) else None
         if parsed is None:
             raise _deserialize_error("datetime", value)
-        return format_datetime(parsed)
+        return format_datetime(parsed)  # in range: parse_datetime checked the UTC conversion
     if kind == "time":
         match = _TIME_RE.match(value) if isinstance(value, str) else None
         if match is None:
@@ -179,6 +201,35 @@ def normalise_value(fd: FieldDef, value: Any) -> Any:
             )
         return to_18(value)
     return value
+
+
+def _number(value: Any) -> Decimal | None:
+    """The exact, finite number a JSON number or numeric text stands for (``None`` if not one).
+
+    JSON numbers arrive as ``int`` (exact) or ``float``; text is parsed as a decimal, so
+    ``"12345678901234567891"`` stays exact and ``"nan"``/``"inf"`` are refused.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(value) if math.isfinite(value) else None
+    if isinstance(value, str) and _NUMBER_RE.match(value.strip()):
+        exact = Decimal(value.strip())
+        return exact if exact.is_finite() else None
+    return None
+
+
+def _exact_integer(value: Any) -> int | None:
+    """The integer ``value`` stands for exactly (``5``, ``5.0``, ``"5"``, ``"5.0"``), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    exact = _number(value)
+    if exact is None or exact.adjusted() > 4000:  # "1e999999999": not built as an int
+        return None
+    whole = int(exact)  # truncates: compare to see whether anything was cut
+    return whole if exact == whole else None
 
 
 def _check_picklist(fd: FieldDef, values: list[str], label: str) -> None:

@@ -11,7 +11,7 @@ fails right there, and no value can change the structure of the statement.
 
 Parent paths: a parent relationship (``Contact.account``) is a :class:`RelationExpr`, and
 ``Contact.account.name`` renders ``Account.Name``. Attribute access on it cannot be typed field
-by field (Python has no mapped types), so it is ``FieldExpr[Any]``;
+by field (Python has no mapped types), so it is typed ``RelationExpr[Any]``;
 ``Contact.account[Account.name]`` is the same path typed ``FieldExpr[str]``. Value fields have
 no such attributes, so a typo like ``Contact.last_name.lenght`` is a type error.
 
@@ -31,6 +31,7 @@ Account.Name LIKE 'Acme%' OR Email = null
 Account.Name DESC NULLS LAST
 """
 
+import typing
 from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
@@ -271,7 +272,8 @@ class FieldExpr(Generic[T]):
                 f"{self._dotted()}.{'not_in' if negated else 'in_'}() takes a list of values "
                 f"or a select(...) of one field, got {type(values).__name__}"
             )
-        items = list(values)
+        # sets stay sets: soql_literal sorts them, so the text does not depend on hash order
+        items = values if isinstance(values, set | frozenset) else list(values)
         if not items:
             raise ConfigurationError(
                 f"{self._dotted()} {keyword} () is not valid SOQL: the value list is empty; "
@@ -331,7 +333,8 @@ class RelationExpr(FieldExpr[T]):
     """A parent relationship used in queries: ``Contact.account``.
 
     Its attributes, other than those of :class:`FieldExpr`, are the parent model's fields:
-    ``Contact.account.name`` is ``Account.Name`` (typed ``FieldExpr[Any]``), and
+    ``Contact.account.name`` is ``Account.Name`` (typed ``RelationExpr[Any]``, so that an
+    untyped path can go on: ``Contact.account.owner.name``), and
     ``Contact.account[Account.name]`` is the same path typed ``FieldExpr[str]``. A parent
     field whose name collides with an attribute of ``FieldExpr`` (a field called ``like``,
     say) is only reachable with ``[...]``. Paths nest: ``Contact.account.owner.name``,
@@ -340,7 +343,7 @@ class RelationExpr(FieldExpr[T]):
 
     __slots__ = ()
 
-    def __getattr__(self, name: str) -> FieldExpr[Any]:
+    def __getattr__(self, name: str) -> "RelationExpr[Any]":
         # Only reached for names that are not attributes of FieldExpr. Dunder and private
         # names are never fields: answering them would confuse copy, pickle, inspect, ...
         if name.startswith("_"):
@@ -350,7 +353,10 @@ class RelationExpr(FieldExpr[T]):
             raise AttributeError(
                 f"{target.__name__} has no field {name!r} (in the path {self._dotted()}.{name})"
             )
-        return _expr_for(self._model, (*self._names, name))
+        # Statically RelationExpr[Any], so that an untyped path can go on
+        # (Contact.account.owner.name). At run time a value field is a plain FieldExpr: it
+        # has every method of RelationExpr but the navigation it could not use anyway.
+        return typing.cast("RelationExpr[Any]", _expr_for(self._model, (*self._names, name)))
 
     @overload
     def __getitem__(self, field: "RelationExpr[U]") -> "RelationExpr[U]": ...

@@ -189,7 +189,11 @@ class Field(Generic[T_co]):
         try:
             value = obj.__dict__[self.name]
         except KeyError:
-            raise AttributeError(self.name) from None
+            model = type(obj).__name__
+            raise AttributeError(
+                f"{model}.{self.name} has no value: the query that loaded this {model} did "
+                "not select it"
+            ) from None
         if not value:
             from sobjects.orm._model import check_relationship_loaded
 
@@ -219,4 +223,3 @@ def unwrap_field_annotation(annotation: Any) -> Any:
     if typing.get_origin(annotation) is Field:
         return typing.get_args(annotation)[0]
     return annotation
-

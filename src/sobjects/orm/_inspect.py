@@ -1,7 +1,7 @@
 """``sobjects.inspect(obj)``: where a model instance stands in its unit of work."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the doctest below defines a model, and its
+# annotations must be evaluated where they are written.
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,13 +30,13 @@ class InstanceState:
     state: State
     created: bool | None
     last_result: Any
-    errors: list[ErrorDetail]
-    pending: Operation | None
-    session: Session | None
+    errors: "list[ErrorDetail]"
+    pending: "Operation | None"
+    session: "Session | None"
     changes: dict[str, Any]
 
     @property
-    def field_errors(self) -> dict[str, list[ErrorDetail]]:
+    def field_errors(self) -> "dict[str, list[ErrorDetail]]":
         """Errors by field API name (errors without fields under ``""``)."""
         out: dict[str, list[ErrorDetail]] = {}
         for error in self.errors:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import inflection
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model, model_validator
-from pydantic._internal._model_construction import ModelMetaclass
+from pydantic import Field as PydanticField
+from pydantic._internal._model_construction import ModelMetaclass, build_lenient_weakvaluedict
+from pydantic._internal._typing_extra import parent_frame_namespace
 
 from sobjects.errors import ConfigurationError, SalesforceError
 from sobjects.orm._fields import (
@@ -35,9 +37,9 @@ __all__ = [
     "ObjectState",
     "RelationshipNotLoadedError",
     "SObject",
+    "SObjectMeta",
     "changed_values",
     "check_relationship_loaded",
-    "SObjectMeta",
     "sobject_meta",
 ]
 
@@ -134,6 +136,11 @@ def _api_name_for(name: str, spec: Field[Any] | None) -> str:
     return str(inflection.camelize(name))
 
 
+# Type checkers do not carry pydantic's dataclass_transform over to a metaclass subclass:
+# restate it so model constructors are typed. Our Field is deliberately not a field
+# specifier: checkers only read keyword defaults from specifiers, so `= Field(None)` would
+# look required; as a plain default of type Field[T] it reads as "has a default".
+@typing.dataclass_transform(kw_only_default=True, field_specifiers=(PydanticField, PrivateAttr))
 class _SObjectMetaclass(ModelMetaclass):
     def __new__(
         mcs,
@@ -148,8 +155,21 @@ class _SObjectMetaclass(ModelMetaclass):
             if isinstance(value, Field):
                 declared[key] = value
                 namespace[key] = value.to_pydantic()
+        # Pydantic reads the namespace of the frame that defines the class (to resolve
+        # annotations naming local classes); from here that frame is one further up.
+        namespace.setdefault(
+            "__pydantic_parent_namespace__",
+            build_lenient_weakvaluedict(parent_frame_namespace()),
+        )
         with building_models():
-            cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+            cls = super().__new__(
+                mcs,
+                name,
+                bases,
+                namespace,
+                __pydantic_reset_parent_namespace__=False,
+                **kwargs,
+            )
         inherited: dict[str, Field[Any]] = {}
         for base in reversed(cls.__mro__[1:]):
             inherited.update(getattr(base, "__sobject_fields__", {}))
@@ -205,6 +225,8 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     @classmethod
     def model_rebuild(cls, **kwargs: Any) -> bool | None:
         """Resolve forward references (see pydantic); also resets sobjects' metadata."""
+        # One frame deeper than pydantic expects: the caller's namespace is one further up.
+        kwargs.setdefault("_parent_namespace_depth", 3)
         with building_models():
             result = super().model_rebuild(**kwargs)
         type.__setattr__(cls, "__sobject_meta__", None)
@@ -225,9 +247,11 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             if fm is None:
                 continue
             if fm.kind == "children":
-                value = (value or {}).get("records") or [] if isinstance(value, dict) or (
-                    value is None
-                ) else value
+                value = (
+                    (value or {}).get("records") or []
+                    if isinstance(value, dict) or (value is None)
+                    else value
+                )
             out[fm.name] = value
         return out
 
@@ -305,7 +329,9 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
         return resolve_session(session, self).register_save(self)
 
-    def upsert(self, *, external_id: str | None = None, session: Session | None = None) -> Operation:
+    def upsert(
+        self, *, external_id: str | None = None, session: Session | None = None
+    ) -> Operation:
         """Record an upsert matched by the model's external id field (or ``external_id``)."""
         from sobjects.orm._session import resolve_session
 
@@ -457,13 +483,13 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
         return typing.cast(SObjectMeta, cached)
     if cls is SObject:
         raise ConfigurationError("SObject itself is not an sObject; subclass it")
-    try:
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except NameError as exc:
+    if not cls.__pydantic_complete__ and not cls.model_rebuild(raise_errors=False):
         raise ConfigurationError(
-            f"{cls.__name__} refers to a class that is not defined yet ({exc}); define it, "
-            f"then call {cls.__name__}.model_rebuild()"
-        ) from None
+            f"{cls.__name__} refers to a class that is not defined yet; define it, then call "
+            f"{cls.__name__}.model_rebuild()"
+        )
+    # Pydantic has resolved every annotation (forward references included) by now.
+    hints = {name: info.annotation for name, info in cls.__pydantic_fields__.items()}
     fields: dict[str, FieldMeta] = {}
     for name in cls.__pydantic_fields__:
         spec = cls.__sobject_fields__.get(name)

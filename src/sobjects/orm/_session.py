@@ -12,10 +12,10 @@ errors attached.
 from __future__ import annotations
 
 import weakref
-from datetime import datetime
 from collections.abc import AsyncIterator, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 
@@ -337,7 +337,9 @@ class Session:
             raise ConfigurationError(f"{_describe(obj)} has no id: there is nothing to delete")
         return self._register(obj, "delete")
 
-    def _register(self, obj: SObject, kind: Kind, external_id: FieldMeta | None = None) -> Operation:
+    def _register(
+        self, obj: SObject, kind: Kind, external_id: FieldMeta | None = None
+    ) -> Operation:
         if kind != "delete":
             _check_sendable(obj)
         state = obj._sobject_state
@@ -522,7 +524,9 @@ class Session:
                 sendable = [i for i in round_items if self._ready(i)]
                 if not sendable:
                     break
-                chunks = [sendable[i : i + BATCH_LIMIT] for i in range(0, len(sendable), BATCH_LIMIT)]
+                chunks = [
+                    sendable[i : i + BATCH_LIMIT] for i in range(0, len(sendable), BATCH_LIMIT)
+                ]
                 limiter = anyio.CapacityLimiter(self.concurrency)
 
                 async def send(chunk: list[Any], limiter: anyio.CapacityLimiter = limiter) -> None:
@@ -745,7 +749,7 @@ class Session:
     def _raise_failures(self, work: list[Operation | QueryHandle[Any]]) -> None:
         failures: list[tuple[SObject, SalesforceError]] = []
         for item in work:
-            if not isinstance(item, Operation) or item.done and item.is_success:
+            if not isinstance(item, Operation) or (item.done and item.is_success):
                 continue
             error: SalesforceError
             if item.subrequest is not None and item.subrequest.done:
@@ -818,7 +822,10 @@ def _failed(item: Any) -> bool:
 def _failed_with(op: Operation, code: str) -> bool:
     sub = op.subrequest
     return (
-        sub is not None and sub.done and not sub.is_success and any(e.code == code for e in sub.errors)
+        sub is not None
+        and sub.done
+        and not sub.is_success
+        and any(e.code == code for e in sub.errors)
     )
 
 
@@ -837,9 +844,12 @@ def _merge(existing: SObject, fresh: SObject, record: dict[str, Any]) -> None:
     state = existing._sobject_state
     dirty = set()
     for fm in meta.fields.values():
-        if fm.kind == "value" and fm.api_name in state.snapshot:
-            if _freeze(existing._wire_value(fm)) != state.snapshot[fm.api_name]:
-                dirty.add(fm.name)
+        if (
+            fm.kind == "value"
+            and fm.api_name in state.snapshot
+            and _freeze(existing._wire_value(fm)) != state.snapshot[fm.api_name]
+        ):
+            dirty.add(fm.name)
     for key in record:
         found = meta.by_api.get(key.lower())
         if found is None or found.name in dirty:
@@ -853,4 +863,3 @@ def _merge(existing: SObject, fresh: SObject, record: dict[str, Any]) -> None:
         {k: v for k, v in fresh._sobject_state.snapshot.items() if meta.by_api[k.lower()].name
          not in dirty}
     )  # fmt: skip
-

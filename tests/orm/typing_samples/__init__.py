@@ -1,0 +1,1 @@
+"""User code for the type checker tests (tests/orm/test_typing.py); never run."""
