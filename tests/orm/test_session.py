@@ -338,3 +338,93 @@ async def test_raw_soql_reads_typed_models(org: LocalOrg, sf: Salesforce) -> Non
     assert isinstance(contact, Contact)
     assert contact.email == "d@x.com"
     assert contact.model_fields_set == {"id", "last_name", "email"}
+
+
+async def test_deferred_query_runs_after_the_writes_recorded_before_it(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    from sobjects import select
+
+    calls = Calls(org)
+    async with Session(sf) as session:
+        before = session.query(select(Contact).where(Contact.last_name == "Deferred"))
+        for i in range(3):
+            Contact(last_name="Deferred", title=str(i)).save()
+        after = session.query(select(Contact).where(Contact.last_name == "Deferred"))
+        with pytest.raises(ResultNotReadyError):
+            _ = after.records
+    # The first query went with the writes (nothing was recorded before it); the second
+    # waited for them.
+    assert len(before.records) in (0, 3)
+    assert sorted(c.title or "" for c in after.records) == ["0", "1", "2"]
+    assert all(isinstance(c, Contact) for c in after.records)
+    assert len(calls.requests("composite/batch")) == 2
+
+
+async def test_first_one_stream_and_count(org: LocalOrg, sf: Salesforce) -> None:
+    from sobjects import select
+    from sobjects.orm._session import MultipleResultsError, NoResultError
+
+    contacts = org.schema.require("Contact")
+    for i in range(450):
+        org.store.insert(contacts, {"LastName": f"Many {i:03d}"})
+    org.store.insert(contacts, {"LastName": "Single"})
+    async with Session(sf) as session:
+        query = select(Contact).where(Contact.last_name.startswith("Many"))
+        assert await session.count(query) == 450
+        first = await session.first(query.order_by(Contact.last_name))
+        assert first is not None
+        assert first.last_name == "Many 000"
+        single = await session.one(select(Contact).where(Contact.last_name == "Single"))
+        assert single.last_name == "Single"
+        with pytest.raises(NoResultError):
+            await session.one(select(Contact).where(Contact.last_name == "Nobody"))
+        with pytest.raises(MultipleResultsError):
+            await session.one(query)
+        streamed = [c.last_name async for c in session.stream(query.order_by(Contact.last_name))]
+        assert len(streamed) == 450
+        assert streamed[-1] == "Many 449"
+        assert await session.first(select(Contact).where(Contact.last_name == "x")) is None
+
+
+async def test_child_subqueries_hydrate_typed_lists(org: LocalOrg, sf: Salesforce) -> None:
+    from sobjects import select
+
+    class Parent(SObject, api_name="Account"):
+        name: Field[str]
+        contacts: Field[list[Contact]] = Field(default_factory=list)
+
+    account_id = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
+    for last in ("Doe", "Roe"):
+        org.store.insert(org.schema.require("Contact"), {"LastName": last, "AccountId": account_id})
+    async with Session(sf) as session:
+        acme = await session.one(
+            select(Parent).with_children(
+                Parent.contacts, select(Contact).order_by(Contact.last_name)
+            )
+        )
+        assert [c.last_name for c in acme.contacts] == ["Doe", "Roe"]
+        assert all(isinstance(c, Contact) for c in acme.contacts)
+        doe = await session.get(Contact, acme.contacts[0].id or "")
+        assert doe is acme.contacts[0]  # one object per record in a session
+
+
+async def test_recording_errors_are_clear(sf: Salesforce) -> None:
+    from datetime import datetime
+
+    class Event(SObject, api_name="Task"):
+        subject: Field[str | None] = Field(None)
+        reminder_date_time: Field[datetime | None] = Field(None)
+
+    async with Session(sf):
+        with pytest.raises(Exception, match="naive datetime"):
+            Event(reminder_date_time=datetime(2024, 1, 1)).save()
+        with pytest.raises(Exception, match="must have a value to upsert"):
+            Account(name="no ext id").upsert()
+        with pytest.raises(Exception, match="has no id: there is nothing to delete"):
+            Contact(last_name="never saved").delete()
+        pending = Contact(last_name="changed my mind")
+        pending.save()
+        op = pending.delete()  # never sent: forgetting the create is the delete
+        assert op.skipped
+    assert pending.id is None
