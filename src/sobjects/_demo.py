@@ -1,7 +1,9 @@
-"""``make demo`` / ``sobjects demo``: the client layer at work on an in-process local org.
+"""``make demo`` / ``sobjects demo``: the product at work on an in-process local org.
 
-Each step prints what it did and what it cost: HTTP requests sent and API calls counted by
-the org (Composite Batch costs one call per subrequest; Composite and Collections one each).
+Part 1 is the ORM as a user writes it (models, a session, typed queries, failures); part 2 is
+the client layer underneath. Each step prints what it did and what it cost: HTTP requests
+sent and API calls counted by the org (Composite Batch costs one call per subrequest;
+Composite and Collections one each).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from sobjects.client import ApiUsageEvent, RequestEvent, Salesforce
 from sobjects.emulator import LocalOrg
 from sobjects.errors import RequiredFieldMissingError
+from sobjects.fields import Field, Id
+from sobjects.orm import FlushError, Session, SObject, inspect, select
 
 __all__ = ["run_demo"]
 
@@ -43,18 +47,123 @@ async def _step(meter: _Meter, title: str, action: Callable[[], Awaitable[list[s
 
 async def run_demo() -> None:
     """Run the walkthrough; raises if any step does not behave as shown."""
-    org = LocalOrg()
-    org.define_field(
-        "Account",
-        {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True, "length": 40},
-    )
-    meter = _Meter()
-    print("sobjects demo: a local Salesforce org in-process, the client layer against it")
-    async with org.client(
-        event_hooks={"request": [meter.on_request], "api_usage": [meter.on_usage]}
-    ) as sf:
-        await _demo_steps(sf, meter)
-    print(f"\nDone. The org counted {org.api_usage} API calls in all.")
+    print("sobjects demo: a local Salesforce org in-process; no account, no network")
+    total = 0
+    parts = [
+        ("Part 1: the ORM", _orm_steps),
+        ("Part 2: the client layer underneath (a fresh org)", _demo_steps),
+    ]
+    for title, steps in parts:
+        org = LocalOrg()
+        org.define_field(
+            "Account",
+            {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True},
+        )
+        meter = _Meter()
+        print(f"\n######## {title}")
+        async with org.client(
+            event_hooks={"request": [meter.on_request], "api_usage": [meter.on_usage]}
+        ) as sf:
+            await steps(sf, meter)
+        total += org.api_usage
+    print(f"\nDone. The orgs counted {total} API calls in all.")
+
+
+class Account(SObject):
+    name: Field[str]
+    industry: Field[str | None] = Field(None)
+    ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
+
+
+class Contact(SObject):
+    first_name: Field[str | None] = Field(None)
+    last_name: Field[str]
+    email: Field[str | None] = Field(None)
+    title: Field[str | None] = Field(None)
+    account_id: Field[Id | None] = Field(None)
+    account: Field[Account | None] = Field(None)
+
+
+async def _orm_steps(sf: Salesforce, meter: _Meter) -> None:
+    async def accounts_with_contacts() -> list[str]:
+        async with Session(sf):
+            for name in ("Stark Industries", "Wayne Enterprises", "Acme Rockets"):
+                account = Account(name=name, industry="Manufacturing")
+                account.save()
+                for i in range(4):
+                    Contact(last_name=f"{name.split()[0]} {i}", account=account).save()
+        return [
+            "3 accounts and 12 contacts recorded with .save(); nothing sent until the block ends",
+            "flush: wave 1 creates the accounts, wave 2 the contacts with their new AccountId",
+        ]
+
+    async def upsert() -> list[str]:
+        async with Session(sf):
+            first = Account(name="Globex", ext_id="GLOBEX-1")
+            first.upsert()
+        async with Session(sf):
+            second = Account(name="Globex Corporation", ext_id="GLOBEX-1")
+            second.upsert()
+        assert inspect(first).created and not inspect(second).created
+        assert first.id == second.id
+        return [
+            f"first upsert of GLOBEX-1: created={inspect(first).created}, id={first.id}",
+            f"second upsert of GLOBEX-1: created={inspect(second).created}, same record",
+        ]
+
+    async def typed_query() -> list[str]:
+        async with Session(sf) as session:
+            query = (
+                select(Contact)
+                .with_parent(Contact.account)
+                .where(Contact.account.name == "Acme Rockets")
+                .order_by(Contact.last_name.desc())
+                .limit(3)
+            )
+            contacts: list[Contact] = await session.all(query)
+        names = [f"{c.last_name} ({c.account.name if c.account else '-'})" for c in contacts]
+        return [query.to_soql(), f"-> list[Contact]: {', '.join(names)}"]
+
+    async def update_one_field() -> list[str]:
+        async with Session(sf) as session:
+            tony = await session.one(select(Contact).where(Contact.last_name == "Stark 0"))
+            tony.title = "CEO"
+            changes = inspect(tony).changes
+            tony.save()
+        assert changes == {"Title": "CEO"}
+        return [f"loaded Stark 0, set title; the update sends only {changes}"]
+
+    async def partial_failure() -> list[str]:
+        lines = []
+        async with Session(sf) as session:
+            good = Contact(last_name="Banner", email="bruce@shield.example")
+            bad_email = Contact(last_name="Romanoff", email="not an email")
+            too_long = Contact(last_name="X" * 81)
+            for contact in (good, bad_email, too_long):
+                contact.save()
+            try:
+                await session.flush()
+            except FlushError as exc:
+                lines += ["FlushError:", *str(exc).splitlines()]
+            lines.append(
+                "states: "
+                + ", ".join(f"{c.last_name[:8]}={inspect(c).state}" for c in (good, bad_email))
+                + f", X...={inspect(too_long).state}"
+            )
+            lines.append(f"Romanoff's errors by field: {list(inspect(bad_email).field_errors)}")
+            bad_email.email = "natasha@shield.example"
+            too_long.last_name = "Barton"
+            bad_email.save()
+            too_long.save()
+        assert good.id and bad_email.id and too_long.id
+        lines.append("fixed and flushed again: only the two failed contacts were sent")
+        return lines
+
+    await _step(meter, "1. Accounts with their contacts in one session", accounts_with_contacts)
+    await _step(meter, "2. Upsert by external id", upsert)
+    await _step(meter, "3. A typed query", typed_query)
+    await _step(meter, "4. An update that sends only one field", update_one_field)
+    await _step(meter, "5. A flush with a partial failure, and its report", partial_failure)
 
 
 async def _demo_steps(sf: Salesforce, meter: _Meter) -> None:
@@ -128,9 +237,9 @@ async def _demo_steps(sf: Salesforce, meter: _Meter) -> None:
             f"statuses {[s.status_code for s in c]}; Initech accounts kept: {kept}",
         ]
 
-    await _step(meter, "1. Create an account and its contact", create)
-    await _step(meter, "2. Upsert by external id", upsert)
-    await _step(meter, "3. Bulk insert with sObject Collections", bulk)
-    await _step(meter, "4. Query with paging", query)
-    await _step(meter, "5. Composite Batch with a failure (halt_on_error)", batch)
-    await _step(meter, "6. Composite with references, all or none", composite)
+    await _step(meter, "6. Create an account and its contact", create)
+    await _step(meter, "7. Upsert by external id", upsert)
+    await _step(meter, "8. Bulk insert with sObject Collections", bulk)
+    await _step(meter, "9. Query with paging", query)
+    await _step(meter, "10. Composite Batch with a failure (halt_on_error)", batch)
+    await _step(meter, "11. Composite with references, all or none", composite)
