@@ -123,6 +123,9 @@ class ObjectState:
     deleted: bool = False
     snapshot: dict[str, Any] = field(default_factory=dict)  # wire values at load / last flush
     loaded: set[str] = field(default_factory=set)  # relationships that were queried
+    # Parent relationships assigned since the record was built or loaded: their lookup id
+    # is part of the next write (``contact.account = acme``).
+    assigned: set[str] = field(default_factory=set)
     pending: Operation | None = None
     created: bool | None = None
     last_result: Any = None
@@ -222,6 +225,14 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     _sobject_state: ObjectState = PrivateAttr(default_factory=ObjectState)
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Relationships passed to the constructor are assignments too (Contact(account=a)).
+        state = self._sobject_state
+        for fm in sobject_meta(type(self)).fields.values():
+            if fm.kind == "parent" and fm.name in self.model_fields_set:
+                state.loaded.add(fm.name)
+                state.assigned.add(fm.name)
+
     @classmethod
     def model_rebuild(cls, **kwargs: Any) -> bool | None:
         """Resolve forward references (see pydantic); also resets sobjects' metadata."""
@@ -270,6 +281,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         meta = sobject_meta(type(self))
         state = self._sobject_state
         state.persistent = self.id is not None
+        state.assigned.clear()  # read from Salesforce, not set by the user
         for key in record:
             fm = meta.by_api.get(key.lower())
             if fm is None:
@@ -313,10 +325,23 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name in type(self).__sobject_fields__:
-            meta = sobject_meta(type(self))
-            if meta.fields[name].kind != "value":
-                self._sobject_state.loaded.add(name)
+        if name not in type(self).__sobject_fields__:
+            return
+        meta = sobject_meta(type(self))
+        fm = meta.fields[name]
+        state = self._sobject_state
+        if fm.kind == "parent":
+            state.loaded.add(name)
+            state.assigned.add(name)
+        elif fm.kind == "children":
+            state.loaded.add(name)
+        else:
+            # Setting a lookup id by hand makes a loaded parent object stale: forget it
+            # rather than let it disagree with the id that will be sent.
+            parent = meta.parent_for_lookup(fm.api_name)
+            if parent is not None and parent.name not in state.assigned:
+                self.__dict__[parent.name] = None
+                state.loaded.discard(parent.name)
 
     # -- unit of work --------------------------------------------------------------------------
 

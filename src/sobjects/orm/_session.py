@@ -28,10 +28,10 @@ from sobjects.client._composite import (
     CreateSubrequest,
     DeleteSubrequest,
     QuerySubrequest,
-    Reference,
     Subrequest,
     UpdateSubrequest,
     UpsertSubrequest,
+    _nothing_applied,
 )
 from sobjects.errors import (
     ConfigurationError,
@@ -141,7 +141,13 @@ class Operation:
         self.skipped = False
         self.attempts = 0
         self.blocked_by: Operation | None = None  # a dependency that failed
-        self.sent_values: dict[str, Any] = {}
+        self.sent_values: dict[str, Any] = {}  # API name -> wire value, as sent
+        # Lookups sent for assigned parent relationships: API name -> (relation, parent).
+        self.derived: dict[str, tuple[str, SObject | None]] = {}
+        self.in_flight = False
+        # Sent, but no answer came back: never sent again unless saved again explicitly.
+        self.outcome_unknown = False
+        self.error: SalesforceError | None = None  # why it was not sent, or is unknown
 
     def __repr__(self) -> str:
         state = "done" if self.done else "pending"
@@ -152,6 +158,8 @@ class Operation:
         return self.skipped or (self.subrequest is not None and self.subrequest.done)
 
     def _require(self) -> Subrequest:
+        if self.outcome_unknown and self.error is not None:
+            raise self.error
         if self.subrequest is None or not self.subrequest.done:
             raise ResultNotReadyError(
                 f"the {self.kind} of {_describe(self.obj)} has not been flushed yet: its result "
@@ -255,12 +263,13 @@ class Session:
         self.lock_retries = lock_retries
         self._pending: list[Operation | QueryHandle[Any]] = []
         self._identity: weakref.WeakValueDictionary[str, SObject] = weakref.WeakValueDictionary()
-        self._token: Token[Session | None] | None = None
+        self._tokens: list[Token[Session | None]] = []
+        self._flush_lock: anyio.Lock | None = None
 
     # -- context -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._token = _current.set(self)
+        self._tokens.append(_current.set(self))
         return self
 
     async def __aexit__(
@@ -275,15 +284,17 @@ class Session:
             else:
                 self.discard()  # the block failed: nothing it recorded is sent
         finally:
-            if self._token is not None:
-                _current.reset(self._token)
-                self._token = None
+            if self._tokens:
+                _current.reset(self._tokens.pop())
 
     def discard(self) -> None:
         """Forget every operation not sent yet."""
         for item in self._pending:
             if isinstance(item, Operation) and item.obj._sobject_state.pending is item:
-                item.obj._sobject_state.pending = None
+                state = item.obj._sobject_state
+                state.pending = None
+                state.failed = False
+                state.errors = []
         self._pending.clear()
 
     @property
@@ -301,7 +312,10 @@ class Session:
         return obj
 
     def register_save(self, obj: SObject) -> Operation:
-        kind: Kind = "update" if obj.id else "create"
+        current = obj._sobject_state.pending
+        creating = current is not None and current.in_flight and current.kind != "delete"
+        # An object whose create is in flight gets an update, sent once the id is known.
+        kind: Kind = "update" if obj.id or creating else "create"
         return self._register(obj, kind)
 
     def register_upsert(self, obj: SObject, external_id: str | None) -> Operation:
@@ -326,15 +340,21 @@ class Session:
 
     def register_delete(self, obj: SObject) -> Operation:
         state = obj._sobject_state
+        current = state.pending
         if not obj.id:
-            if state.pending is not None and state.pending.kind == "create":
+            if (
+                current is not None
+                and current.kind in ("create", "upsert")
+                and current in self._pending
+                and not current.in_flight
+            ):
                 # Never sent: forgetting it is the delete.
-                self._pending.remove(state.pending)
-                op = state.pending
+                self._pending.remove(current)
                 state.pending = None
-                op.skipped = True
-                return op
-            raise ConfigurationError(f"{_describe(obj)} has no id: there is nothing to delete")
+                current.skipped = True
+                return current
+            if current is None or not current.in_flight:
+                raise ConfigurationError(f"{_describe(obj)} has no id: there is nothing to delete")
         return self._register(obj, "delete")
 
     def _register(
@@ -343,17 +363,32 @@ class Session:
         if kind != "delete":
             _check_sendable(obj)
         state = obj._sobject_state
-        if state.session is not None and state.session is not self:
-            raise ConfigurationError(f"{_describe(obj)} belongs to another session")
+        other = state.session
+        if (
+            other is not None
+            and other is not self
+            and state.pending is not None
+            and state.pending in other._pending
+        ):
+            raise ConfigurationError(
+                f"{_describe(obj)} has a pending {state.pending.kind} in another session: "
+                "flush or discard it there first"
+            )
         state.session = self
         current = state.pending
-        if current is not None and current in self._pending:
+        if (
+            current is not None
+            and current in self._pending
+            and not current.in_flight
+            and not current.outcome_unknown
+        ):
             if current.kind == kind or (current.kind == "create" and kind == "update"):
                 return current  # already recorded: the flush sends its latest values
             self._pending.remove(current)
         op = Operation(kind, obj, external_id)
         state.pending = op
         state.failed = False
+        state.errors = []
         self._pending.append(op)
         if obj.id:
             self._identity[obj.id] = obj
@@ -443,150 +478,300 @@ class Session:
     def _hydrate(self, model: type[T], record: dict[str, Any]) -> T:
         """A model for a record; the same object if this session already holds that id."""
         fresh = model.from_record(record)
-        fresh._sobject_state.session = self
-        if not fresh.id:
-            return fresh
-        existing = self._identity.get(fresh.id)
-        if existing is None or not isinstance(existing, model):
-            self._identity[fresh.id] = fresh
-            self._adopt_related(fresh)
-            return fresh
-        _merge(existing, fresh, record)
-        return existing
+        return self._canonical(fresh, record)
 
-    def _adopt_related(self, obj: SObject) -> None:
-        for fm in sobject_meta(type(obj)).fields.values():
-            if fm.kind == "value":
+    def _canonical(self, obj: T, record: dict[str, Any]) -> T:
+        """Put ``obj`` (and the parents and children it carries) in the identity map, or
+        merge it into the object already there for its id."""
+        meta = sobject_meta(type(obj))
+        for key, raw in record.items():
+            fm = meta.by_api.get(key.lower())
+            if fm is None or fm.kind == "value":
                 continue
             value = obj.__dict__.get(fm.name)
-            related = value if isinstance(value, list) else [value]
-            for item in related:
-                if isinstance(item, SObject):
-                    item._sobject_state.session = self
-                    if item.id and item.id not in self._identity:
-                        self._identity[item.id] = item
+            if fm.kind == "parent" and isinstance(value, SObject) and isinstance(raw, dict):
+                obj.__dict__[fm.name] = self._canonical(value, raw)
+            elif fm.kind == "children" and isinstance(value, list) and isinstance(raw, dict):
+                rows = raw.get("records") or []
+                obj.__dict__[fm.name] = [
+                    self._canonical(child, child_raw) if isinstance(child, SObject) else child
+                    for child, child_raw in zip(value, rows, strict=False)
+                ]
+        obj._sobject_state.session = self
+        if not obj.id:
+            return obj
+        existing = self._identity.get(obj.id)
+        if existing is None or not isinstance(existing, type(obj)):
+            self._identity[obj.id] = obj
+            return obj
+        if existing is not obj:
+            _merge(existing, obj, record)
+        return existing
 
     # -- flush ---------------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Send everything recorded, in dependency order, as few requests as possible."""
-        if not self._pending:
+        """Send everything recorded, in dependency order, as few requests as possible.
+
+        One flush runs at a time per session; work recorded meanwhile goes in the next one.
+        """
+        if self._flush_lock is None:
+            self._flush_lock = anyio.Lock()
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        work = [w for w in self._pending if not (isinstance(w, Operation) and w.outcome_unknown)]
+        if not work:
             return
-        work = list(self._pending)
         for item in work:
-            if isinstance(item, Operation) and item.kind == "update":
-                values = self._update_values(item.obj)
-                if not values:
-                    item.skipped = True
-                    self._finish(item)
+            if (
+                isinstance(item, Operation)
+                and item.kind == "update"
+                and item.obj.id
+                and not changed_values(item.obj)
+                and not self._relation_changes(item.obj)
+            ):
+                item.skipped = True
+                self._finish(item)
         work = [w for w in work if not (isinstance(w, Operation) and w.skipped)]
+        self._check_parents(work)
+        waves = self._waves(work)
+        transport: list[SalesforceError] = []
         if self.transaction:
-            await self._flush_transaction(work)
+            await self._flush_transaction(waves, transport)
         else:
-            await self._flush_batches(work)
-        self._raise_failures(work)
+            await self._flush_batches(waves, transport)
+        self._raise_failures(work, transport)
 
     def _finish(self, op: Operation) -> None:
         if op in self._pending:
             self._pending.remove(op)
-        if op.obj._sobject_state.pending is op:
-            op.obj._sobject_state.pending = None
+        state = op.obj._sobject_state
+        if state.pending is op:
+            state.pending = None
+            state.failed = False
+            state.errors = []
+
+    def _relation_changes(self, obj: SObject) -> dict[str, tuple[str, SObject | None]]:
+        """Assigned parent relationships whose lookup id would change: API name -> (relation,
+        parent). A parent that has no id yet always counts."""
+        meta = sobject_meta(type(obj))
+        state = obj._sobject_state
+        out: dict[str, tuple[str, SObject | None]] = {}
+        for name in state.assigned:
+            fm = meta.fields[name]
+            parent = obj.__dict__.get(name)
+            assert fm.lookup_api_name is not None
+            parent_id = parent.id if isinstance(parent, SObject) else None
+            known = state.snapshot.get(fm.lookup_api_name, _UNKNOWN)
+            if isinstance(parent, SObject) and not parent.id:
+                out[fm.lookup_api_name] = (name, parent)
+            elif known is _UNKNOWN or known != parent_id or not state.persistent:
+                out[fm.lookup_api_name] = (name, parent if isinstance(parent, SObject) else None)
+        return out
+
+    def _new_parents(self, op: Operation) -> list[SObject]:
+        if op.kind == "delete":
+            return []
+        return [
+            parent
+            for _, parent in self._relation_changes(op.obj).values()
+            if parent is not None and not parent.id
+        ]
+
+    def _check_parents(self, work: list[Operation | QueryHandle[Any]]) -> None:
+        """Refuse, before any HTTP, a record pointing at a new parent that is not being saved."""
+        saving = {
+            id(w.obj) for w in work if isinstance(w, Operation) and w.kind in ("create", "upsert")
+        }
+        for item in work:
+            if not isinstance(item, Operation):
+                continue
+            for parent in self._new_parents(item):
+                in_flight = parent._sobject_state.pending
+                if id(parent) not in saving and not (in_flight and in_flight.in_flight):
+                    raise ConfigurationError(
+                        f"{_describe(item.obj)} refers to {_describe(parent)}, which has no id "
+                        "and is not being saved: call .save() (or .upsert()) on it too"
+                    )
 
     def _waves(self, work: list[Operation | QueryHandle[Any]]) -> list[list[Any]]:
-        """Group work so that each item comes after what it depends on."""
+        """Order work so each item comes after what it depends on (a topological sort);
+        deferred queries come after the writes recorded before them."""
+        creators = {
+            id(w.obj): w
+            for w in work
+            if isinstance(w, Operation) and w.kind in ("create", "upsert")
+        }
         level: dict[int, int] = {}
-        by_obj = {id(w.obj): w for w in work if isinstance(w, Operation)}
-        latest_write = -1
+        visiting: list[Operation] = []
+
+        def level_of(op: Operation) -> int:
+            if id(op) in level:
+                return level[id(op)]
+            if op in visiting:
+                cycle = " -> ".join(_describe(o.obj) for o in [*visiting, op])
+                raise ConfigurationError(
+                    f"these new records depend on each other: {cycle}; save one of them "
+                    "first, then set the relationship in a later flush"
+                )
+            visiting.append(op)
+            wave = 0
+            for parent in self._new_parents(op):
+                dep = creators.get(id(parent))
+                if dep is not None and dep is not op:
+                    wave = max(wave, level_of(dep) + 1)
+            visiting.pop()
+            level[id(op)] = wave
+            return wave
+
         waves: list[list[Any]] = []
+        latest_write = -1
         for item in work:
             if isinstance(item, QueryHandle):
                 wave = latest_write + 1
             else:
-                wave = 0
-                for parent in _parents(item.obj):
-                    dep = by_obj.get(id(parent))
-                    if dep is not None and not parent.id:
-                        wave = max(wave, level[id(dep)] + 1)
-                level[id(item)] = wave
+                wave = level_of(item)
                 latest_write = max(latest_write, wave)
             while len(waves) <= wave:
                 waves.append([])
             waves[wave].append(item)
         return waves
 
-    async def _flush_batches(self, work: list[Operation | QueryHandle[Any]]) -> None:
-        halted = False
-        for wave in self._waves(work):
-            if halted:
-                break
-            round_items = wave
+    async def _flush_batches(
+        self, waves: list[list[Any]], transport: list[SalesforceError]
+    ) -> None:
+        for wave in waves:
+            items = wave
             for attempt in range(self.lock_retries + 1):
-                sendable = [i for i in round_items if self._ready(i)]
+                sendable = [i for i in items if self._ready(i)]
                 if not sendable:
                     break
                 chunks = [
                     sendable[i : i + BATCH_LIMIT] for i in range(0, len(sendable), BATCH_LIMIT)
                 ]
-                limiter = anyio.CapacityLimiter(self.concurrency)
-
-                async def send(chunk: list[Any], limiter: anyio.CapacityLimiter = limiter) -> None:
-                    async with limiter:
-                        await self._send_batch(chunk)
-
-                async with anyio.create_task_group() as group:
+                if self.halt_on_error:
+                    # In order, and nothing more after a genuine failure.
                     for chunk in chunks:
-                        group.start_soon(send, chunk)
-                locked = [
-                    i for i in sendable
-                    if isinstance(i, Operation) and _failed_with(i, LOCK_ROW)
-                ]  # fmt: skip
-                if not locked or attempt == self.lock_retries:
+                        await self._send_chunk(chunk, transport)
+                        if transport or any(_genuine_failure(i) for i in chunk):
+                            break
+                else:
+                    limiter = anyio.CapacityLimiter(self.concurrency)
+
+                    async def send(
+                        chunk: list[Any], limiter: anyio.CapacityLimiter = limiter
+                    ) -> None:
+                        async with limiter:
+                            await self._send_chunk(chunk, transport)
+
+                    async with anyio.create_task_group() as group:
+                        for chunk in chunks:
+                            group.start_soon(send, chunk)
+                retry = _lock_retries(sendable)
+                if not retry or attempt == self.lock_retries or transport:
                     break
                 await anyio.sleep(0.2 * (2**attempt))
-                round_items = locked
-            if self.halt_on_error and any(_failed(i) for i in wave):
-                halted = True
+                items = retry
+            if transport or (self.halt_on_error and any(_genuine_failure(i) for i in wave)):
+                return  # later waves are not sent
 
     def _ready(self, item: Operation | QueryHandle[Any]) -> bool:
-        """Whether an item can be sent now (its parents have ids)."""
+        """Whether an item can be sent now: not done, not unknown, its parents have ids."""
         if isinstance(item, QueryHandle):
             return not item.done
-        if item.done and item.is_success:
+        if item.outcome_unknown or (item.done and item.is_success):
             return False
-        for parent in _parents(item.obj):
-            if not parent.id:
-                blocker = parent._sobject_state.pending
-                item.blocked_by = blocker
-                return False
+        if item.kind in ("update", "delete") and not item.obj.id:
+            creator = item.obj._sobject_state.pending
+            item.blocked_by = creator if creator is not item else None
+            item.error = ResponseError(
+                0, [ErrorDetail("NOT_SENT", "the record has no id: its create failed")]
+            )
+            return False
+        for parent in self._new_parents(item):
+            item.blocked_by = parent._sobject_state.pending
+            item.error = ResponseError(
+                0,
+                [ErrorDetail("NOT_SENT", f"depends on {_describe(parent)}, which was not saved")],
+            )
+            return False
         item.blocked_by = None
+        item.error = None
         return True
 
-    async def _send_batch(self, chunk: list[Any]) -> None:
+    async def _send_chunk(self, chunk: list[Any], transport: list[SalesforceError]) -> None:
         batch = self.sf.composite.batch(halt_on_error=self.halt_on_error)
-        sent: list[_Sent] = []
-        for item in chunk:
-            sent.append(_Sent(item, self._add_subrequest(batch, item, refs=None)))
-        await batch.execute()
+        sent = [_Sent(item, self._add_subrequest(batch, item, refs=None)) for item in chunk]
+        try:
+            await batch.execute()
+        except SalesforceError as exc:
+            transport.append(exc)
+            self._unanswered(sent, exc)
+        finally:
+            for entry in sent:
+                if isinstance(entry.op, Operation):
+                    entry.op.in_flight = False
         for entry in sent:
             self._apply(entry.op, entry.subrequest)
         await self._complete_queries(sent)
 
-    async def _flush_transaction(self, work: list[Operation | QueryHandle[Any]]) -> None:
-        if len(work) > 25:
+    def _unanswered(self, sent: list[_Sent], exc: SalesforceError) -> None:
+        """Subrequests left without an answer by a failed request."""
+        if _nothing_applied(exc):
+            return  # still pending: the next flush sends them
+        for entry in sent:
+            if isinstance(entry.op, Operation) and not entry.subrequest.done:
+                entry.op.outcome_unknown = True
+                entry.op.error = ResponseError(
+                    0,
+                    [
+                        ErrorDetail(
+                            "OUTCOME_UNKNOWN",
+                            f"sent, but no answer came back ({type(exc).__name__}): Salesforce "
+                            "may have applied it, so it is not sent again; check the org, "
+                            "then save the object again if needed",
+                        )
+                    ],
+                )
+
+    async def _flush_transaction(
+        self, waves: list[list[Any]], transport: list[SalesforceError]
+    ) -> None:
+        ordered = [item for wave in waves for item in wave]
+        queries = sum(1 for item in ordered if isinstance(item, QueryHandle))
+        if len(ordered) > 25 or queries > 5:
             raise ConfigurationError(
-                f"transaction=True sends one all-or-none Composite request of at most 25 "
-                f"subrequests; this flush has {len(work)}. Flush in smaller steps."
+                "transaction=True sends one all-or-none Composite request: at most 25 "
+                f"operations, 5 of them queries; this flush has {len(ordered)} ({queries} "
+                "queries). Flush in smaller steps."
             )
-        composite = self.sf.composite(all_or_none=True)
-        refs: dict[int, Subrequest] = {}
-        sent: list[_Sent] = []
-        ordered = [item for wave in self._waves(work) for item in wave]
-        for item in ordered:
-            sub = self._add_subrequest(composite, item, refs=refs)
-            if isinstance(item, Operation):
-                refs[id(item.obj)] = sub
-            sent.append(_Sent(item, sub))
-        await composite.execute()
+        for attempt in range(self.lock_retries + 1):
+            composite = self.sf.composite(all_or_none=True)
+            refs: dict[int, Subrequest] = {}
+            sent: list[_Sent] = []
+            for item in ordered:
+                sub = self._add_subrequest(composite, item, refs=refs)
+                if isinstance(item, Operation):
+                    refs[id(item.obj)] = sub
+                sent.append(_Sent(item, sub))
+            try:
+                await composite.execute()
+            except SalesforceError as exc:
+                transport.append(exc)
+                self._unanswered(sent, exc)
+            finally:
+                for entry in sent:
+                    if isinstance(entry.op, Operation):
+                        entry.op.in_flight = False
+            # All or none: after a row lock, nothing was kept, so everything may go again.
+            locked = [
+                e for e in sent if isinstance(e.op, Operation) and _failed_with(e.op, LOCK_ROW)
+            ]
+            if not locked or attempt == self.lock_retries or transport:
+                break
+            await anyio.sleep(0.2 * (2**attempt))
         for entry in sent:
             self._apply(entry.op, entry.subrequest)
         await self._complete_queries(sent)
@@ -604,6 +789,7 @@ class Session:
             return sub
         op = item
         op.attempts += 1
+        op.in_flight = True
         obj = op.obj
         meta = sobject_meta(type(obj))
         if op.kind == "delete":
@@ -611,9 +797,16 @@ class Session:
             sub_d: DeleteSubrequest = target.sobject.delete(meta.api_name, obj.id)
             op.subrequest = sub_d
             return sub_d
-        values = self._create_values(obj) if op.kind != "update" else self._update_values(obj)
-        values.update(self._lookup_values(obj, refs, only_changed=op.kind == "update"))
-        op.sent_values = {k: v for k, v in values.items() if not isinstance(v, Reference)}
+        values = self._create_values(obj) if op.kind != "update" else changed_values(obj)
+        op.sent_values = dict(values)
+        op.derived = self._relation_changes(obj)
+        for api_name, (_, parent) in op.derived.items():
+            if parent is None:
+                values[api_name] = None
+            elif parent.id:
+                values[api_name] = parent.id
+            elif refs is not None and id(parent) in refs:
+                values[api_name] = refs[id(parent)].reference.id
         if op.kind == "create":
             sub_c: CreateSubrequest = target.sobject.create(meta.api_name, values)
             op.subrequest = sub_c
@@ -624,7 +817,7 @@ class Session:
             op.subrequest = sub_u
             return sub_u
         assert op.external_id is not None
-        values[op.external_id.api_name] = obj.__dict__.get(op.external_id.name)
+        values[op.external_id.api_name] = obj._wire_value(op.external_id)
         sub_x: UpsertSubrequest = target.sobject.upsert(
             meta.api_name, values, external_id_field=op.external_id.api_name
         )
@@ -641,41 +834,6 @@ class Session:
                 values[fm.api_name] = obj._wire_value(fm)
         return values
 
-    def _update_values(self, obj: SObject) -> dict[str, Any]:
-        """What an update sends: changed fields and changed parent relationships."""
-        values = changed_values(obj)
-        values.update(self._lookup_values(obj, None, only_changed=True))
-        return values
-
-    def _lookup_values(
-        self, obj: SObject, refs: dict[int, Subrequest] | None, *, only_changed: bool
-    ) -> dict[str, Any]:
-        """Lookup ids for parent relationships set on the object (``contact.account = acme``)."""
-        meta = sobject_meta(type(obj))
-        values: dict[str, Any] = {}
-        for fm in meta.fields.values():
-            # Set by the user (constructor or assignment) or read from Salesforce.
-            if fm.kind != "parent" or fm.name not in obj.model_fields_set:
-                continue
-            parent = obj.__dict__.get(fm.name)
-            assert fm.lookup_api_name is not None
-            if parent is None:
-                values[fm.lookup_api_name] = None
-            elif isinstance(parent, SObject) and parent.id:
-                values[fm.lookup_api_name] = parent.id
-            elif isinstance(parent, SObject) and refs is not None and id(parent) in refs:
-                values[fm.lookup_api_name] = refs[id(parent)].reference.id
-            if fm.lookup_api_name in values:
-                lookup_field = meta.by_api.get(fm.lookup_api_name.lower())
-                if (
-                    only_changed
-                    and lookup_field is not None
-                    and obj._sobject_state.snapshot.get(fm.lookup_api_name)
-                    == values[fm.lookup_api_name]
-                ):
-                    del values[fm.lookup_api_name]
-        return values
-
     def _apply(self, item: Operation | QueryHandle[Any], sub: Subrequest) -> None:
         """Hydrate one item from its subrequest result."""
         if isinstance(item, QueryHandle):
@@ -683,49 +841,48 @@ class Session:
         op, obj = item, item.obj
         state = obj._sobject_state
         state.last_result = sub
-        if not sub.done:
+        if op.outcome_unknown:
+            state.failed = True
+            state.errors = list(op.error.errors) if isinstance(op.error, ResponseError) else []
             return
+        if not sub.done:
+            return  # not answered and certainly not applied: still pending
         if not sub.is_success:
             state.failed = True
             state.errors = sub.errors
             return
-        state.failed = False
-        state.errors = []
         if op.kind == "delete":
             state.deleted = True
             state.persistent = False
             if obj.id:
                 self._identity.pop(obj.id, None)
-        else:
-            if op.kind == "create":
-                assert isinstance(sub, CreateSubrequest)
-                _set_id(obj, sub.id)
-                state.created = True
-            elif op.kind == "upsert":
-                assert isinstance(sub, UpsertSubrequest)
-                result = sub.upsert_result
-                if result.id:
-                    _set_id(obj, result.id)
-                state.created = result.created
-            state.persistent = True
-            meta = sobject_meta(type(obj))
-            for api_name, value in op.sent_values.items():
-                fm = meta.by_api.get(api_name.lower())
-                if fm is not None and fm.kind == "value" and fm.name != "id":
-                    obj.__dict__[fm.name] = value  # e.g. AccountId sent for `account=acme`
-            state.snapshot.update({k: _freeze(v) for k, v in op.sent_values.items()})
-            for parent_fm in meta.fields.values():
-                # Lookups sent as @{ref.id} resolve to the parent's id, known by now.
-                parent = obj.__dict__.get(parent_fm.name) if parent_fm.kind == "parent" else None
-                if isinstance(parent, SObject) and parent.id and parent_fm.lookup_api_name:
-                    lookup = meta.by_api.get(parent_fm.lookup_api_name.lower())
-                    if lookup is not None and parent_fm.name in obj.model_fields_set:
-                        obj.__dict__[lookup.name] = parent.id
-                        state.snapshot[lookup.api_name] = parent.id
-            if op.kind in ("create", "upsert"):
-                _snapshot_all(obj)
-            if obj.id:
-                self._identity[obj.id] = obj
+            self._finish(op)
+            return
+        if op.kind == "create":
+            assert isinstance(sub, CreateSubrequest)
+            _set_id(obj, sub.id)
+            state.created = True
+        elif op.kind == "upsert":
+            assert isinstance(sub, UpsertSubrequest)
+            result = sub.upsert_result
+            if result.id:
+                _set_id(obj, result.id)
+            state.created = result.created
+        state.persistent = True
+        # What was sent is now what Salesforce holds; other fields stay unknown.
+        state.snapshot.update({k: _freeze(v) for k, v in op.sent_values.items()})
+        meta = sobject_meta(type(obj))
+        for api_name, (relation, parent) in op.derived.items():
+            # The lookup sent for an assigned parent: its id is known now.
+            parent_id = parent.id if parent is not None else None
+            lookup = meta.by_api.get(api_name.lower())
+            if lookup is not None:
+                obj.__dict__[lookup.name] = parent_id
+            state.snapshot[api_name] = parent_id
+            if obj.__dict__.get(relation) is parent:
+                state.assigned.discard(relation)
+        if obj.id:
+            self._identity[obj.id] = obj
         self._finish(op)
 
     async def _complete_queries(self, sent: list[_Sent]) -> None:
@@ -746,31 +903,40 @@ class Session:
             if handle in self._pending:
                 self._pending.remove(handle)
 
-    def _raise_failures(self, work: list[Operation | QueryHandle[Any]]) -> None:
+    def _raise_failures(
+        self, work: list[Operation | QueryHandle[Any]], transport: list[SalesforceError]
+    ) -> None:
         failures: list[tuple[SObject, SalesforceError]] = []
         for item in work:
             if not isinstance(item, Operation) or (item.done and item.is_success):
                 continue
-            error: SalesforceError
-            if item.subrequest is not None and item.subrequest.done:
-                found = item.subrequest.error()
-                if found is None:
-                    continue
-                error = found
-            elif item.blocked_by is not None:
-                error = ResponseError(
-                    0,
-                    [ErrorDetail("NOT_SENT", f"depends on {_describe(item.blocked_by.obj)}, "
-                                 "which was not saved")],
-                )  # fmt: skip
+            if item in self._pending and item.obj._sobject_state.pending is not item:
+                continue  # replaced by a newer operation
+            error: SalesforceError | None = None
+            if item.outcome_unknown or (item.subrequest is None or not item.subrequest.done):
+                if item.outcome_unknown or item.error is not None:
+                    error = item.error
+                elif transport:
+                    continue  # not answered, certainly not applied: still pending
+                else:
+                    error = ResponseError(
+                        0,
+                        [ErrorDetail("NOT_SENT", "not sent (an earlier failure halted the flush)")],
+                    )
             else:
-                error = ResponseError(
-                    0, [ErrorDetail("NOT_SENT", "not sent (an earlier failure halted the flush)")]
-                )
-            if not item.obj._sobject_state.errors:
-                item.obj._sobject_state.errors = list(getattr(error, "errors", []))
-            item.obj._sobject_state.failed = True
+                error = item.subrequest.error()
+            if error is None:
+                continue
+            state = item.obj._sobject_state
+            state.failed = True
+            if not state.errors:
+                state.errors = list(getattr(error, "errors", []))
             failures.append((item.obj, error))
+        if transport:
+            # The requests themselves failed: that comes first.
+            if len(transport) == 1:
+                raise transport[0]
+            raise ExceptionGroup(f"{len(transport)} requests of the flush failed", transport)
         for item in work:
             if isinstance(item, QueryHandle) and item.subrequest is not None:
                 query_error = item.subrequest.error() if item.subrequest.done else None
@@ -802,31 +968,39 @@ def _check_sendable(obj: SObject) -> None:
             )
 
 
-def _parents(obj: SObject) -> list[SObject]:
-    meta = sobject_meta(type(obj))
-    parents = []
-    for fm in meta.fields.values():
-        if fm.kind == "parent" and fm.name in obj.model_fields_set:
-            value = obj.__dict__.get(fm.name)
-            if isinstance(value, SObject):
-                parents.append(value)
-    return parents
+_UNKNOWN: Any = object()
 
 
-def _failed(item: Any) -> bool:
-    if isinstance(item, Operation):
-        return item.subrequest is not None and item.subrequest.done and not item.is_success
-    return False
+def _genuine_failure(item: Any) -> bool:
+    """Failed for its own reason (not halted behind another failure)."""
+    if not isinstance(item, Operation):
+        return False
+    if item.outcome_unknown:
+        return True
+    sub = item.subrequest
+    if sub is None or not sub.done or sub.is_success:
+        return False
+    return not getattr(sub, "halted", False)
+
+
+def _lock_retries(sendable: list[Any]) -> list[Operation]:
+    """Operations to send again after a row lock: the locked ones and those halted behind."""
+    ops = [i for i in sendable if isinstance(i, Operation)]
+    if not any(_failed_with(op, LOCK_ROW) for op in ops):
+        return []
+    return [
+        op
+        for op in ops
+        if _failed_with(op, LOCK_ROW)
+        or (op.subrequest is not None and getattr(op.subrequest, "halted", False))
+    ]
 
 
 def _failed_with(op: Operation, code: str) -> bool:
     sub = op.subrequest
-    return (
-        sub is not None
-        and sub.done
-        and not sub.is_success
-        and any(e.code == code for e in sub.errors)
-    )
+    if sub is None or not sub.done or sub.is_success:
+        return False
+    return any(e.code == code for e in sub.errors)
 
 
 def _set_id(obj: SObject, record_id: str) -> None:
@@ -839,27 +1013,24 @@ def _snapshot_all(obj: SObject) -> None:
 
 def _merge(existing: SObject, fresh: SObject, record: dict[str, Any]) -> None:
     """Bring server values of a re-read record into the object the session already holds;
-    fields changed locally and not flushed yet keep the local value."""
+    fields and relationships changed locally and not flushed yet keep the local value."""
     meta = sobject_meta(type(existing))
     state = existing._sobject_state
-    dirty = set()
-    for fm in meta.fields.values():
-        if (
-            fm.kind == "value"
-            and fm.api_name in state.snapshot
-            and _freeze(existing._wire_value(fm)) != state.snapshot[fm.api_name]
-        ):
-            dirty.add(fm.name)
+    dirty = {meta.by_api[api.lower()].name for api in changed_values(existing)}
+    dirty |= state.assigned
     for key in record:
         found = meta.by_api.get(key.lower())
         if found is None or found.name in dirty:
             continue
-        fm = found
-        existing.__dict__[fm.name] = fresh.__dict__.get(fm.name)
-        if fm.kind != "value":
-            state.loaded.add(fm.name)
+        existing.__dict__[found.name] = fresh.__dict__.get(found.name)
+        existing.__pydantic_fields_set__.add(found.name)
+        if found.kind != "value":
+            state.loaded.add(found.name)
     state.persistent = True
     state.snapshot.update(
-        {k: v for k, v in fresh._sobject_state.snapshot.items() if meta.by_api[k.lower()].name
-         not in dirty}
-    )  # fmt: skip
+        {
+            api: value
+            for api, value in fresh._sobject_state.snapshot.items()
+            if meta.by_api[api.lower()].name not in dirty
+        }
+    )
