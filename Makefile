@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo clean
+.PHONY: install test lint typecheck pytest demo docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
@@ -29,6 +29,12 @@ test: lint typecheck pytest
 # The end-to-end walkthrough on an in-process local org (no network, no account).
 demo: $(STAMP)
 	$(BIN)/sobjects demo
+
+# The documentation site (mkdocs-material, API reference by mkdocstrings) into site/.
+# --strict: any warning (a broken link, an unresolvable reference) fails the build.
+# NO_MKDOCS_2_WARNING silences mkdocs-material's end-of-life banner.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from pydantic import BaseModel, ConfigDict
 
 from sobjects.emulator import LocalOrg
 from sobjects.fields import Field, Id
@@ -23,9 +24,14 @@ class Contact(SObject):
     account_id: Field[Id | None] = Field(None)
 
 
-class NewContact(SObject, api_name="Contact"):
-    last_name: Field[str]
-    email: Field[str | None] = Field(None)
+class NewContact(BaseModel):
+    """The request body: a plain model, so a client cannot choose an ``id`` (an SObject
+    body would let one turn a create into an update of someone else's record)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    last_name: str
+    email: str | None = None
 
 
 def make_app(org: LocalOrg) -> FastAPI:
@@ -42,10 +48,11 @@ def make_app(org: LocalOrg) -> FastAPI:
         return await db.all(Contact, soql)
 
     @app.post("/contacts", status_code=201)
-    async def create_contact(body: NewContact, db: Session = Depends(session)) -> NewContact:  # noqa: B008
-        body.save()
+    async def create_contact(body: NewContact, db: Session = Depends(session)) -> Contact:  # noqa: B008
+        contact = Contact(last_name=body.last_name, email=body.email)
+        contact.save()
         await db.flush()
-        return body
+        return contact
 
     return app
 
@@ -61,6 +68,10 @@ async def test_handler_returns_typed_contacts_as_json() -> None:
     ) as client:
         created = await client.post("/contacts", json={"last_name": "Poe", "email": "p@x.com"})
         assert created.status_code == 201
+        chosen_id = await client.post(
+            "/contacts", json={"last_name": "Mallory", "id": created.json()["id"]}
+        )
+        assert chosen_id.status_code == 422  # a client cannot pick the record to overwrite
         assert created.json()["id"].startswith("003")
         response = await client.get("/contacts")
         schema = (await client.get("/openapi.json")).json()

@@ -1,0 +1,1 @@
+"""Examples of sobjects in applications; each has a README and tests in tests/examples/."""

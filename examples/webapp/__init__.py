@@ -1,0 +1,1 @@
+"""A FastAPI app over Salesforce contacts, with a unit of work per request."""
