@@ -2,7 +2,9 @@
 
 ``sobjects emulator [--port N] [--data PATH] [--latency-ms N]`` serves a local org on
 127.0.0.1 and prints its base URL and an access token. ``sobjects demo`` runs the
-end-to-end walkthrough on an in-process org.
+end-to-end walkthrough on an in-process org. ``sobjects generate (--describe DIR | --org
+BASE_URL) --objects Account,Contact --out DIR [--check]`` writes typed models from describe
+metadata (or, with ``--check``, reports how the models on disk drifted from it).
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     emulator.add_argument("--api-limit", type=int, default=None, help="daily API request allowance")
     commands.add_parser("demo", help="run the end-to-end demo on an in-process local org")
+    from sobjects.codegen._command import add_arguments
+
+    generate = commands.add_parser(
+        "generate", help="write typed SObject models from describe metadata (or --check them)"
+    )
+    add_arguments(generate)
     return parser
 
 
@@ -61,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         anyio.run(run_demo)
         return 0
+    if args.command == "generate":
+        from sobjects.codegen._command import run
+
+        return run(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

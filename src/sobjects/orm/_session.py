@@ -148,6 +148,7 @@ class Operation:
         # Sent, but no answer came back: never sent again unless saved again explicitly.
         self.outcome_unknown = False
         self.error: SalesforceError | None = None  # why it was not sent, or is unknown
+        self.unanswered: SalesforceError | None = None  # the request failure behind it
 
     def __repr__(self) -> str:
         state = "done" if self.done else "pending"
@@ -158,8 +159,8 @@ class Operation:
         return self.skipped or (self.subrequest is not None and self.subrequest.done)
 
     def _require(self) -> Subrequest:
-        if self.outcome_unknown and self.error is not None:
-            raise self.error
+        if self.outcome_unknown and self.unanswered is not None:
+            raise self.unanswered
         if self.subrequest is None or not self.subrequest.done:
             raise ResultNotReadyError(
                 f"the {self.kind} of {_describe(self.obj)} has not been flushed yet: its result "
@@ -376,12 +377,10 @@ class Session:
             )
         state.session = self
         current = state.pending
-        if (
-            current is not None
-            and current in self._pending
-            and not current.in_flight
-            and not current.outcome_unknown
-        ):
+        if current is not None and current in self._pending and current.outcome_unknown:
+            # Saving again is the user's decision after checking the org: replace it.
+            self._pending.remove(current)
+        elif current is not None and current in self._pending and not current.in_flight:
             if current.kind == kind or (current.kind == "create" and kind == "update"):
                 return current  # already recorded: the flush sends its latest values
             self._pending.remove(current)
@@ -724,6 +723,7 @@ class Session:
         for entry in sent:
             if isinstance(entry.op, Operation) and not entry.subrequest.done:
                 entry.op.outcome_unknown = True
+                entry.op.unanswered = exc
                 entry.op.error = ResponseError(
                     0,
                     [
