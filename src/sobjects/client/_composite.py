@@ -573,7 +573,7 @@ class _Executable(_Builder):
                 "POST", path, json=payload, timeout=self._client.long_timeout
             )
         except BaseException as exc:
-            if not _nothing_applied(exc):
+            if not nothing_applied(exc):
                 self.executed = True
             raise
 
@@ -709,7 +709,7 @@ class CompositeBatch(_Executable):
         return self
 
 
-def _nothing_applied(exc: BaseException) -> bool:
+def nothing_applied(exc: BaseException) -> bool:
     """Whether a failed request certainly changed nothing in the org."""
     if isinstance(exc, OutcomeUnknownError):
         return False

@@ -45,7 +45,9 @@ def _default(value: Any) -> Any:
         return f"{_DECIMAL_MARK}{value:f}{_DECIMAL_MARK}"
     if isinstance(value, (set, frozenset)):
         return sorted(value)
-    if type(value).__name__ == "Reference":
+    if (
+        type(value).__name__ == "Reference"
+    ):  # sobjects.client._composite.Reference (no import cycle)
         raise TypeError(f"{value} is a composite reference; references only work in sf.composite()")
     raise TypeError(f"value of type {type(value).__name__} is not JSON serializable: {value!r}")
 
@@ -59,7 +61,11 @@ _DECIMAL_RE = re.compile(
 
 
 def dumps(body: Any) -> bytes:
-    """Encode a request body; dates, tz-aware datetimes, Decimals and references included."""
+    """Encode a request body: dates, tz-aware datetimes, times, Decimals (exact) and sets.
+
+    A composite reference (``@{ref.id}``) is refused here: ``sf.composite()`` renders its own
+    references, and anywhere else the text would be stored as is.
+    """
     try:
         text = json.dumps(
             body, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False

@@ -318,7 +318,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
                 k.lower() == fm.api_name.lower() for k in only_loaded
             ):
                 continue
-            out[fm.api_name] = _freeze(self._wire_value(fm))
+            out[fm.api_name] = freeze_wire(self._wire_value(fm))
         return out
 
     # -- tracking ----------------------------------------------------------------------------
@@ -486,14 +486,14 @@ def changed_values(obj: SObject) -> dict[str, Any]:
             continue
         current = obj._wire_value(fm)
         if fm.api_name in snapshot:
-            if _freeze(current) != snapshot[fm.api_name]:
+            if freeze_wire(current) != snapshot[fm.api_name]:
                 out[fm.api_name] = current
         elif fm.name in obj.model_fields_set:
             out[fm.api_name] = current
     return out
 
 
-def _freeze(value: Any) -> Any:
+def freeze_wire(value: Any) -> Any:
     if isinstance(value, set):
         return frozenset(value)
     if isinstance(value, list):

@@ -31,7 +31,7 @@ from sobjects.client._composite import (
     Subrequest,
     UpdateSubrequest,
     UpsertSubrequest,
-    _nothing_applied,
+    nothing_applied,
 )
 from sobjects.errors import (
     ConfigurationError,
@@ -40,7 +40,7 @@ from sobjects.errors import (
     ResultNotReadyError,
     SalesforceError,
 )
-from sobjects.orm._model import FieldMeta, SObject, _freeze, changed_values, sobject_meta
+from sobjects.orm._model import FieldMeta, SObject, changed_values, freeze_wire, sobject_meta
 from sobjects.orm._query import CountSelect, Select
 
 if TYPE_CHECKING:
@@ -718,7 +718,7 @@ class Session:
 
     def _unanswered(self, sent: list[_Sent], exc: SalesforceError) -> None:
         """Subrequests left without an answer by a failed request."""
-        if _nothing_applied(exc):
+        if nothing_applied(exc):
             return  # still pending: the next flush sends them
         for entry in sent:
             if isinstance(entry.op, Operation) and not entry.subrequest.done:
@@ -870,7 +870,7 @@ class Session:
             state.created = result.created
         state.persistent = True
         # What was sent is now what Salesforce holds; other fields stay unknown.
-        state.snapshot.update({k: _freeze(v) for k, v in op.sent_values.items()})
+        state.snapshot.update({k: freeze_wire(v) for k, v in op.sent_values.items()})
         meta = sobject_meta(type(obj))
         for api_name, (relation, parent) in op.derived.items():
             # The lookup sent for an assigned parent: its id is known now.

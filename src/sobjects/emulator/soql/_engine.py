@@ -46,7 +46,13 @@ from sobjects.emulator.soql._dates import (
     midnight_key,
     time_key,
 )
-from sobjects.emulator.soql._parser import decode_like, decode_string, parse, query_error
+from sobjects.emulator.soql._parser import (
+    RESERVED_WORDS,
+    decode_like,
+    decode_string,
+    parse,
+    query_error,
+)
 
 __all__ = ["QueryOutput", "RecordSource", "run_query"]
 
@@ -177,31 +183,9 @@ _NAME_FIELDS: dict[str, tuple[str, str, str]] = {
     ]
 }
 
-_RESERVED = frozenset(
-    {
-        "AND",
-        "ASC",
-        "DESC",
-        "EXCLUDES",
-        "FIRST",
-        "FROM",
-        "GROUP",
-        "HAVING",
-        "IN",
-        "INCLUDES",
-        "LAST",
-        "LIKE",
-        "LIMIT",
-        "NOT",
-        "NULL",
-        "NULLS",
-        "OR",
-        "SELECT",
-        "USING",
-        "WHERE",
-        "WITH",
-    }
-)
+# Words that are never aliases: the parser's reserved words, plus GROUP (an object name in
+# FROM, so the parser must accept it there).
+_RESERVED = RESERVED_WORDS | {"GROUP"}
 _WITH_MODES = frozenset({"SECURITY_ENFORCED", "USER_MODE", "SYSTEM_MODE"})
 _AGGREGATES = frozenset({"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"})
 _WRAPPERS = frozenset({"TOLABEL", "FORMAT", "CONVERTCURRENCY", "CONVERTTIMEZONE"})

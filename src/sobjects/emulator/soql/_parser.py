@@ -350,7 +350,7 @@ class _Builder(Transformer[Token, Any]):
 
 # Salesforce's reserved words: never identifiers, even where the grammar could not take the
 # keyword (so `SELECT Id, FROM x` fails at FROM). GROUP is left out: `FROM Group` names an object.
-_RESERVED = frozenset(
+RESERVED_WORDS = frozenset(
     [
         "AND",
         "ASC",
@@ -378,7 +378,7 @@ _RESERVED = frozenset(
 
 def _reserve(token: Token) -> Token:
     upper = token.upper()
-    if upper in _RESERVED:
+    if upper in RESERVED_WORDS:
         return Token.new_borrow_pos(upper, str(token), token)
     return token
 
