@@ -808,3 +808,20 @@ async def test_a_rolled_back_delete_restores_the_children(
     assert [i["httpStatusCode"] for i in response.json()["compositeResponse"]] == [400, 400]
     assert org.store.get(contact_id)["AccountId"] == account_id  # type: ignore[index]
     assert not org.store.get(account_id)["IsDeleted"]  # type: ignore[index]
+
+
+async def test_compound_address_in_get_and_query(http: httpx.AsyncClient) -> None:
+    account_id = await create(
+        http, "Account", {"Name": "A", "BillingCity": "Paris", "BillingPostalCode": "75001"}
+    )
+    record = (await http.get(f"{V}/sobjects/Account/{account_id}")).json()
+    assert record["BillingAddress"]["city"] == "Paris"
+    assert record["ShippingAddress"] is None
+    rows = (
+        await http.get(f"{V}/query", params={"q": "SELECT BillingAddress FROM Account"})
+    ).json()["records"]
+    assert rows[0]["BillingAddress"]["postalCode"] == "75001"
+    refused = await http.patch(
+        f"{V}/sobjects/Account/{account_id}", json={"BillingAddress": {"city": "Rome"}}
+    )
+    assert only_error(refused)["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"

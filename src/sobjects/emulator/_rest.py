@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._schema import SObjectDef
-from sobjects.emulator._store import MultipleMatches
+from sobjects.emulator._store import MultipleMatches, compound_value
 
 if TYPE_CHECKING:
     from sobjects.emulator._org import LocalOrg
@@ -349,32 +349,12 @@ class RestApi:
         else:
             chosen = list(sobject.fields.values())
         for fd in chosen:
+            # Compound values are derived on write; derive again for records journaled by an
+            # older version.
             out[fd.name] = (
-                self._value(sobject, fd.name, record) if fd.compound else record.get(fd.name)
+                compound_value(sobject, fd, record) if fd.compound else record.get(fd.name)
             )
         return out
-
-    def _value(self, sobject: SObjectDef, name: str, record: Mapping[str, Any]) -> Any:
-        fd = sobject.fields[name.lower()]
-        parts = [f for f in sobject.fields.values() if f.compound_field_name == fd.name]
-        if fd.type == "address":
-            prefix = fd.name[: -len("Address")]
-
-            def part(suffix: str) -> Any:
-                return record.get(prefix + suffix)
-
-            values = {
-                "city": part("City"), "country": part("Country"),
-                "geocodeAccuracy": part("GeocodeAccuracy"), "latitude": part("Latitude"),
-                "longitude": part("Longitude"), "postalCode": part("PostalCode"),
-                "state": part("State"), "street": part("Street"),
-            }  # fmt: skip
-            return values if any(v is not None for v in values.values()) else None
-        if fd.type == "location" and parts:
-            lat = next((record.get(p.name) for p in parts if "latitude" in p.name.lower()), None)
-            lon = next((record.get(p.name) for p in parts if "longitude" in p.name.lower()), None)
-            return None if lat is None and lon is None else {"latitude": lat, "longitude": lon}
-        return None
 
     # -- query -----------------------------------------------------------------------------
 

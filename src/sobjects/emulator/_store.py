@@ -603,11 +603,14 @@ class Store:
         return str(matches[0]["Id"])
 
     def _derive(self, sobject: SObjectDef, record: dict[str, Any]) -> None:
-        """Read-only fields computed from others: person names."""
+        """Read-only fields computed from others: person names and compound fields."""
         name = sobject.field("Name")
         if name is not None and not name.createable and sobject.field("LastName") is not None:
             parts = [record.get("Salutation"), record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts[1:] if p) or None
+        for fd in sobject.fields.values():
+            if fd.compound:
+                record[fd.name] = compound_value(sobject, fd, record)
 
     def _check_unique(self, sobject: SObjectDef, record: dict[str, Any]) -> None:
         for fd in sobject.fields.values():
@@ -629,6 +632,33 @@ def _match_key(fd: FieldDef, value: Any) -> str:
     is case-sensitive."""
     text = str(value)
     return text if fd.describe.get("caseSensitive") else text.lower()
+
+
+_ADDRESS_PARTS = {
+    "city": "City",
+    "country": "Country",
+    "geocodeAccuracy": "GeocodeAccuracy",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+    "postalCode": "PostalCode",
+    "state": "State",
+    "street": "Street",
+}
+
+
+def compound_value(sobject: SObjectDef, fd: FieldDef, record: Mapping[str, Any]) -> Any:
+    """An address or location as Salesforce returns it, from its component fields (``None``
+    when every component is empty)."""
+    if fd.type == "address":
+        prefix = fd.name[: -len("Address")]
+        values = {key: record.get(prefix + suffix) for key, suffix in _ADDRESS_PARTS.items()}
+    else:
+        parts = [f for f in sobject.fields.values() if f.compound_field_name == fd.name]
+        values = {
+            key: next((record.get(p.name) for p in parts if key in p.name.lower()), None)
+            for key in ("latitude", "longitude")
+        }
+    return values if any(v is not None for v in values.values()) else None
 
 
 class MultipleMatches(Exception):
