@@ -24,6 +24,9 @@ from sobjects.client import (
 )
 from sobjects.orm import (
     FlushError,
+    MultipleResultsError,
+    NoResultError,
+    NoSessionError,
     RelationshipNotLoadedError,
     Session,
     SObject,
@@ -37,6 +40,9 @@ __all__ = [
     "CollectionResult",
     "EventHooks",
     "FlushError",
+    "MultipleResultsError",
+    "NoResultError",
+    "NoSessionError",
     "QueryResult",
     "RelationshipNotLoadedError",
     "RequestEvent",

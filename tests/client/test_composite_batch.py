@@ -350,3 +350,8 @@ async def test_fields_must_be_a_list(sf: Salesforce) -> None:
         await sf.sobject.get("Account", ACC, fields="Name")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="sObject API name"):
         await sf.sobject.get("Account\n", ACC)
+
+
+async def test_collections_are_refused_on_a_batch(sf: Salesforce) -> None:
+    with pytest.raises(ConfigurationError, match="cannot run inside a Composite Batch"):
+        _ = sf.composite.batch().collections

@@ -639,6 +639,14 @@ class CompositeBatch(_Executable):
         super().__init__(client, autoraise=autoraise, group_errors=group_errors)
         self.halt_on_error = halt_on_error
 
+    @property
+    def collections(self) -> CollectionsBuilder:
+        """Not available: sObject Collections cannot run inside a Composite Batch."""
+        raise ConfigurationError(
+            "sObject Collections cannot run inside a Composite Batch; use sf.composite() "
+            "(composite.collections) or sf.collections"
+        )
+
     def _add(self, subrequest: S, *, reference_id: str | None) -> S:
         self._check_not_executed()
         if reference_id is not None:
