@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo docs clean
+.PHONY: install test lint typecheck pytest demo docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
@@ -29,6 +29,10 @@ test: lint typecheck pytest
 # The end-to-end walkthrough on an in-process local org (no network, no account).
 demo: $(STAMP)
 	$(BIN)/sobjects demo
+
+# Throughput of the main paths on an in-process local org (no timing assertions anywhere).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 # The documentation site (mkdocs-material, API reference by mkdocstrings) into site/.
 # --strict: any warning (a broken link, an unresolvable reference) fails the build.

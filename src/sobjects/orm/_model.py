@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
@@ -311,12 +312,14 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         """Writable fields as API name -> wire value (all, or those present in a record)."""
         meta = sobject_meta(type(self))
         out: dict[str, Any] = {}
-        for fm in meta.fields.values():
+        if only_loaded is not None:
+            # The record's keys, resolved once: this runs for every record a query returns.
+            chosen = [meta.by_api.get(key.lower()) for key in only_loaded]
+            fields = [fm for fm in chosen if fm is not None]
+        else:
+            fields = list(meta.fields.values())
+        for fm in fields:
             if fm.kind != "value" or fm.name == "id":
-                continue
-            if only_loaded is not None and not any(
-                k.lower() == fm.api_name.lower() for k in only_loaded
-            ):
                 continue
             out[fm.api_name] = freeze_wire(self._wire_value(fm))
         return out
@@ -449,7 +452,25 @@ def _construct(cls: type[SObject], loose: BaseModel, present: dict[str, Any]) ->
                 for item, raw in zip(value, present[name], strict=True)
             ]
         values[name] = value
-    return cls.model_construct(_fields_set=set(values), **values)
+    loaded = set(values)
+    # Fill default factories here: model_construct inspects each factory's signature on
+    # every call, which dominated the hydration of large query results.
+    for name, factory in _default_factories(cls):
+        if name not in values:
+            values[name] = factory()
+    return cls.model_construct(_fields_set=loaded, **values)
+
+
+def _default_factories(cls: type[SObject]) -> list[tuple[str, Callable[[], Any]]]:
+    cached = cls.__dict__.get("__sobject_factories__")
+    if cached is None:
+        cached = [
+            (name, typing.cast(Callable[[], Any], info.default_factory))
+            for name, info in cls.__pydantic_fields__.items()
+            if info.default_factory is not None
+        ]
+        type.__setattr__(cls, "__sobject_factories__", cached)
+    return typing.cast(list[tuple[str, Callable[[], Any]]], cached)
 
 
 def _hydrate(cls: type[SObject], record: dict[str, Any]) -> Any:

@@ -394,6 +394,9 @@ def _parser() -> Lark:
         maybe_placeholders=True,
         propagate_positions=False,
         lexer_callbacks={"NAME": _reserve},
+        # The LALR tables take about a second to build; lark keeps them in a file in the
+        # temp directory (keyed by grammar and options), so later processes start at once.
+        cache=True,
     )
 
 
