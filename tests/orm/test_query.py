@@ -189,9 +189,9 @@ def test_semi_and_anti_joins() -> None:
     assert query.to_soql() == (
         f"SELECT {ACCOUNT_FIELDS} FROM Account WHERE Id NOT IN (SELECT AccountId FROM Contact)"
     )
-    with pytest.raises(ConfigurationError, match="exactly one field"):
+    with pytest.raises(ConfigurationError, match="exactly one Id or lookup field"):
         Account.id.in_(select(Contact))
-    with pytest.raises(ConfigurationError, match="exactly one field"):
+    with pytest.raises(ConfigurationError, match="exactly one Id or lookup field"):
         Account.id.in_(select(Contact.account_id, Contact.last_name))
 
 
@@ -279,7 +279,7 @@ def test_bad_values_fail_when_the_condition_is_built() -> None:
         _ = Contact.email < None
     with pytest.raises(ConfigurationError, match=r"use \.in_"):
         _ = Contact.last_name == ["a", "b"]
-    with pytest.raises(ConfigurationError, match="cannot render"):
+    with pytest.raises(ConfigurationError, match="cannot be compared"):
         _ = Contact.last_name == b"bytes"
     with pytest.raises(ConfigurationError, match="only takes None"):
         Contact.email.is_("x")  # type: ignore[arg-type]
@@ -700,3 +700,66 @@ def test_queries_match_exactly_the_records_with_the_value(
     if value.casefold() not in decoy.casefold():
         contains = ids(Contact.last_name.contains(value))
         assert target in contains and len(contains - {target, second}) == 0
+
+
+def test_operators_and_values_must_fit_the_field_type() -> None:
+    from datetime import date, datetime, timezone
+
+    with pytest.raises(ConfigurationError, match="only allows LIKE on text"):
+        Account.number_of_employees.like("5%")  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="only allows LIKE on text"):
+        Contact.birthdate.startswith("1990")
+    with pytest.raises(ConfigurationError, match="cannot be compared"):
+        _ = Account.number_of_employees == True  # noqa: E712
+    with pytest.raises(ConfigurationError, match="cannot be compared"):
+        _ = Contact.last_name == 5  # type: ignore[comparison-overlap]
+    with pytest.raises(ConfigurationError, match="cannot be compared"):
+        _ = Contact.birthdate >= datetime(2020, 1, 1, tzinfo=timezone.utc)
+    with pytest.raises(ConfigurationError, match="cannot be compared"):
+        _ = Contact.created_date >= date(2020, 1, 1)  # type: ignore[operator]
+    with pytest.raises(ConfigurationError, match="not, .*IN|includes"):
+        Contact.interests.in_(["Music"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="multi-select"):
+        _ = Contact.interests < {"Music"}  # type: ignore[operator]
+    with pytest.raises(ConfigurationError, match="Salesforce ids"):
+        _ = Contact.account_id == "nope"
+    # 15-character ids are normalised to 18.
+    assert str(Contact.account_id == "001000000000001") == "AccountId = '001000000000001AAA'"
+
+
+def test_fractional_datetimes_round_by_operator() -> None:
+    from datetime import datetime, timezone
+
+    t = datetime(2024, 1, 1, 12, 0, 0, 476000, tzinfo=timezone.utc)
+    assert str(Contact.created_date > t) == "CreatedDate >= 2024-01-01T12:00:01Z"
+    assert str(Contact.created_date >= t) == "CreatedDate >= 2024-01-01T12:00:01Z"
+    assert str(Contact.created_date < t) == "CreatedDate < 2024-01-01T12:00:01Z"
+    assert str(Contact.created_date <= t) == "CreatedDate <= 2024-01-01T12:00:00Z"
+    with pytest.raises(ConfigurationError, match="to the second"):
+        _ = Contact.created_date == t
+
+
+def test_semi_join_restrictions() -> None:
+    inner = select(Contact.account_id)
+    with pytest.raises(ConfigurationError, match="no ORDER BY, LIMIT or OFFSET"):
+        Account.id.in_(inner.limit(1))
+    with pytest.raises(ConfigurationError, match="Id or lookup"):
+        Account.number_of_employees.in_(inner)  # type: ignore[arg-type]
+    assert str(~Account.id.in_(inner)) == "Id NOT IN (SELECT AccountId FROM Contact)"
+    with pytest.raises(ConfigurationError, match="top-level AND"):
+        select(Account).where((Account.name == "x") | Account.id.in_(inner))
+    with pytest.raises(ConfigurationError, match="at most two"):
+        select(Account).where(
+            Account.id.in_(inner), Account.id.in_(inner), Account.id.not_in(inner)
+        )
+
+
+def test_order_keys_are_read_only() -> None:
+    key = Contact.last_name.desc()
+    with pytest.raises(AttributeError):
+        key.nulls = "FIRST; DROP"  # type: ignore[misc]
+
+
+def test_child_subqueries_reject_offset_and_other_models() -> None:
+    with pytest.raises(ConfigurationError, match="OFFSET"):
+        select(Account).with_children(Account.contacts, select(Contact).offset(1))

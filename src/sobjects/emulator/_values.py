@@ -38,9 +38,10 @@ def utc_now() -> datetime:
 
 
 def format_datetime(value: datetime) -> str:
-    """Salesforce's output form: UTC, milliseconds, ``+0000``."""
+    """Salesforce's stored and output form: UTC, whole seconds (echoed as ``.000``),
+    ``+0000``."""
     utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + ".000+0000"
 
 
 def parse_datetime(text: str) -> datetime | None:

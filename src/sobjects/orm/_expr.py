@@ -31,12 +31,17 @@ Account.Name LIKE 'Acme%' OR Email = null
 Account.Name DESC NULLS LAST
 """
 
+import types
 import typing
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
+from sobjects._ids import to_18
 from sobjects.client._soql import quote_soql_like, quote_soql_string, soql_literal
 from sobjects.errors import ConfigurationError
+from sobjects.orm._fields import _check_id
 from sobjects.orm._model import FieldMeta, SObject, sobject_meta
 
 if TYPE_CHECKING:
@@ -156,6 +161,14 @@ class FieldExpr(Generic[T]):
 
     def _literal(self, value: object, operator: str) -> str:
         meta = self._value_meta(operator)
+        kind = soql_kind(meta)
+        if kind == "multipicklist" and operator not in ("=", "!="):
+            raise ConfigurationError(
+                f"{self._dotted()} is a multi-select picklist: compare it with =, !=, "
+                "includes() or excludes(), not " + operator
+            )
+        if kind == "boolean" and operator not in ("=", "!="):
+            raise ConfigurationError(f"{self._dotted()} is a boolean: {operator} has no meaning")
         if meta.multipicklist and isinstance(value, _COLLECTIONS):
             return _multipicklist_value(value, self)
         if isinstance(value, _COLLECTIONS):
@@ -163,7 +176,7 @@ class FieldExpr(Generic[T]):
                 f"{self._dotted()} {operator} takes one value, got a {type(value).__name__}; "
                 "use .in_(values) for a list"
             )
-        return soql_literal(value)
+        return soql_literal(_checked_value(self, kind, value))
 
     def _compare(self, operator: str, value: object) -> "Condition":
         if value is None and operator not in ("=", "!="):
@@ -171,6 +184,17 @@ class FieldExpr(Generic[T]):
                 f"{self._dotted()} {operator} None has no meaning in SOQL; only = and != "
                 "compare with null"
             )
+        if isinstance(value, datetime) and value.microsecond:
+            # Salesforce keeps datetimes to the second: round the bound so that the filter
+            # means what the fractional value means.
+            rounded = _round_datetime(self, operator, value)
+            if rounded is None:
+                raise ConfigurationError(
+                    f"{self._dotted()} {operator} {value.isoformat()}: Salesforce stores "
+                    "datetimes to the second, so a value with a fraction of a second never "
+                    "matches exactly; compare with a range or drop the microseconds"
+                )
+            operator, value = rounded
         return _Leaf(self, f"{self.soql_path} {operator} {self._literal(value, operator)}")
 
     # Returning Condition instead of bool is the point of the query builder; the override
@@ -219,6 +243,11 @@ class FieldExpr(Generic[T]):
             raise ConfigurationError(
                 f"{self._dotted()} is a multi-select picklist; use includes()/excludes()"
             )
+        kind = soql_kind(meta)
+        if kind not in ("text", "other"):
+            raise ConfigurationError(
+                f"{self._dotted()} is a {kind} field: Salesforce only allows LIKE on text fields"
+            )
 
     def like(self, pattern: str) -> "Condition":
         """``field LIKE 'pattern'``: ``%`` and ``_`` in ``pattern`` are wildcards.
@@ -264,16 +293,30 @@ class FieldExpr(Generic[T]):
         from sobjects.orm._query import Select
 
         keyword = "NOT IN" if negated else "IN"
-        self._value_meta(keyword)
+        meta = self._value_meta(keyword)
+        kind = soql_kind(meta)
+        if kind == "multipicklist":
+            raise ConfigurationError(
+                f"{self._dotted()} is a multi-select picklist: use includes()/excludes(), "
+                f"not {keyword}"
+            )
         if isinstance(values, Select):
+            # Id fields, and lookups typed as plain str (the annotation cannot tell).
+            if kind not in ("id", "text"):
+                raise ConfigurationError(
+                    f"a semi-join filters an Id or lookup field; {self._dotted()} is a {kind} field"
+                )
             return _SemiJoin(self, keyword, values)
-        if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        if isinstance(values, str | bytes | bytearray | memoryview | Mapping) or not isinstance(
+            values, Iterable
+        ):
             raise ConfigurationError(
                 f"{self._dotted()}.{'not_in' if negated else 'in_'}() takes a list of values "
                 f"or a select(...) of one field, got {type(values).__name__}"
             )
         # sets stay sets: soql_literal sorts them, so the text does not depend on hash order
-        items = values if isinstance(values, set | frozenset) else list(values)
+        checked = [None if v is None else _checked_value(self, kind, v) for v in values]
+        items = set(checked) if isinstance(values, set | frozenset) else checked
         if not items:
             raise ConfigurationError(
                 f"{self._dotted()} {keyword} () is not valid SOQL: the value list is empty; "
@@ -429,7 +472,7 @@ def _multipicklist_value(value: object, field: FieldExpr[Any]) -> str:
 class OrderBy:
     """One ORDER BY key: ``Contact.created_date.desc(nulls_last=True)``."""
 
-    __slots__ = ("descending", "field", "nulls")
+    __slots__ = ("_descending", "_field", "_nulls")
 
     def __init__(self, field: FieldExpr[Any], *, descending: bool, nulls: str | None) -> None:
         meta = field.meta
@@ -437,9 +480,24 @@ class OrderBy:
             raise ConfigurationError(f"cannot order by the relationship {field!r}")
         if meta.multipicklist:
             raise ConfigurationError(f"Salesforce cannot order by the multi-select {field!r}")
-        self.field = field
-        self.descending = descending
-        self.nulls = nulls
+        if nulls not in (None, "FIRST", "LAST"):
+            raise ConfigurationError(f"nulls must be FIRST or LAST, got {nulls!r}")
+        self._field = field
+        self._descending = descending
+        self._nulls = nulls
+
+    # Read-only: a key already used by a statement must not change under it.
+    @property
+    def field(self) -> FieldExpr[Any]:
+        return self._field
+
+    @property
+    def descending(self) -> bool:
+        return self._descending
+
+    @property
+    def nulls(self) -> str | None:
+        return self._nulls
 
     def to_soql(self) -> str:
         text = self.field.soql_path + (" DESC" if self.descending else " ASC")
@@ -602,6 +660,134 @@ def or_(*conditions: Condition) -> Condition:
 
 
 def not_(condition: Condition) -> Condition:
-    """The negation of ``condition`` (``~condition``): ``NOT (...)``."""
+    """The negation of ``condition`` (``~condition``): ``NOT (...)``.
+
+    A semi-join cannot stand under NOT in SOQL: ``~(x IN (SELECT ...))`` becomes
+    ``x NOT IN (SELECT ...)``.
+    """
     (checked,) = _check_conditions("not_()", (condition,))
+    if isinstance(checked, _SemiJoin):
+        keyword = "IN" if checked._keyword == "NOT IN" else "NOT IN"
+        return _SemiJoin(checked._field, keyword, checked._query)
     return _Not(checked)
+
+
+def check_semi_joins(condition: Condition) -> None:
+    """Salesforce takes semi-joins only as top-level AND operands of WHERE, at most two."""
+    top = (
+        condition._items
+        if isinstance(condition, _Group) and condition._keyword == "AND"
+        else (condition,)
+    )
+    count = sum(1 for item in top if isinstance(item, _SemiJoin))
+    nested = [
+        item
+        for item in top
+        if not isinstance(item, _SemiJoin) and any(True for _ in _semi_joins_in(item))
+    ]
+    if nested:
+        raise ConfigurationError(
+            "a semi-join (IN/NOT IN a select) must be an operand of the top-level AND of "
+            "WHERE, not inside OR or NOT"
+        )
+    if count > 2:
+        raise ConfigurationError("Salesforce allows at most two semi-joins in one WHERE")
+
+
+def _semi_joins_in(condition: Condition) -> Iterator[_SemiJoin]:
+    if isinstance(condition, _SemiJoin):
+        yield condition
+    elif isinstance(condition, _Group):
+        for item in condition._items:
+            yield from _semi_joins_in(item)
+    elif isinstance(condition, _Not):
+        yield from _semi_joins_in(condition._item)
+
+
+SoqlKind = str  # "text" | "number" | "boolean" | "date" | "datetime" | "time" | "id" | ...
+
+
+def soql_kind(meta: FieldMeta) -> SoqlKind:
+    """What SOQL sees a value field as, from its annotation."""
+    if meta.multipicklist:
+        return "multipicklist"
+    annotation = meta.annotation
+    is_id = meta.api_name == "Id"
+    core = annotation
+    for _ in range(5):  # unwrap Optional / Annotated layers
+        origin = typing.get_origin(core)
+        if origin is typing.Annotated:
+            args = typing.get_args(core)
+            if any(getattr(m, "func", None) is _check_id for m in args[1:]):
+                is_id = True
+            core = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            rest = [a for a in typing.get_args(core) if a is not type(None)]
+            if len(rest) != 1:
+                break
+            core = rest[0]
+        else:
+            break
+    if is_id:
+        return "id"
+    if typing.get_origin(core) is typing.Literal:
+        return "text"
+    if not isinstance(core, type):
+        return "other"
+    if issubclass(core, bool):
+        return "boolean"
+    if issubclass(core, int | float | Decimal):
+        return "number"
+    if issubclass(core, datetime):
+        return "datetime"
+    if issubclass(core, date):
+        return "date"
+    if issubclass(core, time):
+        return "time"
+    if issubclass(core, str):
+        return "text"
+    return "other"
+
+
+def _checked_value(field: FieldExpr[Any], kind: SoqlKind, value: object) -> object:
+    """``value`` if SOQL can compare it with a ``kind`` field (ids normalised to 18 chars)."""
+    if value is None:
+        return value
+    ok = {
+        "text": isinstance(value, str),
+        "number": isinstance(value, int | float | Decimal) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "date": isinstance(value, date) and not isinstance(value, datetime),
+        "datetime": isinstance(value, datetime),
+        "time": isinstance(value, time),
+        "id": isinstance(value, str),
+    }.get(kind, True)
+    if not ok:
+        raise ConfigurationError(
+            f"{field._dotted()} is a {kind} field; {value!r} ({type(value).__name__}) cannot "
+            "be compared with it"
+        )
+    if kind == "id":
+        try:
+            return to_18(str(value))
+        except ValueError:
+            raise ConfigurationError(
+                f"{field._dotted()} takes Salesforce ids; {value!r} is not one"
+            ) from None
+    return value
+
+
+def _round_datetime(
+    field: FieldExpr[Any], operator: str, value: datetime
+) -> tuple[str, datetime] | None:
+    floor = value.replace(microsecond=0)
+    ceiling = floor + timedelta(seconds=1)
+    if operator == ">":
+        return ">=", ceiling
+    if operator == ">=":
+        return ">=", ceiling
+    if operator == "<":
+        return "<", ceiling
+    if operator == "<=":
+        return "<=", floor
+    return None

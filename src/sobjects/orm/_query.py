@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final, Generic, Self, TypeVar, overload
 
 from sobjects.errors import ConfigurationError
-from sobjects.orm._expr import Condition, FieldExpr, OrderBy, and_
+from sobjects.orm._expr import Condition, FieldExpr, OrderBy, and_, check_semi_joins, soql_kind
 from sobjects.orm._model import SObject, sobject_meta
 
 __all__ = ["MAX_OFFSET", "CountSelect", "Select", "select"]
@@ -117,9 +117,9 @@ class _Statement(Generic[M]):
         combined = and_(*conditions)  # checks that each one is a Condition
         for field in combined.fields():
             self._check_root(field, "where()")
-        return self._replace(
-            _where=combined if self._where is None else and_(self._where, combined)
-        )
+        where = combined if self._where is None else and_(self._where, combined)
+        check_semi_joins(where)
+        return self._replace(_where=where)
 
     def _where_soql(self) -> str:
         return "" if self._where is None else f" WHERE {self._where.to_soql()}"
@@ -211,10 +211,16 @@ class Select(_Statement[M]):
                 f"with_children() takes select({meta.target.__name__})... as its query, "
                 f"got {type(query).__name__}"
             )
-        if not issubclass(query.model, meta.target):
+        if query.model is not meta.target:
             raise ConfigurationError(
                 f"{relation!r} holds {meta.target.__name__} records, but the subquery reads "
-                f"{query.model.__name__}"
+                f"{query.model.__name__}: the records would be loaded as "
+                f"{meta.target.__name__} and its other fields lost"
+            )
+        if query._offset is not None:
+            raise ConfigurationError(
+                "a child subquery takes no OFFSET here (Salesforce allows one only when the "
+                "outer query has LIMIT 1)"
             )
         if any(r.meta.name == meta.name for r, _ in self._children):
             raise ConfigurationError(f"{relation!r} already has a subquery in this select")
@@ -301,11 +307,23 @@ class Select(_Statement[M]):
     def _semi_join_soql(self) -> str:
         """This select as the subquery of ``IN (...)``: exactly one field, nothing else."""
         fields = self._fields or ()
-        if len(fields) != 1 or fields[0].meta.kind != "value" or self._parents or self._children:
+        if (
+            len(fields) != 1
+            or fields[0].meta.kind != "value"
+            or len(fields[0].metas) != 1
+            or soql_kind(fields[0].meta) not in ("id", "text")
+            or self._parents
+            or self._children
+        ):
             raise ConfigurationError(
-                "a semi-join subquery selects exactly one field, e.g. "
-                "Account.id.in_(select(Contact.account_id).where(...)); got "
+                "a semi-join subquery selects exactly one Id or lookup field of its own "
+                "object, e.g. Account.id.in_(select(Contact.account_id).where(...)); got "
                 f"{self.to_soql()}"
+            )
+        if self._order or self._limit is not None or self._offset is not None:
+            raise ConfigurationError(
+                "a semi-join subquery takes no ORDER BY, LIMIT or OFFSET (Salesforce refuses "
+                "them there)"
             )
         api_name = sobject_meta(self._model).api_name
         return f"SELECT {fields[0].soql_path} FROM {api_name}{self._tail()}"
