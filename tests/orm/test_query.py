@@ -703,7 +703,7 @@ def test_queries_match_exactly_the_records_with_the_value(
 
 
 def test_operators_and_values_must_fit_the_field_type() -> None:
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     with pytest.raises(ConfigurationError, match="only allows LIKE on text"):
         Account.number_of_employees.like("5%")  # type: ignore[attr-defined]
@@ -714,10 +714,10 @@ def test_operators_and_values_must_fit_the_field_type() -> None:
     with pytest.raises(ConfigurationError, match="cannot be compared"):
         _ = Contact.last_name == 5  # type: ignore[comparison-overlap]
     with pytest.raises(ConfigurationError, match="cannot be compared"):
-        _ = Contact.birthdate >= datetime(2020, 1, 1, tzinfo=timezone.utc)
+        _ = Contact.birthdate >= datetime(2020, 1, 1, tzinfo=UTC)
     with pytest.raises(ConfigurationError, match="cannot be compared"):
         _ = Contact.created_date >= date(2020, 1, 1)  # type: ignore[operator]
-    with pytest.raises(ConfigurationError, match="not, .*IN|includes"):
+    with pytest.raises(ConfigurationError, match=r"includes\(\)/excludes\(\)"):
         Contact.interests.in_(["Music"])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="multi-select"):
         _ = Contact.interests < {"Music"}  # type: ignore[operator]
@@ -728,9 +728,9 @@ def test_operators_and_values_must_fit_the_field_type() -> None:
 
 
 def test_fractional_datetimes_round_by_operator() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    t = datetime(2024, 1, 1, 12, 0, 0, 476000, tzinfo=timezone.utc)
+    t = datetime(2024, 1, 1, 12, 0, 0, 476000, tzinfo=UTC)
     assert str(Contact.created_date > t) == "CreatedDate >= 2024-01-01T12:00:01Z"
     assert str(Contact.created_date >= t) == "CreatedDate >= 2024-01-01T12:00:01Z"
     assert str(Contact.created_date < t) == "CreatedDate < 2024-01-01T12:00:01Z"
