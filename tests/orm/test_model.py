@@ -132,3 +132,27 @@ def test_serialises_for_web_apps() -> None:
         "interests": None,
         "account_id": None,
     }
+
+
+def test_a_picklist_value_added_in_the_org_still_loads() -> None:
+    record = {"attributes": {"type": "Account"}, "Id": "001000000000001AAA", "Rating": "Frozen"}
+    account = Account.from_record(record)
+    assert account.rating == "Frozen"  # type: ignore[comparison-overlap]
+    with pytest.raises(ValidationError):
+        account.rating = "Boiling"  # type: ignore[assignment]  # set by the user: checked
+
+
+def test_read_only_relationships_cannot_be_assigned() -> None:
+    class User(SObject):
+        last_name: Field[str]
+
+    class Note(SObject, api_name="Task"):
+        subject: Field[str | None] = Field(None)
+        created_by: Field[User | None] = Field(None, read_only=True)
+
+    note = Note(subject="x")
+    with pytest.raises(Exception, match="read-only"):
+        note.created_by = User(last_name="Admin")
+    from sobjects.orm._model import sobject_meta as meta_of
+
+    assert not meta_of(Note).fields["created_by"].writable_lookup

@@ -81,6 +81,8 @@ class FieldMeta:
     external_id: bool = False
     multipicklist: bool = False
     lookup_api_name: str | None = None  # parents: the id field behind the relationship
+    # Parents: whether the lookup can be written (CreatedBy, say, cannot).
+    writable_lookup: bool = True
 
     @property
     def writable(self) -> bool:
@@ -232,7 +234,8 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         for fm in sobject_meta(type(self)).fields.values():
             if fm.kind == "parent" and fm.name in self.model_fields_set:
                 state.loaded.add(fm.name)
-                state.assigned.add(fm.name)
+                if fm.writable_lookup:
+                    state.assigned.add(fm.name)
 
     @classmethod
     def model_rebuild(cls, **kwargs: Any) -> bool | None:
@@ -327,6 +330,13 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     # -- tracking ----------------------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self).__sobject_fields__:
+            fm = sobject_meta(type(self)).fields[name]
+            if fm.kind == "parent" and not fm.writable_lookup:
+                raise ConfigurationError(
+                    f"{type(self).__name__}.{name} is read-only: Salesforce sets "
+                    f"{fm.lookup_api_name} itself"
+                )
         super().__setattr__(name, value)
         if name not in type(self).__sobject_fields__:
             return
@@ -412,7 +422,9 @@ def _loose_model(cls: type[SObject]) -> type[BaseModel]:
         definitions: dict[str, Any] = {}
         for fm in sobject_meta(model).fields.values():
             if fm.kind == "value":
-                definitions[fm.name] = (fm.annotation | None, None)
+                # Picklist Literals hold the values known when the model was written; a
+                # value added in the org since must still load (it is checked on assignment).
+                definitions[fm.name] = (_relax_literals(fm.annotation) | None, None)
                 continue
             assert fm.target is not None
             todo.append(fm.target)
@@ -547,7 +559,7 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
             lookup = api[:-3] + "__c" if api.endswith("__r") else api + "Id"
             fields[name] = FieldMeta(
                 name, api, "parent", annotation, target=target, read_only=True,
-                lookup_api_name=lookup,
+                lookup_api_name=lookup, writable_lookup=not (spec and spec.read_only),
             )  # fmt: skip
             continue
         if typing.get_origin(core) is list:
@@ -574,6 +586,20 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
     meta = SObjectMeta(api_name=cls.__sobject_name__, fields=fields)
     type.__setattr__(cls, "__sobject_meta__", meta)
     return meta
+
+
+def _relax_literals(annotation: Any) -> Any:
+    """``annotation`` with every ``Literal[...]`` of strings widened to ``str``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return str if all(isinstance(v, str) for v in typing.get_args(annotation)) else annotation
+    if origin in (typing.Union, types.UnionType):
+        args = tuple(_relax_literals(a) for a in typing.get_args(annotation))
+        return typing.Union[args]  # noqa: UP007 (built from a tuple of types)
+    if origin is typing.Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return typing.Annotated[(_relax_literals(base), *metadata)]
+    return annotation
 
 
 def _strip_annotated(annotation: Any) -> Any:
