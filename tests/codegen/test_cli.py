@@ -11,7 +11,7 @@ import anyio.to_thread
 import pytest
 
 from sobjects.cli import main
-from sobjects.codegen import describe_changes
+from sobjects.codegen import HEADER, describe_changes
 from sobjects.codegen._command import TOKEN_ENV
 from sobjects.emulator import LocalOrg
 
@@ -118,6 +118,81 @@ def test_models_no_longer_generated_are_removed(
     assert code == 0 and "removed" in stdout
     assert sorted(p.name for p in out.glob("*.py")) == ["__init__.py", "account.py", "helpers.py"]
     assert "contacts" not in (out / "account.py").read_text()
+
+
+def test_files_not_written_by_generate_are_not_overwritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = copy_describes(tmp_path / "describes", ("Account", "Contact"))
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = "# my own Account model\nclass Account: ...\n"
+    (out / "account.py").write_text(mine)
+    (out / "__init__.py").write_bytes(b"\xff\xfe not UTF-8\n")
+    code, stdout, err = run(capsys, "--describe", str(source), "--out", str(out))
+    assert code == 2, stdout
+    assert f"will not overwrite {out / '__init__.py'}, {out / 'account.py'}: " in err
+    assert "not written by sobjects generate" in err and "pass --force" in err
+    # Nothing was written.
+    assert sorted(p.name for p in out.iterdir()) == ["__init__.py", "account.py"]
+    assert (out / "account.py").read_text() == mine
+
+    code, stdout, _ = run(capsys, "--describe", str(source), "--out", str(out), "--force")
+    assert code == 0 and "3 files written" in stdout
+    assert (out / "account.py").read_text().startswith(HEADER + "\n")
+    # Generated files are overwritten without --force.
+    (out / "account.py").write_text(HEADER + "\n# edited\n")
+    code, stdout, _ = run(capsys, "--describe", str(source), "--out", str(out))
+    assert code == 0 and "1 files written" in stdout
+
+
+def test_snapshots_of_sobjects_no_longer_generated_are_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = copy_describes(tmp_path / "describes")
+    out = tmp_path / "out"
+    snapshots = out / "_describe"
+    code, _, _ = run(
+        capsys, "--describe", str(source), "--objects", "Account,Contact,User", "--out", str(out)
+    )
+    assert code == 0
+    # Files that are not snapshots of an sObject are left alone.
+    (snapshots / "notes.json").write_text('{"name": "Something"}')
+    (snapshots / "Lead.json").write_text("not JSON")
+    code, stdout, _ = run(
+        capsys, "--describe", str(source), "--objects", "Account", "--out", str(out)
+    )
+    assert code == 0
+    for name in ("Contact", "User"):
+        assert f"removed {snapshots / name}.json (no longer generated)\n" in stdout
+    assert sorted(p.name for p in snapshots.iterdir()) == [
+        "Account.json",
+        "Lead.json",
+        "notes.json",
+    ]
+    # The models check against their own snapshots: no model reported missing.
+    (snapshots / "notes.json").unlink()
+    (snapshots / "Lead.json").unlink()
+    code, stdout = check(capsys, snapshots, out)
+    assert code == 0, stdout
+    assert "1 models match" in stdout
+
+    # A snapshot folder given with --snapshots may serve other packages: nothing is removed.
+    elsewhere = tmp_path / "elsewhere"
+    for objects in ("Account,Contact", "Account"):
+        code, _, _ = run(
+            capsys,
+            "--describe",
+            str(source),
+            "--objects",
+            objects,
+            "--out",
+            str(tmp_path / "out2"),
+            "--snapshots",
+            str(elsewhere),
+        )
+        assert code == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["Account.json", "Contact.json"]
 
 
 @pytest.mark.parametrize(
@@ -233,6 +308,47 @@ def test_check_reports_missing_models(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 1
     assert "  account.py: missing\n" in stdout
     assert "No snapshot in " in stdout and "for Account: only the generated source" in stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not JSON", "cannot read {path}: Expecting property name"),
+        (b"[]", "{path} is not an sObject describe (no name)"),
+        (b'{"name": "\xff"}', "cannot read {path}: 'utf-8' codec can't decode byte 0xff"),
+    ],
+)
+def test_check_with_a_corrupt_snapshot(
+    generated: tuple[Path, Path], capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    out, v2 = generated
+    path = out / "_describe" / "Account.json"
+    path.write_bytes(content)
+    code, stdout, err = run(capsys, "--describe", str(v2), "--out", str(out), "--check")
+    assert code == 2, stdout
+    assert err.startswith("sobjects generate: ") and message.format(path=path) in err
+
+
+def test_unreadable_files_are_errors_not_tracebacks(
+    tmp_path: Path, generated: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, v2 = generated
+    # A generated module that is no longer UTF-8: --check cannot compare it ...
+    path = out / "account.py"
+    path.write_bytes(HEADER.encode() + b"\n\xff\xfe\n")
+    code, stdout, err = run(capsys, "--describe", str(v2), "--out", str(out), "--check")
+    assert code == 2, stdout
+    assert f"sobjects generate: cannot read {path}: not UTF-8 text" in err
+    # ... and writing replaces it.
+    code, stdout, _ = run(capsys, "--describe", str(v2), "--out", str(out))
+    assert code == 0 and f"wrote {path}\n" in stdout
+
+    # An --out that cannot be created.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, stdout, err = run(capsys, "--describe", str(v2), "--out", str(blocker / "models"))
+    assert code == 2, stdout
+    assert err.startswith("sobjects generate: ") and str(blocker / "models") in err
 
 
 def test_check_without_snapshots_compares_the_source(

@@ -12,14 +12,16 @@ from typing import Any
 import pydantic
 import pytest
 
-from sobjects import SObject
+from sobjects import Session, SObject, select
 from sobjects.codegen import HEADER, TYPES, generate
 from sobjects.codegen._naming import RESERVED_FIELD_NAMES, avoid_reserved, class_name
-from sobjects.codegen._source import py_string
+from sobjects.codegen._source import natord_compare, py_string
+from sobjects.emulator import LocalOrg
+from sobjects.emulator._schema import Schema
 from sobjects.fields import Location
 from sobjects.orm._model import sobject_meta
 
-from .support import LONG_FIELD, ROOT, imported, synthetic_describes, tool
+from .support import LONG_FIELD, MODELS_DIR, ROOT, imported, synthetic_describes, tool
 
 
 @pytest.fixture(scope="module")
@@ -174,12 +176,13 @@ def test_class_names() -> None:
 
 def test_name_clashes_inside_a_model(files: dict[str, str]) -> None:
     widget = files["widget.py"].splitlines()
-    # Value fields keep their names; the relationship named like one gets an underscore.
+    # Standard value fields keep their names; a relationship named like one gets an underscore.
     assert "    account: Field[str | None] = Field(None)" in widget
     assert "    account_id: Field[Id | None] = Field(None)" in widget
     assert '    account_: Field[Account | None] = Field(None, api_name="Account")' in widget
-    assert '    foo: Field[str | None] = Field(None, api_name="Foo__c")' in widget
-    assert '    foo_: Field[str | None] = Field(None, api_name="Foo")' in widget
+    # A custom field yields to a standard one, even when the describe lists it first.
+    assert '    foo_: Field[str | None] = Field(None, api_name="Foo__c")' in widget
+    assert "    foo: Field[str | None] = Field(None)" in widget
     # A relationship the ORM could not map to its lookup field is left out.
     assert "    boss_id: Field[Id | None] = Field(None)" in widget
     assert "manager" not in files["widget.py"]
@@ -199,6 +202,96 @@ def test_lookups(invoice: list[str], files: dict[str, str]) -> None:
     )
     assert "if TYPE_CHECKING:" in invoice and "    from .account import Account" in invoice
     assert "    from .invoice import Invoice" not in invoice
+
+
+def test_custom_fields_never_take_a_standard_relationships_name(tmp_path: Path) -> None:
+    describes = {name: dict(d) for name, d in synthetic_describes().items()}
+    contact = describes["Contact"]
+    contact["fields"] = [
+        {"name": "Account__c", "type": "string", "nillable": True},  # listed first on purpose
+        *contact["fields"],
+        {"name": "Owner__c", "type": "string", "nillable": True},
+    ]
+    files = generate(describes.values())
+    lines = files["contact.py"].splitlines()
+    assert "    account: Field[Account | None] = Field(None)" in lines
+    assert '    account_: Field[str | None] = Field(None, api_name="Account__c")' in lines
+    assert "    account_id: Field[Id | None] = Field(None)" in lines
+    with imported(write(tmp_path / "generated_clash", files)) as module:
+        fields = sobject_meta(module.Contact).fields
+        assert fields["account"].kind == "parent" and fields["account"].target is module.Account
+        assert fields["account_"].api_name == "Account__c"
+
+
+def test_required_lookups_may_be_set_through_their_parent() -> None:
+    describes = invoice_lines()
+    lines = generate(describes.values())["invoice_line.py"].splitlines()
+    assert '    invoice_id: Field[Id | None] = Field(None, api_name="Invoice__c")' in lines
+    assert '    invoice: Field[Invoice | None] = Field(None, api_name="Invoice__r")' in lines
+    # Without a generated relationship (Hub__c is not generated), the lookup stays required.
+    assert '    hub_id: Field[Id] = Field(api_name="Hub__c")' in lines
+    assert not any(line.startswith("    hub:") for line in lines)
+
+
+def invoice_lines(hub: bool = True) -> dict[str, dict[str, Any]]:
+    """Invoice__c and Invoice_Line__c, whose required lookup to its invoice has a relationship
+    (and, with ``hub``, a required lookup to Hub__c, which is not generated)."""
+    name = {"name": "Name", "type": "string", "nillable": False}
+    invoice = {"name": "Invoice__c", "fields": [name]}
+    line_fields: list[dict[str, Any]] = [
+        name,
+        {
+            "name": "Invoice__c",
+            "type": "reference",
+            "referenceTo": ["Invoice__c"],
+            "relationshipName": "Invoice__r",
+            "childRelationshipName": "Lines__r",
+            "nillable": False,
+        },
+    ]
+    extra = []
+    if hub:
+        extra.append({"name": "Hub__c", "fields": [name]})
+        line_fields.append(
+            {
+                "name": "Hub__c",
+                "type": "reference",
+                "referenceTo": ["Hub__c"],
+                "relationshipName": "Hub__r",
+                "nillable": False,
+            }
+        )
+    line = {"name": "Invoice_Line__c", "fields": line_fields}
+    schema = Schema([invoice, line, *extra])
+    return {s.name: s.describe for s in schema if s.name != "Hub__c"}
+
+
+@pytest.mark.anyio
+async def test_a_required_lookup_saved_through_its_parent(tmp_path: Path) -> None:
+    describes = invoice_lines(hub=False)
+    with imported(write(tmp_path / "generated_lines", generate(describes.values()))) as module:
+        org = LocalOrg()
+        for describe in describes.values():
+            org.define(describe)
+        async with org.client() as sf:
+            async with Session(sf):
+                invoice = module.Invoice(name="I1")
+                invoice.save()
+                line = module.InvoiceLine(name="L1", invoice=invoice)  # validates: no id yet
+                line.save()
+            async with Session(sf) as session:
+                saved = await session.one(select(module.InvoiceLine))
+        assert saved.invoice_id == invoice.id
+
+
+def test_read_only_lookups_have_read_only_relationships(files: dict[str, str]) -> None:
+    contact = files["contact.py"].splitlines()
+    # MasterRecordId is neither createable nor updateable: its relationship is read-only too.
+    assert "    master_record_id: Field[Id | None] = Field(None, read_only=True)" in contact
+    assert "    master_record: Field[Contact | None] = Field(None, read_only=True)" in contact
+    assert "    account: Field[Account | None] = Field(None)" in contact
+    committed = (MODELS_DIR / "contact.py").read_text(encoding="utf-8").splitlines()
+    assert "    created_by: Field[User | None] = Field(None, read_only=True)" in committed
 
 
 def test_child_relationships(files: dict[str, str]) -> None:
@@ -230,6 +323,90 @@ def test_py_string_quotes_like_ruff() -> None:
     assert py_string('a "b"') == "'a \"b\"'"
     assert py_string("a\\b\n") == '"a\\\\b\\n"'
     assert eval(py_string("é\x00'\"")) == "é\x00'\""
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("\x7f", '"\\x7f"'),
+        ("\u2028", '"\\u2028"'),
+        ("\U000e0001tag", '"\\U000e0001tag"'),  # a tag character: not \ue000 then "1"
+        ("\U0001f600", '"\U0001f600"'),  # printable: kept as it is
+    ],
+)
+def test_py_string_escapes_every_non_printable_character(value: str, literal: str) -> None:
+    assert py_string(value) == literal
+    assert eval(literal) == value
+
+
+def test_picklist_aliases_are_never_keywords(tmp_path: Path) -> None:
+    values = [{"value": v, "active": True} for v in ("a", "b")]
+    picklist = {"type": "picklist", "restrictedPicklist": True, "picklistValues": values}
+    describe = {
+        "name": "Flag__c",
+        "fields": [
+            {"name": name, **picklist} for name in ("None__c", "True__c", "False__c", "If__c")
+        ],
+    }
+    files = generate([describe])
+    lines = files["flag.py"].splitlines()
+    for alias, field in [("FlagNone", "none"), ("FlagTrue", "true"), ("FlagFalse", "false")]:
+        assert f'{alias} = Literal["a", "b"]' in lines
+        assert f"    {field}: Field[{alias} | None] = Field(None, api_name=" in "\n".join(lines)
+    assert 'If = Literal["a", "b"]' in lines  # ``If`` is no keyword
+    out = write(tmp_path / "generated_keywords", files)
+    done = tool("ruff", "check", "--isolated", "--select", "E,F,I", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    with imported(out) as module:
+        assert module.Flag(none="a").none == "a"
+
+
+def test_imports_sorted_as_ruff_sorts_them(tmp_path: Path) -> None:
+    """``Model2`` before ``Model10``, in the package ``__init__`` and in TYPE_CHECKING blocks."""
+    hub = {"name": "Hub__c", "fields": [{"name": "Name", "type": "string"}]}
+    models = [
+        {
+            "name": f"Model{n}__c",
+            "fields": [
+                {
+                    "name": "Hub__c",
+                    "type": "reference",
+                    "referenceTo": ["Hub__c"],
+                    "relationshipName": "Hub__r",
+                    "childRelationshipName": f"M{n}__r",
+                }
+            ],
+        }
+        for n in (2, 10)
+    ]
+    # Class names that ruff's __all__ sort (RUF022) orders by case before the natural order.
+    others = [{"name": name, "fields": []} for name in ("A__c", "ABC__c", "X9__c", "X10__c")]
+    files = generate({s.name: s.describe for s in Schema([hub, *models, *others])}.values())
+    init = files["__init__.py"]
+    assert init.index("from .model2 import Model2") < init.index("from .model10 import Model10")
+    hub_source = files["hub.py"]
+    assert hub_source.index("from .model2 import") < hub_source.index("from .model10 import")
+    out = write(tmp_path / "generated_sorted", files)
+    done = tool("ruff", "check", "--isolated", "--select", "I,RUF022", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Model2", "Model10"),
+        ("a", "a0"),
+        ("a1b", "a2"),
+        ("a015", "a12"),  # a leading zero: digit by digit
+        ("x2_g8", "x2_y7"),
+        ("pic5", "pic5_07"),
+        ("B", "a"),
+    ],
+)
+def test_natord_compare(left: str, right: str) -> None:
+    assert natord_compare(left, right) == -1
+    assert natord_compare(right, left) == 1
+    assert natord_compare(left, left) == 0
 
 
 # -- the generated package: lint, types, run time ----------------------------------------------

@@ -5,6 +5,12 @@ describes from a running org (a bearer token from ``--token`` or ``SOBJECTS_ACCE
 The models go to ``--out DIR`` and the describes they were generated from to ``--snapshots``
 (default ``<out>/_describe``), so that ``--check`` can later say what changed. ``--check``
 writes nothing: it regenerates in memory, prints what changed and exits 1 on any drift.
+
+Writing never overwrites a module in ``--out`` that ``sobjects generate`` did not write (its
+first line is not ``HEADER``) unless ``--force`` is given, and removes only generated modules
+that are no longer generated, and, in the default snapshot folder, the snapshots of sObjects
+no longer generated. Problems with the inputs or the files (unreadable, not UTF-8, not a
+describe) exit 2 with a message.
 """
 
 from __future__ import annotations
@@ -13,18 +19,20 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
 
 from sobjects.codegen._drift import (
+    UnreadableFileError,
     describe_changes,
     generated_files,
+    is_generated,
     source_changes,
 )
-from sobjects.codegen._generate import generate
+from sobjects.codegen._generate import HEADER, generate
 
 __all__ = ["TOKEN_ENV", "add_arguments", "fetch_describes", "run", "snapshot_text"]
 
@@ -64,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--check",
         action="store_true",
         help="write nothing; exit 1 and print what changed if the models are not up to date",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite modules in --out that sobjects generate did not write",
     )
 
 
@@ -139,13 +152,47 @@ def _load_snapshots(directory: Path, names: Sequence[str]) -> dict[str, dict[str
     return out
 
 
+def _stale_snapshots(directory: Path, names: Collection[str]) -> list[Path]:
+    """Snapshots in ``directory`` of sObjects not in ``names``: ``<Name>.json`` files holding
+    the describe of ``Name``. Anything else there is left alone."""
+    if not directory.is_dir():
+        return []
+    keep = {name.lower() for name in names}
+    stale = []
+    for path in sorted(directory.glob("*.json")):
+        if path.stem.lower() in keep or not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("name") == path.stem:
+            stale.append(path)
+    return stale
+
+
 def _write(path: Path, text: str) -> bool:
     """Write ``text`` unless the file already holds it; whether it was written."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
+    if _holds(path, text):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return True
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether ``path`` holds ``text``. A file that is not UTF-8 text does not: it is written
+    over (only generated modules and snapshots are), or the write says why it cannot be."""
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _not_generated(out_dir: Path, files: Mapping[str, str]) -> list[Path]:
+    """The files ``files`` would overwrite that ``sobjects generate`` did not write."""
+    paths = (out_dir / name for name in files)
+    return [path for path in paths if path.exists() and not is_generated(path)]
 
 
 def _same_dir(a: Path, b: Path) -> bool:
@@ -197,22 +244,41 @@ def _write_all(
     describes: Mapping[str, Mapping[str, Any]],
     files: Mapping[str, str],
     stdout: TextIO,
+    force: bool = False,
 ) -> None:
+    foreign = _not_generated(out_dir, files)
+    if foreign and not force:
+        listed = ", ".join(str(path) for path in foreign)
+        it = "it" if len(foreign) == 1 else "them"
+        raise UsageError(
+            f"will not overwrite {listed}: not written by sobjects generate (the first line is "
+            f"not {HEADER!r}); move {it} away, or pass --force to overwrite {it}"
+        )
     stale = [path for path in generated_files(out_dir) if path.name not in files]
+    update_snapshots = source_dir is None or not _same_dir(source_dir, snapshot_dir)
+    # Only the default snapshot folder belongs to --out: another may serve other packages.
+    stale_snapshots = (
+        _stale_snapshots(snapshot_dir, describes)
+        if update_snapshots and snapshot_dir == out_dir / "_describe"
+        else []
+    )
     written = [name for name, text in files.items() if _write(out_dir / name, text)]
     for path in stale:
         path.unlink()
     snapshots = 0
-    if source_dir is None or not _same_dir(source_dir, snapshot_dir):
+    if update_snapshots:
         for name, describe in describes.items():
             snapshots += _write(snapshot_dir / f"{name}.json", snapshot_text(describe))
+    for path in stale_snapshots:
+        path.unlink()
     for name in written:
         print(f"wrote {out_dir / name}", file=stdout)
-    for path in stale:
+    for path in [*stale, *stale_snapshots]:
         print(f"removed {path} (no longer generated)", file=stdout)
     print(
         f"{len(describes)} models in {out_dir}: {len(written)} files written, "
-        f"{len(stale)} removed, {snapshots} snapshots updated in {snapshot_dir}",
+        f"{len(stale)} removed, {snapshots} snapshots updated in {snapshot_dir}"
+        + (f" ({len(stale_snapshots)} removed)" if stale_snapshots else ""),
         file=stdout,
     )
 
@@ -233,19 +299,20 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
             if names is None:
                 raise UsageError("--org needs --objects (which sObjects to generate)")
             describes = _fetch(args.org, token, names, args.api_version)
-    except UsageError as exc:
+        out_dir = Path(args.out)
+        snapshot_dir = Path(args.snapshots) if args.snapshots else out_dir / "_describe"
+        files = generate(describes.values())
+        if args.check:
+            return _check(out_dir, snapshot_dir, describes, files, out)
+        _write_all(out_dir, snapshot_dir, source_dir, describes, files, out, force=bool(args.force))
+        return 0
+    except (UsageError, UnreadableFileError, OSError, UnicodeDecodeError) as exc:
+        # OSError: a file that cannot be written or read (its message names the file).
         print(f"sobjects generate: {exc}", file=sys.stderr)
         return 2
     except _FetchError as exc:
         print(f"sobjects generate: {exc}", file=sys.stderr)
         return 1
-    out_dir = Path(args.out)
-    snapshot_dir = Path(args.snapshots) if args.snapshots else out_dir / "_describe"
-    files = generate(describes.values())
-    if args.check:
-        return _check(out_dir, snapshot_dir, describes, files, out)
-    _write_all(out_dir, snapshot_dir, source_dir, describes, files, out)
-    return 0
 
 
 class _FetchError(Exception):

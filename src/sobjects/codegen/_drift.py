@@ -17,7 +17,31 @@ from typing import Any
 
 from sobjects.codegen._generate import HEADER, picklist_values, required
 
-__all__ = ["SourceChanges", "describe_changes", "generated_files", "source_changes"]
+__all__ = [
+    "SourceChanges",
+    "UnreadableFileError",
+    "describe_changes",
+    "generated_files",
+    "is_generated",
+    "read_text",
+    "source_changes",
+]
+
+
+class UnreadableFileError(Exception):
+    """A file that cannot be read as UTF-8 text (the message names it)."""
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of ``path``; ``UnreadableFileError`` naming the file if it has none."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(
+            f"cannot read {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _fields(describe: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -132,16 +156,21 @@ class SourceChanges:
         return bool(self.summary)
 
 
+def is_generated(path: Path) -> bool:
+    """Whether ``path`` is a file ``sobjects generate`` wrote: its first line is HEADER."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(len(HEADER) + 3)
+    except OSError:
+        return False
+    return first.rstrip(b"\r\n") == HEADER.encode()
+
+
 def generated_files(out_dir: Path) -> list[Path]:
     """The modules in ``out_dir`` that ``sobjects generate`` wrote (they start with HEADER)."""
     if not out_dir.is_dir():
         return []
-    found = []
-    for path in sorted(out_dir.glob("*.py")):
-        with path.open(encoding="utf-8") as handle:
-            if handle.readline().rstrip("\n") == HEADER:
-                found.append(path)
-    return found
+    return [path for path in sorted(out_dir.glob("*.py")) if is_generated(path)]
 
 
 def source_changes(out_dir: Path, files: Mapping[str, str]) -> SourceChanges:
@@ -149,7 +178,7 @@ def source_changes(out_dir: Path, files: Mapping[str, str]) -> SourceChanges:
     changes = SourceChanges()
     for name, expected in files.items():
         path = out_dir / name
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        current = read_text(path) if path.is_file() else None
         if current == expected:
             continue
         changes.summary.append(f"{name}: {'missing' if current is None else 'changed'}")

@@ -11,18 +11,26 @@ What a describe field becomes:
   external id; ``api_name=...`` when ``camelize`` of the Python name is not the API name;
 - a lookup is its ``Id`` field and, when it points at exactly one generated sObject, a parent
   relationship typed with that model (``account: Field[Account | None]``). Polymorphic lookups
-  (several targets, such as ``Task.WhoId``) stay ``Id`` fields only;
+  (several targets, such as ``Task.WhoId``) stay ``Id`` fields only. A required lookup with a
+  parent relationship has an optional ``Id`` field (``Field[Id | None] = Field(None)``): the
+  parent may be given instead, and the flush fills the id in. The relationship of a read-only
+  lookup (``CreatedBy``) is ``read_only=True`` as well;
 - a child relationship whose child sObject is generated becomes
   ``contacts: Field[list[Contact]] = Field(default_factory=list)``.
 
 Fields keep their describe order (a parent relationship follows its ``Id`` field), child
-relationships come last, sorted by name. Modules import each other only under
+relationships come last, sorted by name. When two want the same Python name, standard fields
+claim theirs first, then standard relationships, then custom relationships, then custom fields;
+the later one gets a trailing underscore (a custom field never renames a standard field or
+relationship). Picklist aliases are never keywords (``None__c`` gets ``<Class>None``).
+Imports are sorted as ruff's isort sorts them. Modules import each other only under
 ``TYPE_CHECKING`` (models refer to each other both ways); the package ``__init__`` imports every
 model and calls ``model_rebuild()`` so the references resolve at run time.
 """
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +46,7 @@ from sobjects.codegen._naming import (
     relationship_name,
     unique,
 )
-from sobjects.codegen._source import bracketed, natural_key, py_string
+from sobjects.codegen._source import bracketed, import_key, natural_key, py_string
 
 __all__ = ["HEADER", "TYPES", "generate", "model_names", "picklist_values", "required"]
 
@@ -230,6 +238,9 @@ def _parent_decl(
         api_name=api,
         annotation=f"{target.class_name} | None",
         default="None",
+        # A lookup Salesforce sets itself (CreatedById): the ORM must never send it.
+        read_only=not describe_field.get("createable", True)
+        and not describe_field.get("updateable", True),
     )
     return decl, target.sobject
 
@@ -266,16 +277,43 @@ def _build(describe: Mapping[str, Any], names: Mapping[str, ModelName]) -> _Mode
         if parent is not None:
             model.parents[len(model.values) - 1] = parent[0]
             model.refers_to.add(parent[1])
+            if decl.default is None:
+                # A required lookup may be set through its parent (the flush fills the id
+                # in), so the Id field itself is optional.
+                decl.annotation, decl.default = f"{decl.annotation} | None", "None"
     for decl, child in _children(describe, names):
         model.children.append(decl)
         model.refers_to.add(child)
-    # Names: value fields first, then parents, then children; a clash appends "_".
     taken: set[str] = set()
-    for decl in [*model.values, *model.parents.values(), *model.children]:
+    for decl in _naming_order(model):
         decl.name = unique(avoid_reserved(decl.base), taken)
         taken.add(decl.name)
     model.refers_to.discard(model.name.sobject)
     return model
+
+
+def _custom(decl: _Decl) -> bool:
+    """Whether a field or relationship is custom (``Foo__c``, ``Foo__r``, ``ns__Foo__c``)."""
+    return "__" in decl.api_name
+
+
+def _naming_order(model: _Model) -> list[_Decl]:
+    """The order in which declarations claim their Python names (a clash appends ``_``).
+
+    Standard fields, then standard parent and child relationships, then custom relationships,
+    then custom fields: adding a custom field never renames a standard field or relationship
+    (a text field ``Account__c`` on Contact leaves ``account`` to the ``Account`` relationship).
+    Within each group, describe order (child relationships: by name).
+    """
+    parents = list(model.parents.values())
+    return [
+        *(d for d in model.values if not _custom(d)),
+        *(d for d in parents if not _custom(d)),
+        *(d for d in model.children if not _custom(d)),
+        *(d for d in parents if _custom(d)),
+        *(d for d in model.children if _custom(d)),
+        *(d for d in model.values if _custom(d)),
+    ]
 
 
 def _aliases(model: _Model, class_names: set[str]) -> list[str]:
@@ -286,7 +324,7 @@ def _aliases(model: _Model, class_names: set[str]) -> list[str]:
         if not decl.picklist:
             continue
         wanted = "".join(part[:1].upper() + part[1:] for part in decl.name.split("_"))
-        if wanted in taken or not wanted.isidentifier():
+        if wanted in taken or not wanted.isidentifier() or keyword.iskeyword(wanted):
             wanted = model.name.class_name + wanted
         decl.alias = unique(wanted, taken)
         taken.add(decl.alias)
@@ -330,7 +368,10 @@ def _module_source(model: _Model, names: Mapping[str, ModelName]) -> str:
     ]
     if model.refers_to:
         lines += ["", "if TYPE_CHECKING:"]
-        for target in sorted((names[s] for s in model.refers_to), key=lambda n: n.module):
+        # In the order ruff's isort keeps them (``model2`` before ``model10``).
+        for target in sorted(
+            (names[s] for s in model.refers_to), key=lambda n: import_key(n.module)
+        ):
             lines.append(f"    from .{target.module} import {target.class_name}")
     if alias_lines:
         lines += ["", *alias_lines]
@@ -351,7 +392,7 @@ def _module_source(model: _Model, names: Mapping[str, ModelName]) -> str:
 
 
 def _init_source(names: Mapping[str, ModelName]) -> str:
-    ordered = sorted(names.values(), key=lambda n: n.module)
+    ordered = sorted(names.values(), key=lambda n: import_key(n.module))
     exported = sorted((n.class_name for n in ordered), key=natural_key)
     lines = [
         HEADER,

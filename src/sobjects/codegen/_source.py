@@ -8,10 +8,11 @@ so the output is stable for projects formatted at 88 or 100 columns alike.
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["LINE_LENGTH", "bracketed", "natural_key", "py_string"]
+__all__ = ["LINE_LENGTH", "bracketed", "import_key", "natord_compare", "natural_key", "py_string"]
 
 LINE_LENGTH = 88
 
@@ -33,7 +34,12 @@ def py_string(value: str) -> str:
             out.append("\\" + char)
         elif not char.isprintable():
             code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            if code < 0x100:
+                out.append(f"\\x{code:02x}")
+            elif code < 0x10000:
+                out.append(f"\\u{code:04x}")
+            else:
+                out.append(f"\\U{code:08x}")
         else:
             out.append(char)
     return quote + "".join(out) + quote
@@ -63,18 +69,90 @@ def bracketed(head: str, items: Sequence[str], tail: str, indent: str = "") -> l
     ]
 
 
-def natural_key(name: str) -> tuple[int, list[tuple[int, int, str]]]:
-    """The order of ruff's ``__all__`` sort (RUF022): CONSTANTS, then Classes, then the rest,
-    each in natural order (``Model2`` before ``Model10``)."""
-    if name.isupper() or re.fullmatch(r"[A-Z0-9_]+", name):
+def natord_compare(left: str, right: str) -> int:
+    """Compare two strings as the ``natord`` crate does (ruff's isort and RUF022 use it):
+    runs of digits by value (``a2`` < ``a10``), left-aligned when either starts with ``0``
+    (``a015`` < ``a12``), whitespace skipped, anything else by code point. -1, 0 or 1.
+
+    >>> natord_compare("Model2", "Model10"), natord_compare("a015", "a12"), natord_compare("a", "a")
+    (-1, -1, 0)
+    """
+    i = j = 0
+    n, m = len(left), len(right)
+    while True:
+        while i < n and left[i].isspace():
+            i += 1
+        while j < m and right[j].isspace():
+            j += 1
+        if i >= n or j >= m:
+            return (i < n) - (j < m)
+        a, b = left[i], right[j]
+        if _digit(a) and _digit(b):
+            if a == "0" or b == "0":
+                # Left-aligned: digit by digit; the longer run wins when one is a prefix.
+                while True:
+                    if a != b:
+                        return -1 if a < b else 1
+                    i += 1
+                    j += 1
+                    a = left[i] if i < n else ""
+                    b = right[j] if j < m else ""
+                    if not _digit(a) or not _digit(b):
+                        if _digit(a) or _digit(b):
+                            return 1 if _digit(a) else -1
+                        break
+            else:
+                # Right-aligned: the longer run wins, else the first differing digit.
+                last = 0
+                while True:
+                    if not last and a != b:
+                        last = -1 if a < b else 1
+                    i += 1
+                    j += 1
+                    a = left[i] if i < n else ""
+                    b = right[j] if j < m else ""
+                    if not _digit(a) or not _digit(b):
+                        if _digit(a) or _digit(b):
+                            return 1 if _digit(a) else -1
+                        break
+                if last:
+                    return last
+            continue  # the characters after the digits are compared next
+        if a != b:
+            return -1 if a < b else 1
+        i += 1
+        j += 1
+
+
+def _digit(char: str) -> bool:
+    return "0" <= char <= "9"
+
+
+_natord = functools.cmp_to_key(natord_compare)
+
+
+def import_key(module: str) -> tuple[Any, Any]:
+    """The order ruff's isort gives ``from .module import ...`` lines of one section (default
+    settings): case-insensitive natural order of the module, then case-sensitive.
+
+    >>> sorted(["model10", "model2", "hub"], key=import_key)
+    ['hub', 'model2', 'model10']
+    """
+    return _natord(module.lower()), _natord(module)
+
+
+def natural_key(name: str) -> tuple[int, Any]:
+    """The order of ruff's ``__all__`` sort (RUF022): CONSTANTS (more than one character, all
+    cased characters upper case), then Classes, then the rest, each in natural order
+    (``Model2`` before ``Model10``).
+
+    >>> sorted(["Model10", "Model2", "ABC", "A", "x"], key=natural_key)
+    ['ABC', 'A', 'Model2', 'Model10', 'x']
+    """
+    if len(name) > 1 and name.isupper():
         group = 0
     elif name[:1].isupper():
         group = 1
     else:
         group = 2
-    parts = [
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", name)
-        if part
-    ]
-    return group, parts
+    return group, _natord(name)

@@ -46,7 +46,7 @@ ShippingGeocodeAccuracy = Literal[
 class Account(SObject):
     is_deleted: Field[bool] = Field(False, read_only=True)
     master_record_id: Field[Id | None] = Field(None, read_only=True)
-    master_record: Field[Account | None] = Field(None)
+    master_record: Field[Account | None] = Field(None, read_only=True)
     name: Field[str]
     type: Field[str | None] = Field(None)
     parent_id: Field[Id | None] = Field(None)
@@ -86,10 +86,10 @@ class Account(SObject):
     owner: Field[User | None] = Field(None)
     created_date: Field[datetime | None] = Field(None, read_only=True)
     created_by_id: Field[Id | None] = Field(None, read_only=True)
-    created_by: Field[User | None] = Field(None)
+    created_by: Field[User | None] = Field(None, read_only=True)
     last_modified_date: Field[datetime | None] = Field(None, read_only=True)
     last_modified_by_id: Field[Id | None] = Field(None, read_only=True)
-    last_modified_by: Field[User | None] = Field(None)
+    last_modified_by: Field[User | None] = Field(None, read_only=True)
     system_modstamp: Field[datetime | None] = Field(None, read_only=True)
     last_activity_date: Field[date | None] = Field(None, read_only=True)
     last_viewed_date: Field[datetime | None] = Field(None, read_only=True)

@@ -44,7 +44,7 @@ MailingGeocodeAccuracy = Literal[
 class Contact(SObject):
     is_deleted: Field[bool] = Field(False, read_only=True)
     master_record_id: Field[Id | None] = Field(None, read_only=True)
-    master_record: Field[Contact | None] = Field(None)
+    master_record: Field[Contact | None] = Field(None, read_only=True)
     account_id: Field[Id | None] = Field(None)
     account: Field[Account | None] = Field(None)
     last_name: Field[str]
@@ -91,10 +91,10 @@ class Contact(SObject):
     do_not_call: Field[bool] = Field(False)
     created_date: Field[datetime | None] = Field(None, read_only=True)
     created_by_id: Field[Id | None] = Field(None, read_only=True)
-    created_by: Field[User | None] = Field(None)
+    created_by: Field[User | None] = Field(None, read_only=True)
     last_modified_date: Field[datetime | None] = Field(None, read_only=True)
     last_modified_by_id: Field[Id | None] = Field(None, read_only=True)
-    last_modified_by: Field[User | None] = Field(None)
+    last_modified_by: Field[User | None] = Field(None, read_only=True)
     system_modstamp: Field[datetime | None] = Field(None, read_only=True)
     last_activity_date: Field[date | None] = Field(None, read_only=True)
     last_viewed_date: Field[datetime | None] = Field(None, read_only=True)
