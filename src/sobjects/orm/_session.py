@@ -23,6 +23,9 @@ import anyio
 
 from sobjects._ids import to_18
 from sobjects.client._composite import (
+    BATCH_SIZE,
+    COMPOSITE_MAX_QUERIES,
+    COMPOSITE_MAX_SUBREQUESTS,
     Composite,
     CompositeBatch,
     CreateSubrequest,
@@ -62,7 +65,7 @@ T = TypeVar("T", bound=SObject)
 
 _current: ContextVar[Session | None] = ContextVar("sobjects_session", default=None)
 
-BATCH_LIMIT = 25
+BATCH_LIMIT = BATCH_SIZE  # subrequests per Composite Batch request
 LOCK_ROW = "UNABLE_TO_LOCK_ROW"
 
 
@@ -703,8 +706,21 @@ class Session:
     async def _send_chunk(self, chunk: list[Any], transport: list[SalesforceError]) -> None:
         batch = self.sf.composite.batch(halt_on_error=self.halt_on_error)
         sent = [_Sent(item, self._add_subrequest(batch, item, refs=None)) for item in chunk]
+        await self._execute(batch, sent, transport)
+        for entry in sent:
+            self._apply(entry.op, entry.subrequest)
+        await self._complete_queries(sent)
+
+    async def _execute(
+        self,
+        request: CompositeBatch | Composite,
+        sent: list[_Sent],
+        transport: list[SalesforceError],
+    ) -> None:
+        """Send one request; a failure of the request itself is collected, not raised, so
+        the results that did arrive (in other requests) are still applied."""
         try:
-            await batch.execute()
+            await request.execute()
         except SalesforceError as exc:
             transport.append(exc)
             self._unanswered(sent, exc)
@@ -712,9 +728,6 @@ class Session:
             for entry in sent:
                 if isinstance(entry.op, Operation):
                     entry.op.in_flight = False
-        for entry in sent:
-            self._apply(entry.op, entry.subrequest)
-        await self._complete_queries(sent)
 
     def _unanswered(self, sent: list[_Sent], exc: SalesforceError) -> None:
         """Subrequests left without an answer by a failed request."""
@@ -741,11 +754,12 @@ class Session:
     ) -> None:
         ordered = [item for wave in waves for item in wave]
         queries = sum(1 for item in ordered if isinstance(item, QueryHandle))
-        if len(ordered) > 25 or queries > 5:
+        if len(ordered) > COMPOSITE_MAX_SUBREQUESTS or queries > COMPOSITE_MAX_QUERIES:
             raise ConfigurationError(
-                "transaction=True sends one all-or-none Composite request: at most 25 "
-                f"operations, 5 of them queries; this flush has {len(ordered)} ({queries} "
-                "queries). Flush in smaller steps."
+                "transaction=True sends one all-or-none Composite request: at most "
+                f"{COMPOSITE_MAX_SUBREQUESTS} operations, {COMPOSITE_MAX_QUERIES} of them "
+                f"queries; this flush has {len(ordered)} ({queries} queries). Flush in "
+                "smaller steps."
             )
         for attempt in range(self.lock_retries + 1):
             composite = self.sf.composite(all_or_none=True)
@@ -756,15 +770,7 @@ class Session:
                 if isinstance(item, Operation):
                     refs[id(item.obj)] = sub
                 sent.append(_Sent(item, sub))
-            try:
-                await composite.execute()
-            except SalesforceError as exc:
-                transport.append(exc)
-                self._unanswered(sent, exc)
-            finally:
-                for entry in sent:
-                    if isinstance(entry.op, Operation):
-                        entry.op.in_flight = False
+            await self._execute(composite, sent, transport)
             # All or none: after a row lock, nothing was kept, so everything may go again.
             locked = [
                 e for e in sent if isinstance(e.op, Operation) and _failed_with(e.op, LOCK_ROW)
