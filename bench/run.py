@@ -27,17 +27,18 @@ class Counter:
         self.requests += 1
 
 
-async def flush_creates(n: int) -> str:
+async def flush_creates(n: int, *, collections: bool) -> str:
     org = LocalOrg()
     counter = Counter()
     async with org.client(event_hooks={"request": [counter]}) as sf:
         started = time.perf_counter()
-        async with Session(sf):
+        async with Session(sf, collections_threshold=200 if collections else None):
             for i in range(n):
                 Contact(last_name=f"Bench {i}").save()
         elapsed = time.perf_counter() - started
+    how = "as Collections" if collections else "as Composite Batch"
     return (
-        f"flush {n} creates: {elapsed * 1000:.0f} ms, {counter.requests} HTTP requests, "
+        f"flush {n} creates {how}: {elapsed * 1000:.0f} ms, {counter.requests} HTTP requests, "
         f"{org.api_usage} API calls, {n / elapsed:,.0f} records/s"
     )
 
@@ -94,7 +95,8 @@ def soql_scan(n: int) -> str:
 
 async def main() -> None:
     benchmarks: list[Callable[[], Awaitable[str]]] = [
-        lambda: flush_creates(1000),
+        lambda: flush_creates(1000, collections=False),
+        lambda: flush_creates(1000, collections=True),
         lambda: accounts_with_contacts(20, 10),
         lambda: query_hydration(10_000),
     ]

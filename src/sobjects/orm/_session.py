@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
 import anyio
 
 from sobjects._ids import to_18
+from sobjects.client._collections import MAX_COLLECTION_SIZE, CollectionResult
 from sobjects.client._composite import (
     BATCH_SIZE,
     COMPOSITE_MAX_QUERIES,
     COMPOSITE_MAX_SUBREQUESTS,
+    CollectionSubrequest,
     Composite,
     CompositeBatch,
     CreateSubrequest,
@@ -255,7 +257,10 @@ class Session:
         transaction: bool = False,
         concurrency: int = 4,
         lock_retries: int = 3,
+        collections_threshold: int | None = 200,
     ) -> None:
+        if collections_threshold is not None and collections_threshold < 1:
+            raise ConfigurationError("collections_threshold must be >= 1, or None")
         if concurrency < 1 or lock_retries < 0:
             raise ConfigurationError("concurrency must be >= 1 and lock_retries >= 0")
         self.sf = sf
@@ -265,6 +270,7 @@ class Session:
         self.transaction = transaction
         self.concurrency = concurrency
         self.lock_retries = lock_retries
+        self.collections_threshold = collections_threshold
         self._pending: list[Operation | QueryHandle[Any]] = []
         self._identity: weakref.WeakValueDictionary[str, SObject] = weakref.WeakValueDictionary()
         self._tokens: list[Token[Session | None]] = []
@@ -650,27 +656,25 @@ class Session:
                 sendable = [i for i in items if self._ready(i)]
                 if not sendable:
                     break
-                chunks = [
-                    sendable[i : i + BATCH_LIMIT] for i in range(0, len(sendable), BATCH_LIMIT)
-                ]
+                units = self._units(sendable)
                 if self.halt_on_error:
                     # In order, and nothing more after a genuine failure.
-                    for chunk in chunks:
-                        await self._send_chunk(chunk, transport)
-                        if transport or any(_genuine_failure(i) for i in chunk):
+                    for unit in units:
+                        await self._send_unit(unit, transport)
+                        if transport or any(_genuine_failure(i) for i in unit[1]):
                             break
                 else:
                     limiter = anyio.CapacityLimiter(self.concurrency)
 
                     async def send(
-                        chunk: list[Any], limiter: anyio.CapacityLimiter = limiter
+                        unit: tuple[str, list[Any]], limiter: anyio.CapacityLimiter = limiter
                     ) -> None:
                         async with limiter:
-                            await self._send_chunk(chunk, transport)
+                            await self._send_unit(unit, transport)
 
                     async with anyio.create_task_group() as group:
-                        for chunk in chunks:
-                            group.start_soon(send, chunk)
+                        for unit in units:
+                            group.start_soon(send, unit)
                 retry = _lock_retries(sendable)
                 if not retry or attempt == self.lock_retries or transport:
                     break
@@ -702,6 +706,102 @@ class Session:
         item.blocked_by = None
         item.error = None
         return True
+
+    def _units(self, sendable: list[Any]) -> list[tuple[str, list[Any]]]:
+        """Split a wave into requests: large groups of one write on one sObject go as sObject
+        Collections (one API call per 1,000 records), the rest as Composite Batch requests
+        of 25 (one API call per subrequest)."""
+        groups: dict[tuple[str, str, str], list[Operation]] = {}
+        for item in sendable:
+            if isinstance(item, Operation):
+                ext = item.external_id.api_name if item.external_id else ""
+                key = (item.kind, sobject_meta(type(item.obj)).api_name, ext)
+                groups.setdefault(key, []).append(item)
+        threshold = self.collections_threshold
+        bulk = {
+            id(op)
+            for ops in groups.values()
+            if threshold is not None and len(ops) >= threshold
+            for op in ops
+        }
+        units: list[tuple[str, list[Any]]] = []
+        for ops in groups.values():
+            if id(ops[0]) in bulk:
+                per_request = MAX_COLLECTION_SIZE * COMPOSITE_MAX_QUERIES
+                units += [
+                    ("collections", ops[i : i + per_request])
+                    for i in range(0, len(ops), per_request)
+                ]
+        rest = [item for item in sendable if id(item) not in bulk]
+        units += [("batch", rest[i : i + BATCH_LIMIT]) for i in range(0, len(rest), BATCH_LIMIT)]
+        return units
+
+    async def _send_unit(
+        self, unit: tuple[str, list[Any]], transport: list[SalesforceError]
+    ) -> None:
+        kind, items = unit
+        if kind == "collections":
+            await self._send_collections(items, transport)
+        else:
+            await self._send_chunk(items, transport)
+
+    async def _send_collections(
+        self, ops: list[Operation], transport: list[SalesforceError]
+    ) -> None:
+        """One Composite request carrying up to 5 sObject Collections calls of 200 records."""
+        composite = self.sf.composite(all_or_none=False)
+        first = ops[0]
+        api_name = sobject_meta(type(first.obj)).api_name
+        calls: list[tuple[CollectionSubrequest, list[Operation]]] = []
+        sent: list[_Sent] = []
+        for start in range(0, len(ops), MAX_COLLECTION_SIZE):
+            chunk = ops[start : start + MAX_COLLECTION_SIZE]
+            records = [self._record_values(op) for op in chunk]
+            if first.kind == "create":
+                call = composite.collections.create(api_name, records)
+            elif first.kind == "update":
+                call = composite.collections.update(api_name, records)
+            elif first.kind == "upsert":
+                assert first.external_id is not None
+                call = composite.collections.upsert(
+                    api_name, records, external_id_field=first.external_id.api_name
+                )
+            else:
+                call = composite.collections.delete([op.obj.id or "" for op in chunk])
+            calls.append((call, chunk))
+            for op in chunk:
+                op.subrequest = _item_subrequest(op, api_name)
+                sent.append(_Sent(op, op.subrequest))
+        await self._execute(composite, sent, transport)
+        for call, chunk in calls:
+            if not call.done:
+                continue
+            if call.is_success:
+                for op, result in zip(chunk, call.results, strict=True):
+                    _bind_item(op, result)
+            else:
+                for op in chunk:
+                    assert op.subrequest is not None
+                    op.subrequest._bind(call.status_code, call.result, call.response)
+        for entry in sent:
+            self._apply(entry.op, entry.subrequest)
+
+    def _record_values(self, op: Operation) -> dict[str, Any]:
+        """One record of a Collections call (the same values a subrequest would carry)."""
+        op.attempts += 1
+        op.in_flight = True
+        obj = op.obj
+        values = self._create_values(obj) if op.kind != "update" else changed_values(obj)
+        op.sent_values = dict(values)
+        op.derived = self._relation_changes(obj)
+        for api_name, (_, parent) in op.derived.items():
+            values[api_name] = parent.id if parent is not None else None
+        if op.kind == "update":
+            values["Id"] = obj.id
+        elif op.kind == "upsert":
+            assert op.external_id is not None
+            values[op.external_id.api_name] = obj._wire_value(op.external_id)
+        return values
 
     async def _send_chunk(self, chunk: list[Any], transport: list[SalesforceError]) -> None:
         batch = self.sf.composite.batch(halt_on_error=self.halt_on_error)
@@ -975,6 +1075,39 @@ def _check_sendable(obj: SObject) -> None:
 
 
 _UNKNOWN: Any = object()
+
+_ITEM_CLASSES: dict[str, type[Subrequest]] = {
+    "create": CreateSubrequest,
+    "update": UpdateSubrequest,
+    "upsert": UpsertSubrequest,
+    "delete": DeleteSubrequest,
+}
+
+
+def _item_subrequest(op: Operation, api_name: str) -> Subrequest:
+    """A stand-alone subrequest object for one record of a Collections call, so the
+    operation's handle answers like any other (``status_code``, ``result``, ``id``)."""
+    method = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
+    return _ITEM_CLASSES[op.kind](method[op.kind], f"composite/sobjects ({api_name})")
+
+
+def _bind_item(op: Operation, result: CollectionResult) -> None:
+    """What the single-record call would have answered, from a Collections result."""
+    sub = op.subrequest
+    assert sub is not None
+    raw = {"id": result.id, "success": result.success, "errors": list(result.errors)}
+    if not result.success:
+        errors = [
+            {"errorCode": e.code, "message": e.message, "fields": list(e.fields)}
+            for e in result.errors
+        ]
+        sub._bind(400, errors, raw)
+    elif op.kind == "create" or (op.kind == "upsert" and result.created):
+        sub._bind(201, {"id": result.id, "success": True, "errors": [], "created": True}, raw)
+    elif op.kind == "upsert":
+        sub._bind(200, {"id": result.id, "success": True, "errors": [], "created": False}, raw)
+    else:
+        sub._bind(204, None, raw)
 
 
 def _genuine_failure(item: Any) -> bool:

@@ -1,0 +1,157 @@
+"""Large groups of one write on one sObject flush as sObject Collections: few API calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from sobjects import FlushError, Salesforce, Session, SObject, inspect
+from sobjects.emulator import LocalOrg
+from sobjects.fields import Field, Id
+
+pytestmark = pytest.mark.anyio
+
+
+class Account(SObject):
+    name: Field[str]
+    ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
+
+
+class Contact(SObject):
+    last_name: Field[str]
+    email: Field[str | None] = Field(None)
+    title: Field[str | None] = Field(None)
+    account_id: Field[Id | None] = Field(None)
+    account: Field[Account | None] = Field(None)
+
+
+class Calls:
+    def __init__(self, org: LocalOrg) -> None:
+        self.top: list[tuple[str, str, Any]] = []
+        original = org.rest.dispatch
+        depth = [0]
+
+        def spy(method: str, version: str, path: str, query: Any, body: Any, headers: Any = None):
+            if depth[0] == 0:
+                self.top.append((method, path.strip("/"), body))
+            depth[0] += 1
+            try:
+                return original(method, version, path, query, body, headers)
+            finally:
+                depth[0] -= 1
+
+        org.rest.dispatch = spy  # type: ignore[method-assign]
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _ in self.top]
+
+
+@pytest.fixture
+def org() -> LocalOrg:
+    org = LocalOrg()
+    org.define_field("Account", {"name": "Ext_Id__c", "type": "string", "externalId": True})
+    return org
+
+
+@pytest.fixture
+async def sf(org: LocalOrg) -> AsyncIterator[Salesforce]:
+    async with org.client() as client:
+        yield client
+
+
+async def test_a_thousand_creates_cost_one_api_call(org: LocalOrg, sf: Salesforce) -> None:
+    calls = Calls(org)
+    contacts = [Contact(last_name=f"Bulk {i}") for i in range(1000)]
+    async with Session(sf):
+        for contact in contacts:
+            contact.save()
+    assert calls.paths() == ["composite"]  # 5 collections of 200 in one Composite request
+    assert org.api_usage == 1
+    assert all(c.id and inspect(c).state == "persistent" and inspect(c).created for c in contacts)
+    assert len({c.id for c in contacts}) == 1000
+    assert len(list(org.store.records("Contact"))) == 1000
+
+
+async def test_below_the_threshold_composite_batch_is_used(org: LocalOrg, sf: Salesforce) -> None:
+    calls = Calls(org)
+    async with Session(sf, collections_threshold=None):
+        for i in range(300):
+            Contact(last_name=f"N{i}").save()
+    assert calls.paths() == ["composite/batch"] * 12
+    assert org.api_usage == 300
+
+
+async def test_parents_first_then_children_as_collections(org: LocalOrg, sf: Salesforce) -> None:
+    calls = Calls(org)
+    async with Session(sf):
+        acme = Account(name="Acme")
+        acme.save()
+        team = [Contact(last_name=f"M{i}", account=acme) for i in range(250)]
+        for member in team:
+            member.save()
+    assert calls.paths() == ["composite/batch", "composite"]
+    assert all(m.account_id == acme.id for m in team)
+    stored = org.store.get(team[-1].id or "")
+    assert stored is not None
+    assert stored["AccountId"] == acme.id
+
+
+async def test_partial_failure_in_a_collection(org: LocalOrg, sf: Salesforce) -> None:
+    contacts = [Contact(last_name=f"C{i}") for i in range(200)]
+    contacts[7].email = "not an email"
+    session = Session(sf)
+    for contact in contacts:
+        contact.save(session=session)
+    with pytest.raises(FlushError, match="1 of 200 operations failed"):
+        await session.flush()
+    bad = contacts[7]
+    assert bad.id is None
+    assert inspect(bad).state == "failed"
+    assert inspect(bad).errors[0].code == "INVALID_EMAIL_ADDRESS"
+    assert list(inspect(bad).field_errors) == ["Email"]
+    assert sum(1 for c in contacts if inspect(c).state == "persistent") == 199
+    op = session.pending[0]
+    assert op.status_code == 400  # type: ignore[union-attr]
+    bad.email = "ok@example.com"
+    bad.save(session=session)
+    await session.flush()  # only the failed one is sent again
+    assert bad.id is not None
+    assert len(list(org.store.records("Contact"))) == 200
+
+
+async def test_updates_upserts_and_deletes_go_as_collections(org: LocalOrg, sf: Salesforce) -> None:
+    contacts = org.schema.require("Contact")
+    ids = [org.store.insert(contacts, {"LastName": f"U{i}"}) for i in range(210)]
+    org.faults.lock_record(ids[3], times=1)
+    calls = Calls(org)
+    async with Session(sf) as session:
+        loaded = [await session.get(Contact, i) for i in ids[:200]]
+        calls.top.clear()
+        for contact in loaded:
+            contact.title = "Updated"
+            contact.save()
+    # One Composite request, then one more for the locked record (a row-lock retry).
+    assert calls.paths() == ["composite", "composite/batch"]
+    assert all(org.store.get(i)["Title"] == "Updated" for i in ids[:200])  # type: ignore[index]
+    sent = calls.top[0][2]["compositeRequest"][0]["body"]["records"][0]
+    assert sent == {"attributes": {"type": "Contact"}, "Title": "Updated", "Id": ids[0]}
+
+    async with Session(sf):
+        accounts = [Account(name=f"A{i}", ext_id=f"E{i}") for i in range(200)]
+        for account in accounts:
+            account.upsert()
+    assert all(inspect(a).created for a in accounts)
+    async with Session(sf):
+        again = [Account(name=f"A{i} bis", ext_id=f"E{i}") for i in range(200)]
+        for account in again:
+            account.upsert()
+    assert [a.id for a in again] == [a.id for a in accounts]
+    assert not any(inspect(a).created for a in again)
+
+    async with Session(sf):
+        for account in accounts:
+            account.delete()
+    assert all(inspect(a).state == "deleted" for a in accounts)
+    assert list(org.store.records("Account")) == []
