@@ -155,3 +155,59 @@ async def test_updates_upserts_and_deletes_go_as_collections(org: LocalOrg, sf: 
             account.delete()
     assert all(inspect(a).state == "deleted" for a in accounts)
     assert list(org.store.records("Account")) == []
+
+
+async def test_halt_on_error_keeps_one_ordered_stream(org: LocalOrg, sf: Salesforce) -> None:
+    calls = Calls(org)
+    contacts = [Contact(last_name=f"H{i}") for i in range(200)]
+    contacts[7].email = "bad"
+    with pytest.raises(FlushError):
+        async with Session(sf, halt_on_error=True):
+            for contact in contacts:
+                contact.save()
+    assert "composite" not in calls.paths()  # no Collections under halt_on_error
+    assert len(list(org.store.records("Contact"))) == 7  # nothing after the failure
+    assert inspect(contacts[8]).state == "failed"
+
+
+async def test_per_record_errors_keep_their_rest_status(org: LocalOrg, sf: Salesforce) -> None:
+    contacts = org.schema.require("Contact")
+    ids = [org.store.insert(contacts, {"LastName": f"D{i}"}) for i in range(200)]
+    async with Session(sf) as session:
+        loaded = [await session.get(Contact, i) for i in ids]
+    org.store.delete(contacts, ids[5])  # deleted behind the session's back
+    session = Session(sf)
+    ops = [c.delete(session=session) for c in loaded]
+    with pytest.raises(FlushError, match="ENTITY_IS_DELETED"):
+        await session.flush()
+    assert ops[5].status_code == 404
+    assert ops[6].status_code == 204
+    with pytest.raises(Exception, match=f"sobjects/Contact/{ids[5]}"):
+        ops[5].raise_for_status()
+
+
+async def test_an_unmatched_collections_answer_is_never_resent(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    from sobjects.errors import OutcomeUnknownError
+
+    original = org.rest.dispatch
+
+    def short_answer(
+        method: str, version: str, path: str, query: Any, body: Any, headers: Any = None
+    ):
+        reply = original(method, version, path, query, body, headers)
+        if path.strip("/") == "composite/sobjects" and isinstance(reply.body, list):
+            reply.body = reply.body[:-1]  # one result missing
+        return reply
+
+    org.rest.dispatch = short_answer  # type: ignore[method-assign]
+    contacts = [Contact(last_name=f"S{i}") for i in range(200)]
+    session = Session(sf)
+    for contact in contacts:
+        contact.save(session=session)
+    with pytest.raises(OutcomeUnknownError, match="could not be matched"):
+        await session.flush()
+    assert all(inspect(c).state == "failed" for c in contacts)
+    await session.flush()  # nothing is sent again
+    assert len(list(org.store.records("Contact"))) == 200

@@ -41,6 +41,7 @@ from sobjects.client._composite import (
 from sobjects.errors import (
     ConfigurationError,
     ErrorDetail,
+    OutcomeUnknownError,
     ResponseError,
     ResultNotReadyError,
     SalesforceError,
@@ -676,6 +677,17 @@ class Session:
                         for unit in units:
                             group.start_soon(send, unit)
                 retry = _lock_retries(sendable)
+                if retry:
+                    # With halt_on_error, the lock may have stopped items that were never
+                    # sent: they go with the retry.
+                    retry += [
+                        i
+                        for i in sendable
+                        if i not in retry
+                        and isinstance(i, Operation)
+                        and not i.outcome_unknown
+                        and (i.subrequest is None or not i.subrequest.done)
+                    ]
                 if not retry or attempt == self.lock_retries or transport:
                     break
                 await anyio.sleep(0.2 * (2**attempt))
@@ -717,7 +729,9 @@ class Session:
                 ext = item.external_id.api_name if item.external_id else ""
                 key = (item.kind, sobject_meta(type(item.obj)).api_name, ext)
                 groups.setdefault(key, []).append(item)
-        threshold = self.collections_threshold
+        # halt_on_error needs one ordered stream of subrequests: Collections would apply a
+        # whole group past the first failure.
+        threshold = None if self.halt_on_error else self.collections_threshold
         bulk = {
             id(op)
             for ops in groups.values()
@@ -756,7 +770,7 @@ class Session:
         sent: list[_Sent] = []
         for start in range(0, len(ops), MAX_COLLECTION_SIZE):
             chunk = ops[start : start + MAX_COLLECTION_SIZE]
-            records = [self._record_values(op) for op in chunk]
+            records = [self._record_values(op) for op in chunk]  # also marks them in flight
             if first.kind == "create":
                 call = composite.collections.create(api_name, records)
             elif first.kind == "update":
@@ -773,24 +787,41 @@ class Session:
                 op.subrequest = _item_subrequest(op, api_name)
                 sent.append(_Sent(op, op.subrequest))
         await self._execute(composite, sent, transport)
-        for call, chunk in calls:
-            if not call.done:
-                continue
-            if call.is_success:
-                for op, result in zip(chunk, call.results, strict=True):
+        try:
+            for call, chunk in calls:
+                if not call.done:
+                    continue
+                if not call.is_success:
+                    for op in chunk:
+                        assert op.subrequest is not None
+                        op.subrequest._bind(call.status_code, call.result, call.response)
+                    continue
+                try:
+                    results = call.results
+                    if len(results) != len(chunk):
+                        raise ValueError(f"{len(results)} results for {len(chunk)} records")
+                except (SalesforceError, ValueError) as exc:
+                    # The call was applied but its answer cannot be matched to the records.
+                    unknown = OutcomeUnknownError(
+                        f"a Collections answer could not be matched to its records ({exc}); "
+                        "they may have been applied, so they are not sent again"
+                    )
+                    transport.append(unknown)
+                    self._unanswered([e for e in sent if e.op in chunk], unknown)
+                    continue
+                for op, result in zip(chunk, results, strict=True):
                     _bind_item(op, result)
-            else:
-                for op in chunk:
-                    assert op.subrequest is not None
-                    op.subrequest._bind(call.status_code, call.result, call.response)
-        for entry in sent:
-            self._apply(entry.op, entry.subrequest)
+        finally:
+            for entry in sent:
+                self._apply(entry.op, entry.subrequest)
 
     def _record_values(self, op: Operation) -> dict[str, Any]:
         """One record of a Collections call (the same values a subrequest would carry)."""
         op.attempts += 1
         op.in_flight = True
         obj = op.obj
+        if op.kind == "delete":
+            return {}
         values = self._create_values(obj) if op.kind != "update" else changed_values(obj)
         op.sent_values = dict(values)
         op.derived = self._relation_changes(obj)
@@ -1088,7 +1119,12 @@ def _item_subrequest(op: Operation, api_name: str) -> Subrequest:
     """A stand-alone subrequest object for one record of a Collections call, so the
     operation's handle answers like any other (``status_code``, ``result``, ``id``)."""
     method = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
-    return _ITEM_CLASSES[op.kind](method[op.kind], f"composite/sobjects ({api_name})")
+    path = f"sobjects/{api_name}" + (f"/{op.obj.id}" if op.obj.id else "")
+    return _ITEM_CLASSES[op.kind](method[op.kind], path)
+
+
+# The status the single-record call would have answered for these per-record error codes.
+_ITEM_ERROR_STATUS = {"ENTITY_IS_DELETED": 404, "NOT_FOUND": 404}
 
 
 def _bind_item(op: Operation, result: CollectionResult) -> None:
@@ -1101,7 +1137,8 @@ def _bind_item(op: Operation, result: CollectionResult) -> None:
             {"errorCode": e.code, "message": e.message, "fields": list(e.fields)}
             for e in result.errors
         ]
-        sub._bind(400, errors, raw)
+        code = result.errors[0].code if result.errors else ""
+        sub._bind(_ITEM_ERROR_STATUS.get(code, 400), errors, raw)
     elif op.kind == "create" or (op.kind == "upsert" and result.created):
         sub._bind(201, {"id": result.id, "success": True, "errors": [], "created": True}, raw)
     elif op.kind == "upsert":
