@@ -12,7 +12,8 @@ errors attached.
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime
@@ -770,7 +771,8 @@ class Session:
         sent: list[_Sent] = []
         for start in range(0, len(ops), MAX_COLLECTION_SIZE):
             chunk = ops[start : start + MAX_COLLECTION_SIZE]
-            records = [self._record_values(op) for op in chunk]  # also marks them in flight
+            with _landing(chunk):
+                records = [self._record_values(op) for op in chunk]  # marks them in flight
             if first.kind == "create":
                 call = composite.collections.create(api_name, records)
             elif first.kind == "update":
@@ -836,7 +838,8 @@ class Session:
 
     async def _send_chunk(self, chunk: list[Any], transport: list[SalesforceError]) -> None:
         batch = self.sf.composite.batch(halt_on_error=self.halt_on_error)
-        sent = [_Sent(item, self._add_subrequest(batch, item, refs=None)) for item in chunk]
+        with _landing(chunk):
+            sent = [_Sent(item, self._add_subrequest(batch, item, refs=None)) for item in chunk]
         await self._execute(batch, sent, transport)
         for entry in sent:
             self._apply(entry.op, entry.subrequest)
@@ -896,11 +899,12 @@ class Session:
             composite = self.sf.composite(all_or_none=True)
             refs: dict[int, Subrequest] = {}
             sent: list[_Sent] = []
-            for item in ordered:
-                sub = self._add_subrequest(composite, item, refs=refs)
-                if isinstance(item, Operation):
-                    refs[id(item.obj)] = sub
-                sent.append(_Sent(item, sub))
+            with _landing(ordered):
+                for item in ordered:
+                    sub = self._add_subrequest(composite, item, refs=refs)
+                    if isinstance(item, Operation):
+                        refs[id(item.obj)] = sub
+                    sent.append(_Sent(item, sub))
             await self._execute(composite, sent, transport)
             # All or none: after a row lock, nothing was kept, so everything may go again.
             locked = [
@@ -1106,6 +1110,19 @@ def _check_sendable(obj: SObject) -> None:
 
 
 _UNKNOWN: Any = object()
+
+
+@contextmanager
+def _landing(items: Sequence[Any]) -> Iterator[None]:
+    """If building a request fails before it is sent, nothing of it is in flight."""
+    try:
+        yield
+    except BaseException:
+        for item in items:
+            if isinstance(item, Operation):
+                item.in_flight = False
+        raise
+
 
 _ITEM_CLASSES: dict[str, type[Subrequest]] = {
     "create": CreateSubrequest,
