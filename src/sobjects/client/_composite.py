@@ -28,6 +28,7 @@ from sobjects.client._sobject import (
     UpsertResult,
     check_field_list,
     check_field_name,
+    check_no_id,
     check_record_id,
     check_sobject_name,
     external_id_value,
@@ -372,8 +373,7 @@ class SObjectBuilder:
         reference_id: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> CreateSubrequest:
-        if any(k.lower() == "id" for k in data):
-            raise ConfigurationError("create data must not contain Id")
+        check_no_id(data, "create")
         sub = CreateSubrequest(
             "POST", f"sobjects/{check_sobject_name(sobject)}", dict(data), headers=headers
         )
@@ -405,8 +405,7 @@ class SObjectBuilder:
         reference_id: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> UpdateSubrequest:
-        if any(k.lower() == "id" for k in data):
-            raise ConfigurationError("update data must not contain Id; it goes in the URL")
+        check_no_id(data, "update")
         path = _record_path(sobject, record_id, None)
         sub = UpdateSubrequest("PATCH", path, dict(data), headers=headers)
         sub.path_reference = record_id if isinstance(record_id, Reference) else None

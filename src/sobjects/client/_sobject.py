@@ -24,6 +24,7 @@ __all__ = [
     "UpsertResult",
     "check_field_list",
     "check_field_name",
+    "check_no_id",
     "check_record_id",
     "check_sobject_name",
     "external_id_value",
@@ -80,6 +81,19 @@ def check_field_list(fields: Sequence[str]) -> list[str]:
     return [check_field_name(f) for f in fields]
 
 
+_ID_IN_BODY = {
+    "create": "create data must not contain Id",
+    "update": "update data must not contain Id; it goes in the URL",
+    "upsert": "upsert data must not contain Id; upsert matches by external id",
+}
+
+
+def check_no_id(data: Mapping[str, Any], action: str) -> None:
+    """Refuse an ``Id`` key in a create, update or upsert body (Salesforce takes it elsewhere)."""
+    if any(k.lower() == "id" for k in data):
+        raise ConfigurationError(_ID_IN_BODY[action])
+
+
 def external_id_value(data: Mapping[str, Any], external_id_field: str) -> Any:
     """The external id value an upsert targets, read from ``data``."""
     check_field_name(external_id_field)
@@ -103,8 +117,7 @@ def external_id_value(data: Mapping[str, Any], external_id_field: str) -> Any:
 
 def upsert_body(data: Mapping[str, Any], external_id_field: str) -> dict[str, Any]:
     """The upsert body: ``data`` without the external id field (it travels in the URL)."""
-    if any(k.lower() == "id" for k in data):
-        raise ConfigurationError("upsert data must not contain Id; upsert matches by external id")
+    check_no_id(data, "upsert")
     return {k: v for k, v in data.items() if k.lower() != external_id_field.lower()}
 
 
@@ -159,8 +172,7 @@ class SObjectAPI:
         ``headers`` carries per-call options such as ``{"Sforce-Auto-Assign": "FALSE"}`` or
         ``{"Sforce-Duplicate-Rule-Header": "allowSave=true"}``.
         """
-        if any(k.lower() == "id" for k in data):
-            raise ConfigurationError("create data must not contain Id")
+        check_no_id(data, "create")
         body = await self._client.request_json(
             "POST", f"sobjects/{check_sobject_name(sobject)}", json=dict(data), headers=headers
         )
@@ -192,8 +204,7 @@ class SObjectAPI:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Update the given fields of one record; a ``None`` value clears the field."""
-        if any(k.lower() == "id" for k in data):
-            raise ConfigurationError("update data must not contain Id; it goes in the URL")
+        check_no_id(data, "update")
         path = record_path(sobject, record_id, None)
         await self._client.request("PATCH", path, json=dict(data), headers=headers)
 
