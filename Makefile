@@ -30,7 +30,9 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/sobjects demo
 
-# Throughput of the main paths on an in-process local org (no timing assertions anywhere).
+# sobjects' hot paths beside aiosalesforce / simple-salesforce / plain pydantic, client CPU
+# on canned HTTP answers, with targets; then the in-process local org. `bench/run.py --quick`
+# is the smoke run. No timing assertions anywhere.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

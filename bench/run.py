@@ -1,110 +1,200 @@
-"""``make bench``: throughput of the main paths against an in-process local org.
+"""``make bench``: sobjects' hot paths beside other clients, measured in the same process.
 
-Each benchmark prints wall time, HTTP requests and API calls. Numbers depend on the machine;
-run them on a quiet one and compare runs, not absolute values. Nothing here asserts a time.
+Every comparison runs sobjects and its anchor(s) interleaved (A B, then B A, ...) on the same
+canned bytes and keeps the best of N. HTTP goes through ``httpx.MockTransport`` with
+precomputed answers (see ``_canned.py``), so the numbers are client CPU, measured with
+``time.process_time()``; only the round-trip section uses wall time. A summary table of
+sobjects vs anchor vs target ends the run. Nothing here asserts a time.
+
+    python bench/run.py            # the full run (about two minutes)
+    python bench/run.py --quick    # tiny sizes, one repetition (the smoke test)
+    python bench/run.py --rss-child MODE N   # internal: one flush in a fresh process
 """
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import platform
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
 
 import anyio
 
-from sobjects import Session, select
-from sobjects.client import RequestEvent
-from sobjects.emulator import LocalOrg
-from sobjects.emulator.soql import run_query
-from sobjects.models import Account, Contact
+SCRIPT = str(Path(__file__).resolve())  # the RSS children run this file again
+SECTIONS = {
+    "reads_narrow": "1. Reads, narrow",
+    "reads_wide": "2. Reads, wide",
+    "field_reads": "3. Field reads after loading",
+    "writes": "4. Writes",
+    "memory": "5. Memory",
+    "round_trips": "6. Round trips",
+    "linear": "7. Linear",
+    "local_org": "8. Local org (in-process emulator)",
+    "summary": "Summary",
+}
 
 
-class Counter:
+@dataclass(frozen=True)
+class Sizes:
+    read_n: int
+    read_reps: int
+    field_reps: int
+    write_n: int
+    write_reps: int
+    linear_n: int
+    linear_reps: int
+    memory_n: int
+    rss_n: int
+    round_trip_n: int
+    round_trip_delay: float
+    local_scale: float
+
+
+FULL = Sizes(
+    read_n=2_000,
+    read_reps=7,
+    field_reps=11,
+    write_n=10_000,
+    write_reps=3,
+    linear_n=100_000,
+    linear_reps=2,
+    memory_n=10_000,
+    rss_n=100_000,
+    round_trip_n=1_000,
+    round_trip_delay=0.05,
+    local_scale=1.0,
+)
+QUICK = Sizes(
+    read_n=200,
+    read_reps=1,
+    field_reps=1,
+    write_n=400,
+    write_reps=1,
+    linear_n=1_200,
+    linear_reps=1,
+    memory_n=300,
+    rss_n=1_000,
+    round_trip_n=100,
+    round_trip_delay=0.01,
+    local_scale=0.02,
+)
+
+
+class _Clock:
+    """Wall time per section, for the footer (the budget of ``make bench`` is 3 minutes)."""
+
     def __init__(self) -> None:
-        self.requests = 0
+        self.section = ""
+        self.since = time.perf_counter()
+        self.spent: dict[str, float] = {}
 
-    async def __call__(self, event: RequestEvent) -> None:
-        self.requests += 1
+    def enter(self, key: str) -> None:
+        now = time.perf_counter()
+        if self.section:
+            self.spent[self.section] = now - self.since
+        self.section, self.since = key, now
 
 
-async def flush_creates(n: int, *, collections: bool) -> str:
-    org = LocalOrg()
-    counter = Counter()
-    async with org.client(event_hooks={"request": [counter]}) as sf:
-        started = time.perf_counter()
-        async with Session(sf, collections_threshold=200 if collections else None):
-            for i in range(n):
-                Contact(last_name=f"Bench {i}").save()
-        elapsed = time.perf_counter() - started
-    how = "as Collections" if collections else "as Composite Batch"
-    return (
-        f"flush {n} creates {how}: {elapsed * 1000:.0f} ms, {counter.requests} HTTP requests, "
-        f"{org.api_usage} API calls, {n / elapsed:,.0f} records/s"
+_clock = _Clock()
+
+
+GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org")
+
+
+def header(key: str, detail: str = "") -> None:
+    _clock.enter(key)
+    print(f"\n## {SECTIONS[key]}{': ' + detail if detail else ''}", flush=True)
+
+
+async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
+    # Imported here: the --rss-child path imports only what its flush needs.
+    from _data import contact_queries
+    from _localorg import local_org
+    from _measure import Report
+    from _reads import field_reads, read_page
+    from _writes import linear, memory, round_trips, rss, writes
+
+    started = time.perf_counter()
+    versions = ", ".join(
+        f"{name} {version(name)}"
+        for name in ("sobjects", "pydantic", "httpx", "aiosalesforce", "simple-salesforce")
     )
-
-
-async def accounts_with_contacts(accounts: int, per_account: int) -> str:
-    org = LocalOrg()
-    counter = Counter()
-    async with org.client(event_hooks={"request": [counter]}) as sf:
-        started = time.perf_counter()
-        async with Session(sf):
-            for a in range(accounts):
-                account = Account(name=f"Account {a}")
-                account.save()
-                for c in range(per_account):
-                    Contact(last_name=f"Contact {a}-{c}", account=account).save()
-        elapsed = time.perf_counter() - started
-    total = accounts * (1 + per_account)
-    return (
-        f"flush {accounts} accounts x {per_account} contacts: {elapsed * 1000:.0f} ms, "
-        f"{counter.requests} HTTP requests for {total} records"
+    print(f"sobjects bench: Python {platform.python_version()}, {versions}")
+    print(
+        "client CPU = time.process_time(), best of N, sobjects and anchors interleaved; "
+        "HTTP = httpx.MockTransport with precomputed answers"
     )
+    report = Report()
+    queries = contact_queries()
+
+    def wanted(group: str) -> bool:
+        return not only or group in only
+
+    if wanted("reads"):
+        header("reads_narrow", "session.all(select(Contact).only(8 fields, Account.Name))")
+        await read_page(report, "narrow", queries["narrow"], sizes.read_n, sizes.read_reps)
+
+        header("reads_wide", "session.all(select(Contact).with_parent(Contact.account.name))")
+        loaded = await read_page(
+            report, "wide", queries["wide"], sizes.read_n, max(1, sizes.read_reps - 2)
+        )
+
+        header("field_reads", "getattr of every loaded field vs plain Python objects")
+        await field_reads(report, loaded, queries["wide"], sizes.field_reps)
+        del loaded
+
+    if wanted("writes") or wanted("linear"):
+        header("writes", "Contact(...).save() x N in a Session vs aiosalesforce composite.batch")
+        per_record = await writes(report, sizes.write_n, sizes.write_reps)
+
+    if wanted("memory"):
+        header("memory", "tracemalloc per record, then peak RSS of a big flush in a fresh process")
+        await memory(report, sizes.memory_n)
+        await rss(report, sizes.rss_n, SCRIPT)
+
+    if wanted("round_trips"):
+        header(
+            "round_trips", "every request sleeps; wall time vs ceil(requests / in flight) x sleep"
+        )
+        await round_trips(report, sizes.round_trip_n, sizes.round_trip_delay)
+
+    if wanted("linear"):
+        header("linear", "CPU per record of a big flush vs the writes section")
+        await linear(report, per_record, sizes.write_n, sizes.linear_n, sizes.linear_reps)
+
+    if wanted("local_org"):
+        header("local_org", "wall time, client and emulator together")
+        await local_org(sizes.local_scale)
+
+    header("summary", "sobjects vs anchor (ratio = sobjects / anchor)")
+    print(report.table())
+    spent = ", ".join(f"{key} {secs:.0f}" for key, secs in _clock.spent.items())
+    print(f"\nbench took {time.perf_counter() - started:.0f} s ({spent})")
 
 
-async def query_hydration(n: int) -> str:
-    org = LocalOrg()
-    contacts = org.schema.require("Contact")
-    for i in range(n):
-        org.store.insert(contacts, {"LastName": f"Row {i}", "Email": f"r{i}@example.com"})
-    async with org.client() as sf, Session(sf) as session:
-        started = time.perf_counter()
-        rows = await session.all(select(Contact))
-        elapsed = time.perf_counter() - started
-    assert len(rows) == n
-    rate = n / elapsed
-    return (
-        f"query + hydrate {n} contacts (all fields): {elapsed * 1000:.0f} ms, {rate:,.0f} records/s"
+def cli(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        default=[],
+        help="run only these sections (repeatable); all by default",
     )
+    parser.add_argument("--rss-child", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rss_child:
+        from _writes import rss_child
 
-
-def soql_scan(n: int) -> str:
-    org = LocalOrg()
-    accounts = org.schema.require("Account")
-    for i in range(n):
-        org.store.insert(accounts, {"Name": f"Account {i}", "NumberOfEmployees": i})
-    soql = "SELECT Id, Name FROM Account WHERE NumberOfEmployees > 5000 AND Name LIKE 'Account 9%'"
-    times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        run_query(soql, org.store, api_version="62.0")
-        times.append(time.perf_counter() - started)
-    median = statistics.median(times) * 1000
-    return f"SOQL engine scan of {n} records with a WHERE: median {median:.1f} ms"
-
-
-async def main() -> None:
-    benchmarks: list[Callable[[], Awaitable[str]]] = [
-        lambda: flush_creates(1000, collections=False),
-        lambda: flush_creates(1000, collections=True),
-        lambda: accounts_with_contacts(20, 10),
-        lambda: query_hydration(10_000),
-    ]
-    print("sobjects benchmarks (in-process local org; lower-level numbers vary by machine)")
-    for bench in benchmarks:
-        print(" ", await bench())
-    print(" ", soql_scan(10_000))
+        mode, n = args.rss_child
+        rss_child(mode, int(n))
+        return
+    anyio.run(main, QUICK if args.quick else FULL, frozenset(args.only), backend="asyncio")
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    sys.exit(cli())

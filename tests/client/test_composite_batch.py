@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
 
-from sobjects import Salesforce
+from sobjects import RetryPolicy, Salesforce
+from sobjects.auth import StaticToken
 from sobjects.errors import (
     ConfigurationError,
     InvalidFieldError,
     MultipleRecordsError,
     NotFoundError,
+    OutcomeUnknownError,
     ProcessingHaltedError,
     RequiredFieldMissingError,
+    ResponseError,
     ResultNotReadyError,
+    ServerError,
 )
+from tests.conftest import FAST_RETRY, INSTANCE, TOKEN
 
 pytestmark = pytest.mark.anyio
 
@@ -168,14 +174,16 @@ async def test_halt_on_error_within_one_request(
         after.raise_for_status()
 
 
-async def test_more_than_25_are_sent_in_consecutive_batches(
+async def test_more_than_25_are_sent_in_requests_of_25(
     sf: Salesforce, endpoint: FakeBatchEndpoint
 ) -> None:
     async with sf.composite.batch() as batch:
         subs = [batch.sobject.create("Contact", {"LastName": f"N{i}"}) for i in range(60)]
-    assert [len(p["batchRequests"]) for p in endpoint.payloads] == [25, 25, 10]
-    sent = [s["richInput"]["LastName"] for p in endpoint.payloads for s in p["batchRequests"]]
-    assert sent == [f"N{i}" for i in range(60)]
+    # The requests go concurrently, so they may arrive in any order.
+    chunks = sorted(
+        [int(s["richInput"]["LastName"][1:]) for s in p["batchRequests"]] for p in endpoint.payloads
+    )
+    assert chunks == [list(range(0, 25)), list(range(25, 50)), list(range(50, 60))]
     assert all(s.id == "003D000000QV9n2IAD" for s in subs)
 
 
@@ -355,3 +363,329 @@ async def test_fields_must_be_a_list(sf: Salesforce) -> None:
 async def test_collections_are_refused_on_a_batch(sf: Salesforce) -> None:
     with pytest.raises(ConfigurationError, match="cannot run inside a Composite Batch"):
         _ = sf.composite.batch().collections
+
+
+# -- concurrent requests ------------------------------------------------------------------
+
+
+def first_name(request: httpx.Request) -> str:
+    """The LastName of a batch request's first subrequest: which chunk it is."""
+    return str(json.loads(request.content)["batchRequests"][0]["richInput"]["LastName"])
+
+
+def echo_ids(sub: dict[str, Any]) -> tuple[int, Any]:
+    """Create answers whose id names the subrequest, to check where results are bound."""
+    return 201, {"id": "id-" + sub["richInput"]["LastName"], "success": True, "errors": []}
+
+
+def add_contacts(batch: Any, n: int) -> list[Any]:
+    return [batch.sobject.create("Contact", {"LastName": f"N{i}"}) for i in range(n)]
+
+
+class Gate:
+    """Holds every /composite/batch request until ``release()``; counts those in flight."""
+
+    def __init__(self, endpoint: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.endpoint = endpoint
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._released = anyio.Event()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self._released.wait()
+        finally:
+            self.in_flight -= 1
+        return self.endpoint(request)
+
+    def release(self) -> None:
+        """Let the requests held now go on; later ones are held again."""
+        self._released.set()
+        self._released = anyio.Event()
+
+
+async def run_gated(gate: Gate, execute: Callable[[], Awaitable[Any]]) -> list[int]:
+    """Run ``execute``; whenever every task is blocked, note how many requests the gate holds
+    and release them. Returns those counts: one per wave of requests in flight together."""
+    waves: list[int] = []
+    finished = False
+
+    async def run() -> None:
+        nonlocal finished
+        try:
+            await execute()
+        finally:
+            finished = True
+
+    # Only a safety net against a hang (a bug would otherwise block forever), not a timing.
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(run)
+            while not finished:
+                await anyio.wait_all_tasks_blocked()
+                # On asyncio a task group can look blocked for a moment after its last child
+                # ended (the wake-up is a scheduled callback): look again.
+                if gate.in_flight:
+                    waves.append(gate.in_flight)
+                    gate.release()
+    return waves
+
+
+async def test_without_halt_the_requests_are_in_flight_together(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    fake = FakeBatchEndpoint(echo_ids)
+    gate = Gate(fake)
+    router.post(f"{V}/composite/batch").mock(side_effect=gate)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 60)
+    assert await run_gated(gate, batch.execute) == [3]
+    assert gate.max_in_flight == 3
+    assert batch.executed
+    assert [s.id for s in subs] == [f"id-N{i}" for i in range(60)]
+
+
+async def test_concurrency_limit_bounds_the_requests_in_flight(
+    router: respx.Router, http: httpx.AsyncClient
+) -> None:
+    sf = Salesforce(
+        INSTANCE, auth=StaticToken(TOKEN), httpx_client=http, retry=FAST_RETRY, concurrency_limit=2
+    )
+    gate = Gate(FakeBatchEndpoint(echo_ids))
+    router.post(f"{V}/composite/batch").mock(side_effect=gate)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 60)
+    assert await run_gated(gate, batch.execute) == [2, 1]
+    assert gate.max_in_flight == 2
+    assert [s.id for s in subs] == [f"id-N{i}" for i in range(60)]
+
+
+async def test_halt_on_error_sends_the_requests_one_after_another(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    fake = FakeBatchEndpoint(echo_ids)
+    gate = Gate(fake)
+    router.post(f"{V}/composite/batch").mock(side_effect=gate)
+    batch = sf.composite.batch(halt_on_error=True)
+    subs = add_contacts(batch, 60)
+    assert await run_gated(gate, batch.execute) == [1, 1, 1]
+    assert gate.max_in_flight == 1
+    sent = [s["richInput"]["LastName"] for p in fake.payloads for s in p["batchRequests"]]
+    assert sent == [f"N{i}" for i in range(60)]  # in order
+    assert [s.id for s in subs] == [f"id-N{i}" for i in range(60)]
+
+
+async def test_halt_on_error_failure_in_the_first_request_halts_the_others_unsent(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    def answer(sub: dict[str, Any]) -> tuple[int, Any]:
+        if sub["richInput"]["LastName"] == "N3":
+            return 404, NOT_FOUND
+        return echo_ids(sub)
+
+    fake = FakeBatchEndpoint(answer)
+    gate = Gate(fake)
+    router.post(f"{V}/composite/batch").mock(side_effect=gate)
+    batch = sf.composite.batch(halt_on_error=True)
+    subs = add_contacts(batch, 60)
+    assert await run_gated(gate, batch.execute) == [1]
+    assert len(fake.payloads) == 1
+    assert all(s.is_success for s in subs[:3])
+    assert subs[3].status_code == 404 and not subs[3].halted
+    assert all(s.halted and s.status_code == 412 for s in subs[4:])
+
+
+async def test_results_are_bound_whatever_order_the_requests_finish_in(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    fake = FakeBatchEndpoint(echo_ids)
+    finished: list[str] = []
+    answered = {name: anyio.Event() for name in ("N0", "N25", "N50")}
+    after = {"N0": "N25", "N25": "N50"}  # the last chunk answers first, the first last
+
+    async def reversed_answers(request: httpx.Request) -> httpx.Response:
+        name = first_name(request)
+        if name in after:
+            await answered[after[name]].wait()
+        response = fake(request)
+        finished.append(name)
+        answered[name].set()
+        return response
+
+    router.post(f"{V}/composite/batch").mock(side_effect=reversed_answers)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 60)
+    with anyio.fail_after(30):  # a safety net: sequential requests would wait forever
+        await batch.execute()
+    assert finished == ["N50", "N25", "N0"]
+    assert [s.id for s in subs] == [f"id-N{i}" for i in range(60)]
+
+
+def failing_chunks(
+    failures: dict[str, Callable[[], httpx.Response]],
+) -> tuple[FakeBatchEndpoint, Callable[[httpx.Request], httpx.Response]]:
+    """An endpoint where the chunks starting with the given LastNames fail as told."""
+    fake = FakeBatchEndpoint(echo_ids)
+
+    def side_effect(request: httpx.Request) -> httpx.Response:
+        fail = failures.get(first_name(request))
+        return fail() if fail is not None else fake(request)
+
+    return fake, side_effect
+
+
+def unavailable() -> httpx.Response:
+    return httpx.Response(503, json=[{"errorCode": "SERVER_UNAVAILABLE", "message": "busy"}])
+
+
+def connection_lost() -> httpx.Response:
+    raise httpx.ReadError("connection reset")
+
+
+async def test_a_request_that_applied_nothing_leaves_its_chunk_pending(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    # 503 is retried (FAST_RETRY: 4 attempts), then raised; Salesforce applied nothing.
+    failures = {"N25": unavailable}
+    fake, side_effect = failing_chunks(failures)
+    route = router.post(f"{V}/composite/batch").mock(side_effect=side_effect)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 60)
+    with pytest.raises(ServerError) as info:
+        await batch.execute()
+    assert info.value.status_code == 503
+    assert route.call_count == 2 + 4
+    assert not batch.executed
+    assert [s.id for s in subs[:25] + subs[50:]] == [
+        f"id-N{i}" for i in [*range(25), *range(50, 60)]
+    ]
+    assert not any(s.done for s in subs[25:50])
+    # Executing again sends only the chunk that did not go through.
+    failures.clear()
+    fake.payloads.clear()
+    await batch.execute()
+    (payload,) = fake.payloads
+    assert [s["richInput"]["LastName"] for s in payload["batchRequests"]] == [
+        f"N{i}" for i in range(25, 50)
+    ]
+    assert [s.id for s in subs] == [f"id-N{i}" for i in range(60)]
+    assert batch.executed
+
+
+async def test_a_request_that_never_connected_leaves_its_chunk_pending(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    def refused() -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    sf.retry = RetryPolicy(max_attempts=1)
+    _, side_effect = failing_chunks({"N0": refused})
+    router.post(f"{V}/composite/batch").mock(side_effect=side_effect)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 30)
+    with pytest.raises(Exception, match="ConnectError"):
+        await batch.execute()
+    assert not batch.executed
+    assert not any(s.done for s in subs[:25])
+    assert all(s.is_success for s in subs[25:])
+
+
+async def test_a_request_with_an_unknown_outcome_marks_the_batch_executed(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    fake, side_effect = failing_chunks({"N25": connection_lost})
+    router.post(f"{V}/composite/batch").mock(side_effect=side_effect)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 60)
+    with pytest.raises(OutcomeUnknownError):
+        await batch.execute()
+    assert batch.executed
+    assert all(s.is_success for s in subs[:25] + subs[50:])
+    assert not any(s.done for s in subs[25:50])
+    with pytest.raises(ConfigurationError, match="already executed"):
+        await batch.execute()
+    assert len(fake.payloads) == 2
+
+
+async def test_an_unmatched_answer_fails_only_its_chunk(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    def malformed() -> httpx.Response:
+        return httpx.Response(200, json={"results": [{"result": None}] * 25})
+
+    _, side_effect = failing_chunks({"N0": malformed})
+    router.post(f"{V}/composite/batch").mock(side_effect=side_effect)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 30)
+    with pytest.raises(ResponseError) as info:
+        await batch.execute()
+    assert info.value.code == "UNEXPECTED_RESPONSE"
+    assert batch.executed
+    assert not any(s.done for s in subs[:25])
+    assert all(s.is_success for s in subs[25:])
+
+
+async def test_several_failed_requests_raise_an_exception_group(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    _, side_effect = failing_chunks({"N0": unavailable, "N50": connection_lost})
+    router.post(f"{V}/composite/batch").mock(side_effect=side_effect)
+    batch = sf.composite.batch(autoraise=True)
+    subs = add_contacts(batch, 60)
+    with pytest.raises(ExceptionGroup) as info:
+        await batch.execute()
+    assert str(info.value) == "2 requests of the batch failed (2 sub-exceptions)"
+    # In chunk order, whichever failed first.
+    assert [type(e) for e in info.value.exceptions] == [ServerError, OutcomeUnknownError]
+    assert batch.executed  # the second one may have been applied
+    assert all(s.is_success for s in subs[25:50])
+    assert not any(s.done for s in subs[:25] + subs[50:])
+
+
+async def test_request_errors_come_before_autoraise(sf: Salesforce, router: respx.Router) -> None:
+    fake, side_effect = failing_chunks({"N0": connection_lost})
+    fake.answer = lambda sub: (404, NOT_FOUND) if sub["method"] == "DELETE" else echo_ids(sub)
+    router.post(f"{V}/composite/batch").mock(side_effect=side_effect)
+    batch = sf.composite.batch(autoraise=True)
+    subs = add_contacts(batch, 30)
+    bad = batch.sobject.delete("Account", ACC)  # in the second request: would autoraise
+    with pytest.raises(OutcomeUnknownError):
+        await batch.execute()
+    assert bad.status_code == 404
+    assert all(s.is_success for s in subs[25:])
+
+
+async def test_autoraise_waits_for_every_request(sf: Salesforce, router: respx.Router) -> None:
+    def answer(sub: dict[str, Any]) -> tuple[int, Any]:
+        if sub["richInput"]["LastName"] in ("N1", "N40"):
+            return 404, NOT_FOUND
+        return echo_ids(sub)
+
+    router.post(f"{V}/composite/batch").mock(side_effect=FakeBatchEndpoint(answer))
+    batch = sf.composite.batch(autoraise=True, group_errors=True)
+    subs = add_contacts(batch, 60)
+    with pytest.raises(ExceptionGroup) as info:
+        await batch.execute()
+    assert [type(e) for e in info.value.exceptions] == [NotFoundError, NotFoundError]
+    assert all(s.done for s in subs)
+
+
+async def test_cancelling_execute_cancels_the_requests(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    gate = Gate(FakeBatchEndpoint(echo_ids))
+    router.post(f"{V}/composite/batch").mock(side_effect=gate)
+    batch = sf.composite.batch()
+    subs = add_contacts(batch, 60)
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as group:
+            group.start_soon(batch.execute)
+            await anyio.wait_all_tasks_blocked()
+            assert gate.in_flight == 3
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert gate.in_flight == 0
+    assert not any(s.done for s in subs)
+    assert batch.executed  # sent, so they may have been applied: never sent again

@@ -24,7 +24,7 @@ from sobjects.client._events import (
     ResponseEvent,
     RetryEvent,
 )
-from sobjects.client._query import QueryResult
+from sobjects.client._query import DecodedPage, QueryResult
 from sobjects.client._retry import RetryPolicy, RetryRule
 from sobjects.client._sobject import SObjectAPI, UpsertResult
 from sobjects.client._soql import format_soql, quote_soql_like, quote_soql_string, soql_literal
@@ -41,6 +41,7 @@ __all__ = [
     "CompositeAPI",
     "CompositeBatch",
     "CreateSubrequest",
+    "DecodedPage",
     "DeleteSubrequest",
     "EventHooks",
     "GetSubrequest",

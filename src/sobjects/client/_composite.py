@@ -1,9 +1,10 @@
 """Composite Batch and Composite: many subrequests in one HTTP round trip.
 
-Composite Batch (``sf.composite.batch(...)``) runs independent subrequests in order, 25 per
-request; each subrequest counts as one API call. Composite (``sf.composite(...)``) lets a
-subrequest use an earlier one's result through ``@{ref.path}`` references and can roll back
-everything (``all_or_none``); the whole request counts as one API call.
+Composite Batch (``sf.composite.batch(...)``) runs independent subrequests, 25 per request
+(the requests go concurrently, or in order with ``halt_on_error``); each subrequest counts as
+one API call. Composite (``sf.composite(...)``) lets a subrequest use an earlier one's result
+through ``@{ref.path}`` references and can roll back everything (``all_or_none``); the whole
+request counts as one API call.
 
 Both share the builders (``.query``, ``.sobject.create/get/update/delete/upsert``) and the
 subrequest objects, whose results are filled in when the request is executed.
@@ -16,6 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import urlencode
+
+import anyio
 
 from sobjects.client._collections import (
     MAX_COLLECTION_SIZE,
@@ -613,7 +616,7 @@ class _Executable(_Builder):
 
 
 class CompositeBatch(_Executable):
-    """A Composite Batch request: independent subrequests, run in order, 25 per HTTP request.
+    """A Composite Batch request: independent subrequests, 25 per HTTP request.
 
     >>> async def demo(sf: Salesforce) -> None:
     ...     async with sf.composite.batch(halt_on_error=True) as batch:
@@ -621,10 +624,17 @@ class CompositeBatch(_Executable):
     ...         contact = batch.sobject.create("Contact", {"LastName": "Doe"})
     ...     print(contact.id, len(query.records))
 
-    More than 25 subrequests go as consecutive requests of 25. With ``halt_on_error``, the
-    first failure halts the rest: later subrequests are marked halted (412) and never sent.
-    With ``autoraise``, a failure raises after execution (an ``ExceptionGroup`` of every
-    failure with ``group_errors``); otherwise inspect each subrequest.
+    More than 25 subrequests go as several requests of 25. Salesforce runs the subrequests of
+    one request in order; the requests themselves are sent concurrently (at most the client's
+    ``concurrency_limit`` in flight), so subrequests in different requests may run in any
+    order. With ``halt_on_error``, the requests go strictly one after another and the first
+    failure halts the rest: later subrequests are marked halted (412) and never sent.
+
+    If a request fails, the others still finish and their results are bound; then its error
+    is raised (an ``ExceptionGroup`` of the request errors when several failed). With
+    ``autoraise``, a failed subrequest raises once every request is done (an
+    ``ExceptionGroup`` of every failure with ``group_errors``); otherwise inspect each
+    subrequest.
     """
 
     def __init__(
@@ -674,46 +684,95 @@ class CompositeBatch(_Executable):
         return item
 
     async def execute(self) -> Self:
-        """Send every subrequest; results are bound in place. Returns the batch."""
+        """Send every subrequest; results are bound in place. Returns the batch.
+
+        Without ``halt_on_error`` the requests of 25 go concurrently (the client's
+        ``concurrency_limit`` bounds how many are in flight); with it they go one after
+        another, and a failure halts the later ones. A request that fails does not lose the
+        others' results: every request finishes, then its error is raised (an
+        ``ExceptionGroup`` when several failed).
+        """
         self._check_not_executed()
         pending = [s for s in self.subrequests if not s.done]
-        halted = self.halt_on_error and any(
-            s.status_code >= 400 for s in self.subrequests if s.done
-        )
-        for start in range(0, len(pending), BATCH_SIZE):
-            chunk = pending[start : start + BATCH_SIZE]
+        chunks = [pending[i : i + BATCH_SIZE] for i in range(0, len(pending), BATCH_SIZE)]
+        if self.halt_on_error:
+            await self._send_in_order(chunks)
+        else:
+            await self._send_concurrently(chunks)
+        self.executed = True
+        self._raise_failures()
+        return self
+
+    async def _send_in_order(self, chunks: list[list[Subrequest]]) -> None:
+        # Salesforce halts after a 4xx/5xx only (an upsert's 300 does not halt).
+        halted = any(s.status_code >= 400 for s in self.subrequests if s.done)
+        for chunk in chunks:
             if halted:
                 for sub in chunk:
                     sub._halt()
                 continue
-            payload = {
-                "haltOnError": self.halt_on_error,
-                "batchRequests": [self._wire(s) for s in chunk],
-            }
-            body = await self._post("composite/batch", payload)
-            results = body.get("results") if isinstance(body, dict) else None
-            if not isinstance(results, list) or len(results) != len(chunk):
-                self.executed = True
-                raise ResponseError(
-                    200,
-                    [
-                        ErrorDetail(
-                            "UNEXPECTED_RESPONSE", f"batch results do not match: {body!r:.300}"
-                        )
-                    ],
-                    method="POST",
-                    url="composite/batch",
-                )
-            for sub, item in zip(chunk, results, strict=True):
-                sub._bind(int(item["statusCode"]), item.get("result"), item)
-                if sub.status_code == 412 and _is_halted(item.get("result")):
-                    sub.halted = True
-            # Salesforce halts after a 4xx/5xx only (an upsert's 300 does not halt).
-            if self.halt_on_error and any(s.status_code >= 400 for s in chunk):
-                halted = True
-        self.executed = True
-        self._raise_failures()
-        return self
+            await self._send_chunk(chunk)
+            halted = any(s.status_code >= 400 for s in chunk)
+
+    async def _send_concurrently(self, chunks: list[list[Subrequest]]) -> None:
+        # Each request's failure is kept, not raised in its task: raising would cancel the
+        # requests still in flight and lose their results (and, for a cancelled request,
+        # whether Salesforce applied it).
+        errors: list[Exception | None] = [None] * len(chunks)
+
+        async def send(index: int, chunk: list[Subrequest]) -> None:
+            try:
+                await self._send_chunk(chunk)
+            except Exception as exc:
+                errors[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for index, chunk in enumerate(chunks):
+                group.start_soon(send, index, chunk)
+        failed = [e for e in errors if e is not None]
+        if len(failed) == 1:
+            raise failed[0]
+        if failed:
+            raise ExceptionGroup(f"{len(failed)} requests of the batch failed", failed)
+
+    async def _send_chunk(self, chunk: list[Subrequest]) -> None:
+        """Send one request of at most 25 subrequests and bind its results."""
+        payload = {
+            "haltOnError": self.halt_on_error,
+            "batchRequests": [self._wire(s) for s in chunk],
+        }
+        body = await self._post("composite/batch", payload)
+        results = body.get("results") if isinstance(body, dict) else None
+        statuses = _batch_statuses(results, len(chunk))
+        if results is None or statuses is None:
+            # Sent and answered, but the answer cannot be matched to the subrequests.
+            self.executed = True
+            raise ResponseError(
+                200,
+                [ErrorDetail("UNEXPECTED_RESPONSE", f"batch results do not match: {body!r:.300}")],
+                method="POST",
+                url="composite/batch",
+            )
+        for sub, status, item in zip(chunk, statuses, results, strict=True):
+            sub._bind(status, item.get("result"), item)
+            if status == 412 and _is_halted(item.get("result")):
+                sub.halted = True
+
+
+def _batch_statuses(results: Any, expected: int) -> list[int] | None:
+    """Each result's status code, or ``None`` unless there is one well-formed result per
+    subrequest (checked before anything is bound, so a chunk is bound entirely or not at all)."""
+    if not isinstance(results, list) or len(results) != expected:
+        return None
+    statuses = []
+    for item in results:
+        if not isinstance(item, dict):
+            return None
+        try:
+            statuses.append(int(item["statusCode"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+    return statuses
 
 
 def nothing_applied(exc: BaseException) -> bool:

@@ -7,16 +7,29 @@ are completed before their parent record is handed out.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
-from sobjects.errors import ConfigurationError
+from sobjects.errors import ConfigurationError, ErrorDetail, ResponseError
 
 if TYPE_CHECKING:
     from sobjects.client._client import Salesforce
 
-__all__ = ["QueryResult"]
+__all__ = ["DecodedPage", "QueryResult"]
+
+T = TypeVar("T")
+
+
+class DecodedPage(NamedTuple, Generic[T]):
+    """One page of query results as a caller's decoder made it from the body's bytes."""
+
+    records: list[T]
+    total_size: int
+    next_records_url: str | None
+    done: bool
+
 
 MIN_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 2000
@@ -73,7 +86,16 @@ class QueryResult:
 
     def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Iterate page by page (each a list of records), for callers that batch their work."""
-        return _PageIterator(self)
+        return _PageIterator[dict[str, Any]](self)
+
+    def decoded_pages(self, decode: Callable[[bytes], DecodedPage[T]]) -> AsyncIterator[list[T]]:
+        """Iterate page by page, each page's JSON body decoded by ``decode`` from the bytes
+        Salesforce sent (no intermediate dicts: e.g. straight into models with pydantic).
+
+        The decoder reports the paging keys; child subqueries cut short (``done: false``) are
+        not completed here, so use ``pages()`` for queries that have them.
+        """
+        return _PageIterator(self, decode)
 
     async def all(self) -> list[dict[str, Any]]:
         """Every record in one list. Prefer ``async for`` when the result may be large."""
@@ -87,7 +109,7 @@ class QueryResult:
         assert self.total_size is not None
         return self.total_size
 
-    async def _first_page(self) -> dict[str, Any]:
+    async def _first_page(self) -> bytes:
         resource = "queryAll" if self.include_deleted else "query"
         url_length = len(self._client.url_for(resource)) + len(urlencode({"q": self.soql})) + 1
         if url_length > MAX_URI_BYTES:
@@ -96,12 +118,16 @@ class QueryResult:
                 f"this query makes a {url_length}-byte URL, over Salesforce's {MAX_URI_BYTES}-"
                 "byte limit; shorten it (e.g. split a long IN list into several queries)"
             )
-        page: dict[str, Any] = await self._client.request_json(
+        response = await self._client.request(
             "GET", resource, params={"q": self.soql}, headers=self._headers
         )
-        return page
+        return response.content
 
-    async def _next_page(self, url: str) -> dict[str, Any]:
+    async def _next_page(self, url: str) -> bytes:
+        response = await self._client.request("GET", url, headers=self._headers)
+        return response.content
+
+    async def _next_page_json(self, url: str) -> dict[str, Any]:
         page: dict[str, Any] = await self._client.request_json("GET", url, headers=self._headers)
         return page
 
@@ -111,7 +137,7 @@ class QueryResult:
             if not (isinstance(value, dict) and isinstance(value.get("records"), list)):
                 continue
             while not value.get("done", True) and value.get("nextRecordsUrl"):
-                more = await self._next_page(str(value["nextRecordsUrl"]))
+                more = await self._next_page_json(str(value["nextRecordsUrl"]))
                 value["records"].extend(more.get("records") or [])
                 value["done"] = more.get("done", True)
                 if more.get("nextRecordsUrl"):
@@ -123,37 +149,64 @@ class QueryResult:
                     await self._complete_children(child)
 
 
-class _PageIterator:
+def _decode_json(body: bytes) -> DecodedPage[dict[str, Any]]:
+    try:
+        page = json.loads(body) if body else {}
+    except ValueError:
+        page = body[:300]
+    if not isinstance(page, dict):
+        raise ResponseError(
+            200,
+            [ErrorDetail("UNEXPECTED_RESPONSE", f"not a query result: {page!r:.300}")],
+            method="GET",
+            url="query",
+        )
+    url = page.get("nextRecordsUrl")
+    return DecodedPage(
+        list(page.get("records") or []),
+        int(page.get("totalSize", 0)),
+        str(url) if url else None,
+        bool(page.get("done", True)),
+    )
+
+
+class _PageIterator(Generic[T]):
     """Class-based rather than an async generator: nothing to finalise if the caller stops."""
 
-    def __init__(self, result: QueryResult) -> None:
+    def __init__(
+        self, result: QueryResult, decode: Callable[[bytes], DecodedPage[T]] | None = None
+    ) -> None:
         self._result = result
+        self._decode = decode
         self._next_url: str | None = None
         self._started = False
         self._done = False
 
-    def __aiter__(self) -> _PageIterator:
+    def __aiter__(self) -> _PageIterator[T]:
         return self
 
-    async def __anext__(self) -> list[dict[str, Any]]:
+    async def __anext__(self) -> list[T]:
         if self._done:
             raise StopAsyncIteration
         if not self._started:
-            page = await self._result._first_page()
+            body = await self._result._first_page()
         else:
             assert self._next_url is not None
-            page = await self._result._next_page(self._next_url)
-        records: list[dict[str, Any]] = list(page.get("records") or [])
-        for record in records:
-            await self._result._complete_children(record)
+            body = await self._result._next_page(self._next_url)
+        if self._decode is not None:
+            page = self._decode(body)
+        else:
+            page = _decode_json(body)  # type: ignore[assignment]
+            for record in page.records:
+                await self._result._complete_children(record)  # type: ignore[arg-type]
         # The cursor moves only once the page is complete: after an error, calling again
         # fetches the same page rather than skipping it or ending the stream silently.
         self._started = True
-        self._result.total_size = int(page.get("totalSize", 0))
-        self._next_url = page.get("nextRecordsUrl")
-        if page.get("done", True) or not self._next_url:
+        self._result.total_size = page.total_size
+        self._next_url = page.next_records_url
+        if page.done or not self._next_url:
             self._done = True
-        return records
+        return page.records
 
 
 class _RecordIterator:

@@ -186,25 +186,15 @@ class Field(Generic[T_co]):
             from sobjects.orm._expr import FieldExpr
 
             return FieldExpr.for_field(owner, self.name)
-        try:
-            value = obj.__dict__[self.name]
-        except KeyError:
-            model = type(obj).__name__
-            raise AttributeError(
-                f"{model}.{self.name} has no value: the query that loaded this {model} did "
-                "not select it"
-            ) from None
-        if not value:
-            from sobjects.orm._model import check_relationship_loaded
+        # On a model, the metaclass installs subclasses that answer for instances.
+        raise AttributeError(self.name)
 
-            check_relationship_loaded(obj, self.name)
-        return value
-
-    # A covariant parameter is unsound in general; a descriptor is never upcast, though.
-    def __set__(self, obj: object, value: T_co) -> None:  # type: ignore[misc]  # pragma: no cover
-        # Present so that type checkers accept assignments; pydantic's own __setattr__
-        # validates and stores the value (this method is not called at run time).
-        obj.__dict__[self.name] = value
+    if TYPE_CHECKING:
+        # For type checkers only: a value field must stay a *non-data* descriptor at run
+        # time, so that reading ``obj.field`` is a plain ``__dict__`` lookup (pydantic's
+        # ``__setattr__`` validates and stores assignments; it never calls ``__set__``).
+        # A covariant parameter is unsound in general; a descriptor is never upcast, though.
+        def __set__(self, obj: object, value: T_co) -> None: ...  # type: ignore[misc]
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:

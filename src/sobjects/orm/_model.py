@@ -8,19 +8,24 @@ out once per class, on first use (after forward references resolve).
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import inflection
-from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 from pydantic import Field as PydanticField
 from pydantic._internal._model_construction import ModelMetaclass, build_lenient_weakvaluedict
 from pydantic._internal._typing_extra import parent_frame_namespace
+from pydantic_core import PydanticUndefined
 
 from sobjects.errors import ConfigurationError, SalesforceError
+from sobjects.orm._context import resolve_session
 from sobjects.orm._fields import (
     READ_ONLY_TYPES,
     Field,
@@ -39,9 +44,12 @@ __all__ = [
     "RelationshipNotLoadedError",
     "SObject",
     "SObjectMeta",
+    "changed_fields",
     "changed_values",
-    "check_relationship_loaded",
+    "frozen_value",
+    "own_snapshot",
     "sobject_meta",
+    "write_field",
 ]
 
 # Fields Salesforce fills in and never accepts on write.
@@ -83,6 +91,8 @@ class FieldMeta:
     lookup_api_name: str | None = None  # parents: the id field behind the relationship
     # Parents: whether the lookup can be written (CreatedBy, say, cannot).
     writable_lookup: bool = True
+    lookup_name: str | None = None  # parents: the model's field for that id, if declared
+    may_hold_datetime: bool = False  # values: naive datetimes are refused on save
 
     @property
     def writable(self) -> bool:
@@ -96,9 +106,29 @@ class SObjectMeta:
     api_name: str
     fields: dict[str, FieldMeta]
     by_api: dict[str, FieldMeta] = field(default_factory=dict)  # lower-case API name
+    # Worked out once, so that per-record paths look things up instead of scanning fields.
+    relations: tuple[FieldMeta, ...] = ()  # parents and children
+    assignable_parents: frozenset[str] = frozenset()  # parents whose lookup can be written
+    multipicklists: frozenset[str] = frozenset()
+    datetimes: frozenset[str] = frozenset()  # value fields that may hold a datetime
+    parent_by_lookup: dict[str, FieldMeta] = field(default_factory=dict)  # lookup field name
 
     def __post_init__(self) -> None:
-        self.by_api = {f.api_name.lower(): f for f in self.fields.values()}
+        fields = self.fields.values()
+        self.by_api = {f.api_name.lower(): f for f in fields}
+        self.relations = tuple(f for f in fields if f.kind != "value")
+        self.assignable_parents = frozenset(
+            f.name for f in fields if f.kind == "parent" and f.writable_lookup
+        )
+        self.multipicklists = frozenset(f.name for f in fields if f.multipicklist)
+        self.datetimes = frozenset(f.name for f in fields if f.may_hold_datetime)
+        for parent in fields:
+            if parent.kind != "parent" or parent.lookup_api_name is None:
+                continue
+            lookup = self.by_api.get(parent.lookup_api_name.lower())
+            if lookup is not None and lookup.kind == "value":
+                parent.lookup_name = lookup.name
+                self.parent_by_lookup.setdefault(lookup.name, parent)
 
     @property
     def external_ids(self) -> list[FieldMeta]:
@@ -110,30 +140,138 @@ class SObjectMeta:
         except KeyError:
             raise ConfigurationError(f"{self.api_name} has no field {name!r}") from None
 
-    def parent_for_lookup(self, api_name: str) -> FieldMeta | None:
-        for fm in self.fields.values():
-            if fm.kind == "parent" and (fm.lookup_api_name or "").lower() == api_name.lower():
-                return fm
-        return None
 
-
-@dataclass
 class ObjectState:
-    """Where a record stands in its session (see ``sobjects.inspect``)."""
+    """Where a record stands in its session (see ``sobjects.inspect``).
 
-    session: Session | None = None
-    persistent: bool = False  # exists in Salesforce as far as we know
-    deleted: bool = False
-    snapshot: dict[str, Any] = field(default_factory=dict)  # wire values at load / last flush
-    loaded: set[str] = field(default_factory=set)  # relationships that were queried
-    # Parent relationships assigned since the record was built or loaded: their lookup id
-    # is part of the next write (``contact.account = acme``).
-    assigned: set[str] = field(default_factory=set)
-    pending: Operation | None = None
-    created: bool | None = None
-    last_result: Any = None
-    errors: list[ErrorDetail] = field(default_factory=list)
-    failed: bool = False
+    Plain slots, created once per object: a page of records read from Salesforce makes one
+    of these per record and nothing else besides the model itself.
+    """
+
+    __slots__ = (
+        "assigned",
+        "created",
+        "deleted",
+        "errors",
+        "failed",
+        "last_result",
+        "lookups",
+        "pending",
+        "persistent",
+        "session",
+        "snapshot",
+    )
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        persistent: bool = False,
+        snapshot: dict[str, Any] | None = None,
+    ) -> None:
+        self.session = session
+        self.persistent = persistent  # exists in Salesforce as far as we know
+        self.deleted = False
+        # Python name -> value (sets frozen) as Salesforce holds it: loaded or last sent. For a
+        # record read from Salesforce it starts as the very dict the record was loaded into
+        # (pydantic gives the object a new ``__dict__`` on every assignment, so that dict
+        # keeps the loaded values); ``own_snapshot`` copies it before anything writes to it.
+        self.snapshot: dict[str, Any] = {} if snapshot is None else snapshot
+        # Lookup ids sent for assigned parents whose lookup field the model does not declare.
+        self.lookups: dict[str, str | None] | None = None
+        # Parent relationships assigned since the record was built or loaded: their lookup id
+        # is part of the next write (``contact.account = acme``).
+        self.assigned: AbstractSet[str] = _NO_NAMES
+        self.pending: Operation | None = None
+        self.created: bool | None = None
+        self.last_result: Any = None
+        self.errors: Sequence[ErrorDetail] = ()
+        self.failed = False
+
+    def assign(self, name: str) -> None:
+        if name not in self.assigned:
+            self.assigned = {*self.assigned, name}
+
+    def unassign(self, name: str) -> None:
+        if name in self.assigned:
+            self.assigned = set(self.assigned) - {name}
+
+    def __repr__(self) -> str:
+        return (
+            f"ObjectState(persistent={self.persistent}, deleted={self.deleted}, "
+            f"pending={self.pending!r}, failed={self.failed})"
+        )
+
+
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+# -- descriptors for instances -------------------------------------------------------------------
+
+_ABSENT: Any = object()
+
+
+class _ValueField(Field[Any]):
+    """A value field on a model class. It is a *non-data* descriptor, so reading
+    ``obj.field`` is a plain ``__dict__`` lookup; ``__get__`` only runs for a field the
+    object does not hold (not selected by its query): its default, or ``AttributeError``."""
+
+    def __get__(self, obj: object, owner: Any) -> Any:
+        if obj is None:
+            return Field.__get__(self, obj, owner)
+        return _absent_value(typing.cast(SObject, obj), self)
+
+
+class _RelationField(Field[Any]):
+    """A parent or child relationship: a data descriptor, because an empty value of a record
+    read from Salesforce may mean "not selected" rather than "no parent/children"."""
+
+    def __get__(self, obj: object, owner: Any) -> Any:
+        if obj is None:
+            return Field.__get__(self, obj, owner)
+        model = typing.cast(SObject, obj)
+        value = model.__dict__.get(self.name, _ABSENT)
+        if value is _ABSENT or not value:
+            if model._sobject_state.persistent and self.name not in model.__pydantic_fields_set__:
+                raise _not_loaded(model, self.name)
+            if value is _ABSENT:
+                return _absent_value(model, self)
+        return value
+
+    # Present to make this a data descriptor; pydantic's __setattr__ stores assignments.
+    def __set__(self, obj: object, value: Any) -> None:  # pragma: no cover
+        obj.__dict__[self.name] = value
+
+
+def _absent_value(obj: SObject, descriptor: Field[Any]) -> Any:
+    info = type(obj).__pydantic_fields__.get(descriptor.name)
+    if info is not None and info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+    elif info is not None and info.default is not PydanticUndefined:
+        value = info.default
+        try:
+            hash(value)
+            return value  # immutable: nothing to keep
+        except TypeError:
+            value = copy.deepcopy(value)
+    else:
+        model = type(obj).__name__
+        raise AttributeError(
+            f"{model}.{descriptor.name} has no value: the query that loaded this {model} did "
+            "not select it"
+        )
+    # A mutable default is kept, so that changing it in place sticks (``obj.tags.add(x)``).
+    write_field(obj, descriptor.name, value)
+    return value
+
+
+def _not_loaded(obj: SObject, name: str) -> RelationshipNotLoadedError:
+    model = type(obj).__name__
+    return RelationshipNotLoadedError(
+        f"{model}.{name} was not loaded: the query that read this {model} did not select it, "
+        "and sobjects never queries behind your back. Select it in the query (a parent path "
+        f"such as {model}.{name}.<field>, or a child subquery)."
+    )
 
 
 def _api_name_for(name: str, spec: Field[Any] | None) -> str:
@@ -185,7 +323,8 @@ class _SObjectMetaclass(ModelMetaclass):
             spec = specs.get(field_name)
             if spec is None:
                 spec = Field()
-            descriptor = Field[Any](
+            # A value field until the metadata knows better (see sobject_meta).
+            descriptor = _ValueField(
                 api_name=spec.api_name,
                 external_id=spec.external_id,
                 read_only=spec.read_only,
@@ -220,22 +359,35 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     model_config = ConfigDict(validate_assignment=True, extra="ignore")
 
+    # The unit-of-work state lives in a slot of its own, not in pydantic's private
+    # attributes: reading it is then a plain slot read (see ``_sobject_state``).
+    __slots__ = ("_sobject_slot",)
+
     __sobject_name__: ClassVar[str]
     __sobject_fields__: ClassVar[dict[str, Field[Any]]]
     __sobject_meta__: ClassVar[SObjectMeta | None]
 
     id: Field[Id | None] = Field(None, read_only=True)
 
-    _sobject_state: ObjectState = PrivateAttr(default_factory=ObjectState)
+    @property
+    def _sobject_state(self) -> ObjectState:
+        try:
+            return self._sobject_slot  # type: ignore[attr-defined,no-any-return]
+        except AttributeError:
+            # A copy (model_copy, pickle) starts as a new, transient object.
+            state = ObjectState()
+            object.__setattr__(self, "_sobject_slot", state)
+            return state
 
     def model_post_init(self, context: Any, /) -> None:
+        state = ObjectState()
+        object.__setattr__(self, "_sobject_slot", state)
         # Relationships passed to the constructor are assignments too (Contact(account=a)).
-        state = self._sobject_state
-        for fm in sobject_meta(type(self)).fields.values():
-            if fm.kind == "parent" and fm.name in self.model_fields_set:
-                state.loaded.add(fm.name)
-                if fm.writable_lookup:
-                    state.assigned.add(fm.name)
+        meta = sobject_meta(type(self))
+        if meta.assignable_parents:
+            given = meta.assignable_parents.intersection(self.__pydantic_fields_set__)
+            if given:
+                state.assigned = set(given)
 
     @classmethod
     def model_rebuild(cls, **kwargs: Any) -> bool | None:
@@ -245,6 +397,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         with building_models():
             result = super().model_rebuild(**kwargs)
         type.__setattr__(cls, "__sobject_meta__", None)
+        type.__setattr__(cls, "__sobject_validators__", {})
         return result
 
     # -- wire in ---------------------------------------------------------------------------
@@ -275,33 +428,12 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         """A persistent instance from a Salesforce record (API names, as a query returns).
 
         The record may hold any subset of the fields (a projection, a parent path with only
-        ``Name``): the fields present are validated, the others keep their defaults.
+        ``Name``): the fields present are validated and loaded; the others are not loaded
+        (reading one gives its default, or raises if it has none).
         """
-        instance: Self = _hydrate(cls, record)
-        instance._mark_loaded(record)
-        return instance
+        from sobjects.orm._hydrate import load_records
 
-    def _mark_loaded(self, record: dict[str, Any]) -> None:
-        meta = sobject_meta(type(self))
-        state = self._sobject_state
-        state.persistent = self.id is not None
-        state.assigned.clear()  # read from Salesforce, not set by the user
-        for key in record:
-            fm = meta.by_api.get(key.lower())
-            if fm is None:
-                continue
-            if fm.kind != "value":
-                state.loaded.add(fm.name)
-                related = self.__dict__.get(fm.name)
-                raw = record[key]
-                if fm.kind == "parent" and isinstance(related, SObject) and isinstance(raw, dict):
-                    related._mark_loaded(raw)
-                elif fm.kind == "children" and isinstance(related, list):
-                    rows = (raw or {}).get("records") or [] if isinstance(raw, dict) else []
-                    for child, child_raw in zip(related, rows, strict=False):
-                        if isinstance(child, SObject):
-                            child._mark_loaded(child_raw)
-        state.snapshot.update(self._wire_values(only_loaded=record))
+        return load_records(cls, [record])[0]
 
     # -- wire out --------------------------------------------------------------------------
 
@@ -311,50 +443,29 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             return ";".join(sorted(value)) if value else None
         return value
 
-    def _wire_values(self, *, only_loaded: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Writable fields as API name -> wire value (all, or those present in a record)."""
-        meta = sobject_meta(type(self))
-        out: dict[str, Any] = {}
-        if only_loaded is not None:
-            # The record's keys, resolved once: this runs for every record a query returns.
-            chosen = [meta.by_api.get(key.lower()) for key in only_loaded]
-            fields = [fm for fm in chosen if fm is not None]
-        else:
-            fields = list(meta.fields.values())
-        for fm in fields:
-            if fm.kind != "value" or fm.name == "id":
-                continue
-            out[fm.api_name] = freeze_wire(self._wire_value(fm))
-        return out
-
     # -- tracking ----------------------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in type(self).__sobject_fields__:
-            fm = sobject_meta(type(self)).fields[name]
-            if fm.kind == "parent" and not fm.writable_lookup:
-                raise ConfigurationError(
-                    f"{type(self).__name__}.{name} is read-only: Salesforce sets "
-                    f"{fm.lookup_api_name} itself"
-                )
-        super().__setattr__(name, value)
-        if name not in type(self).__sobject_fields__:
+        cls = type(self)
+        meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
+        fm = meta.fields.get(name)
+        if fm is None:
+            super().__setattr__(name, value)
             return
-        meta = sobject_meta(type(self))
-        fm = meta.fields[name]
-        state = self._sobject_state
+        if fm.kind == "parent" and not fm.writable_lookup:
+            raise ConfigurationError(
+                f"{cls.__name__}.{name} is read-only: Salesforce sets {fm.lookup_api_name} itself"
+            )
+        super().__setattr__(name, value)
         if fm.kind == "parent":
-            state.loaded.add(name)
-            state.assigned.add(name)
-        elif fm.kind == "children":
-            state.loaded.add(name)
-        else:
+            self._sobject_state.assign(name)
+            return
+        parent = meta.parent_by_lookup.get(name)
+        if parent is not None and parent.name not in self._sobject_state.assigned:
             # Setting a lookup id by hand makes a loaded parent object stale: forget it
             # rather than let it disagree with the id that will be sent.
-            parent = meta.parent_for_lookup(fm.api_name)
-            if parent is not None and parent.name not in state.assigned:
-                self.__dict__[parent.name] = None
-                state.loaded.discard(parent.name)
+            write_field(self, parent.name, None)
+            self.__pydantic_fields_set__.discard(parent.name)
 
     # -- unit of work --------------------------------------------------------------------------
 
@@ -363,175 +474,72 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
         Runs in the current ``Session`` (or ``session=``); the flush sends it.
         """
-        from sobjects.orm._session import resolve_session
-
         return resolve_session(session, self).register_save(self)
 
     def upsert(
         self, *, external_id: str | None = None, session: Session | None = None
     ) -> Operation:
         """Record an upsert matched by the model's external id field (or ``external_id``)."""
-        from sobjects.orm._session import resolve_session
-
         return resolve_session(session, self).register_upsert(self, external_id)
 
     def delete(self, *, session: Session | None = None) -> Operation:
         """Record a delete of this record; no I/O."""
-        from sobjects.orm._session import resolve_session
-
         return resolve_session(session, self).register_delete(self)
 
 
-def _wire_to_python(cls: type[SObject], record: dict[str, Any]) -> dict[str, Any]:
-    meta = sobject_meta(cls)
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        fm = meta.by_api.get(key.lower())
-        if fm is None:
-            continue
-        if fm.kind == "children":
-            rows = (value or {}).get("records") or [] if isinstance(value, dict) else []
-            assert fm.target is not None
-            value = [_wire_to_python(fm.target, r) for r in rows]
-        elif fm.kind == "parent" and isinstance(value, dict):
-            assert fm.target is not None
-            value = _wire_to_python(fm.target, value)
-        out[fm.name] = value
-    return out
+# -- snapshots and changes -------------------------------------------------------------------------
 
 
-def _loose_model(cls: type[SObject]) -> type[BaseModel]:
-    """A twin of ``cls`` whose fields are all optional, to validate partial records in one
-    pass of pydantic-core."""
-    cached = cls.__dict__.get("__sobject_loose__")
-    if cached is not None:
-        return typing.cast(type[BaseModel], cached)
-    # Models refer to each other (Account.contacts <-> Contact.account): make the twins of every
-    # model reachable from cls, referring to each other by name, then resolve the names.
-    namespace: dict[str, Any] = {}
-    todo: list[type[SObject]] = [cls]
-    built: list[type[BaseModel]] = []
-    while todo:
-        model = todo.pop()
-        if _loose_name(model) in namespace:
-            continue
-        existing = model.__dict__.get("__sobject_loose__")
-        if existing is not None:
-            namespace[_loose_name(model)] = existing
-            continue
-        definitions: dict[str, Any] = {}
-        for fm in sobject_meta(model).fields.values():
-            if fm.kind == "value":
-                # Picklist Literals hold the values known when the model was written; a
-                # value added in the org since must still load (it is checked on assignment).
-                definitions[fm.name] = (_relax_literals(fm.annotation) | None, None)
-                continue
-            assert fm.target is not None
-            todo.append(fm.target)
-            ref = _loose_name(fm.target)
-            definitions[fm.name] = (
-                f"{ref} | None" if fm.kind == "parent" else f"list[{ref}] | None",
-                None,
-            )
-        loose = create_model(
-            _loose_name(model), __config__=ConfigDict(extra="ignore"), **definitions
-        )
-        namespace[_loose_name(model)] = loose
-        built.append(loose)
-        type.__setattr__(model, "__sobject_loose__", loose)
-    for loose in built:
-        loose.model_rebuild(_types_namespace=namespace)
-    return typing.cast(type[BaseModel], namespace[_loose_name(cls)])
-
-
-def _loose_name(cls: type[SObject]) -> str:
-    return f"{cls.__name__}Record_{id(cls):x}"
-
-
-def _construct(cls: type[SObject], loose: BaseModel, present: dict[str, Any]) -> Any:
-    meta = sobject_meta(cls)
-    values: dict[str, Any] = {}
-    for name in present:
-        fm = meta.fields[name]
-        value = getattr(loose, name)
-        if fm.kind == "parent" and isinstance(value, BaseModel):
-            assert fm.target is not None
-            value = _construct(fm.target, value, present[name])
-        elif fm.kind == "children" and isinstance(value, list):
-            assert fm.target is not None
-            value = [
-                _construct(fm.target, item, raw)
-                for item, raw in zip(value, present[name], strict=True)
-            ]
-        values[name] = value
-    loaded = set(values)
-    # Fill default factories here: model_construct inspects each factory's signature on
-    # every call, which dominated the hydration of large query results.
-    for name, factory in _default_factories(cls):
-        if name not in values:
-            values[name] = factory()
-    return cls.model_construct(_fields_set=loaded, **values)
-
-
-def _default_factories(cls: type[SObject]) -> list[tuple[str, Callable[[], Any]]]:
-    cached = cls.__dict__.get("__sobject_factories__")
-    if cached is None:
-        cached = [
-            (name, typing.cast(Callable[[], Any], info.default_factory))
-            for name, info in cls.__pydantic_fields__.items()
-            if info.default_factory is not None
-        ]
-        type.__setattr__(cls, "__sobject_factories__", cached)
-    return typing.cast(list[tuple[str, Callable[[], Any]]], cached)
-
-
-def _hydrate(cls: type[SObject], record: dict[str, Any]) -> Any:
-    present = _wire_to_python(cls, record)
-    loose = _loose_model(cls).model_validate(present)
-    return _construct(cls, loose, present)
-
-
-def check_relationship_loaded(obj: Any, name: str) -> None:
-    """Raise if ``name`` is a relationship of a record read from Salesforce that its query
-    did not select (an empty value would otherwise be mistaken for "no parent/children")."""
-    if not isinstance(obj, SObject):
-        return
-    fm = sobject_meta(type(obj)).fields.get(name)
+def own_snapshot(obj: SObject) -> dict[str, Any]:
+    """The object's snapshot, copied first if it is still the object's own ``__dict__``."""
     state = obj._sobject_state
-    if fm is None or fm.kind == "value" or not state.persistent or name in state.loaded:
-        return
-    model = type(obj).__name__
-    raise RelationshipNotLoadedError(
-        f"{model}.{name} was not loaded: the query that read this {model} did not select it, "
-        "and sobjects never queries behind your back. Select it in the query (a parent path "
-        f"such as {model}.{name}.<field>, or a child subquery)."
-    )
+    if state.snapshot is obj.__dict__:
+        state.snapshot = dict(state.snapshot)
+    return state.snapshot
 
 
-def changed_values(obj: SObject) -> dict[str, Any]:
-    """Writable fields whose value differs from the snapshot taken at load or last flush
-    (in-place changes and explicit ``None`` included), as API name -> wire value. Fields never
-    loaded count when the user set them."""
-    snapshot = obj._sobject_state.snapshot
-    out: dict[str, Any] = {}
-    for fm in sobject_meta(type(obj)).fields.values():
-        if not fm.writable:
-            continue
-        current = obj._wire_value(fm)
-        if fm.api_name in snapshot:
-            if freeze_wire(current) != snapshot[fm.api_name]:
-                out[fm.api_name] = current
-        elif fm.name in obj.model_fields_set:
-            out[fm.api_name] = current
-    return out
+def write_field(obj: SObject, name: str, value: Any) -> None:
+    """Store a value without validation or tracking (results from Salesforce, defaults);
+    the snapshot keeps what it held."""
+    own_snapshot(obj)
+    obj.__dict__[name] = value
 
 
-def freeze_wire(value: Any) -> Any:
+def frozen_value(value: Any) -> Any:
+    """A value as kept in a snapshot: in-place changes to the live one must not reach it."""
     if isinstance(value, set):
         return frozenset(value)
     if isinstance(value, list):
         return tuple(value)
     return value
+
+
+def changed_fields(obj: SObject) -> list[FieldMeta]:
+    """Writable fields whose value differs from the snapshot taken at load or last flush
+    (in-place changes and explicit ``None`` included). Fields never loaded count when the
+    user set them."""
+    snapshot = obj._sobject_state.snapshot
+    fields = sobject_meta(type(obj)).fields
+    current = obj.__dict__
+    out: list[FieldMeta] = []
+    # Every field a value was given to or loaded into is in the fields set; the others hold
+    # defaults that nobody set and Salesforce did not send.
+    for name in obj.__pydantic_fields_set__:
+        fm = fields.get(name)
+        if fm is None or not fm.writable or name not in current:
+            continue
+        if name in snapshot:
+            before = snapshot[name]
+            value = current[name]
+            if value is before or frozen_value(value) == before:
+                continue
+        out.append(fm)
+    return out
+
+
+def changed_values(obj: SObject) -> dict[str, Any]:
+    """The changed fields (see ``changed_fields``) as API name -> wire value."""
+    return {fm.api_name: obj._wire_value(fm) for fm in changed_fields(obj)}
 
 
 def sobject_meta(cls: type[SObject]) -> SObjectMeta:
@@ -582,24 +590,35 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
             read_only=read_only,
             external_id=bool(spec and spec.external_id),
             multipicklist=_is_multipicklist(annotation),
+            may_hold_datetime=_may_hold_datetime(annotation),
         )
     meta = SObjectMeta(api_name=cls.__sobject_name__, fields=fields)
+    # Now that kinds are known: relationships answer through a data descriptor, value
+    # fields through a non-data one (see _ValueField).
+    for fm in fields.values():
+        installed = cls.__dict__.get(fm.name)
+        if not isinstance(installed, Field):
+            continue
+        kind = _RelationField if fm.kind != "value" else _ValueField
+        if type(installed) is not kind:
+            descriptor = kind(
+                api_name=installed.api_name,
+                external_id=installed.external_id,
+                read_only=installed.read_only,
+            )
+            descriptor.name = installed.name
+            descriptor.owner = cls
+            type.__setattr__(cls, fm.name, descriptor)
     type.__setattr__(cls, "__sobject_meta__", meta)
     return meta
 
 
-def _relax_literals(annotation: Any) -> Any:
-    """``annotation`` with every ``Literal[...]`` of strings widened to ``str``."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Literal:
-        return str if all(isinstance(v, str) for v in typing.get_args(annotation)) else annotation
-    if origin in (typing.Union, types.UnionType):
-        args = tuple(_relax_literals(a) for a in typing.get_args(annotation))
-        return typing.Union[args]  # noqa: UP007 (built from a tuple of types)
-    if origin is typing.Annotated:
-        base, *metadata = typing.get_args(annotation)
-        return typing.Annotated[(_relax_literals(base), *metadata)]
-    return annotation
+def _may_hold_datetime(annotation: Any) -> bool:
+    if annotation is Any or annotation is datetime:
+        return True
+    if isinstance(annotation, type):
+        return issubclass(annotation, datetime)
+    return any(_may_hold_datetime(arg) for arg in typing.get_args(annotation))
 
 
 def _strip_annotated(annotation: Any) -> Any:

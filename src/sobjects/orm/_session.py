@@ -11,10 +11,9 @@ errors attached.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import Token
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -47,7 +46,20 @@ from sobjects.errors import (
     ResultNotReadyError,
     SalesforceError,
 )
-from sobjects.orm._model import FieldMeta, SObject, changed_values, freeze_wire, sobject_meta
+from sobjects.orm._context import NoSessionError, current, current_session, resolve_session
+from sobjects.orm._hydrate import Shape, adopt, decode_page, shape_of, validate_records
+from sobjects.orm._identity import IdentityMap
+from sobjects.orm._model import (
+    FieldMeta,
+    ObjectState,
+    SObject,
+    changed_fields,
+    changed_values,
+    frozen_value,
+    own_snapshot,
+    sobject_meta,
+    write_field,
+)
 from sobjects.orm._query import CountSelect, Select
 
 if TYPE_CHECKING:
@@ -67,14 +79,8 @@ __all__ = [
 
 T = TypeVar("T", bound=SObject)
 
-_current: ContextVar[Session | None] = ContextVar("sobjects_session", default=None)
-
 BATCH_LIMIT = BATCH_SIZE  # subrequests per Composite Batch request
 LOCK_ROW = "UNABLE_TO_LOCK_ROW"
-
-
-class NoSessionError(SalesforceError, RuntimeError):
-    """``save()``/``upsert()``/``delete()`` was called with no session to record it."""
 
 
 class NoResultError(SalesforceError, LookupError):
@@ -100,21 +106,6 @@ class FlushError(SalesforceError):
         super().__init__("\n".join(lines))
 
 
-def current_session() -> Session | None:
-    """The session of the innermost ``async with Session(...)`` block, if any."""
-    return _current.get()
-
-
-def resolve_session(explicit: Session | None, obj: SObject) -> Session:
-    session = explicit or _current.get()
-    if session is None:
-        raise NoSessionError(
-            f"{type(obj).__name__}.save()/upsert()/delete() records work for a session, and "
-            "there is none here: call it inside `async with Session(sf):`, or pass session="
-        )
-    return session
-
-
 def _describe(obj: SObject) -> str:
     meta = sobject_meta(type(obj))
     shown = [f"id={obj.id!r}"] if obj.id else []
@@ -130,6 +121,7 @@ def _describe(obj: SObject) -> str:
 
 
 Kind = Literal["create", "update", "upsert", "delete"]
+_NOTHING: dict[str, Any] = {}  # shared, never written: operations replace it, not fill it
 
 
 class Operation:
@@ -140,6 +132,22 @@ class Operation:
     to send (no subrequest is spent on it).
     """
 
+    __slots__ = (
+        "attempts",
+        "blocked_by",
+        "derived",
+        "error",
+        "external_id",
+        "in_flight",
+        "kind",
+        "obj",
+        "outcome_unknown",
+        "sent_values",
+        "skipped",
+        "subrequest",
+        "unanswered",
+    )
+
     def __init__(self, kind: Kind, obj: SObject, external_id: FieldMeta | None = None) -> None:
         self.kind = kind
         self.obj = obj
@@ -148,9 +156,10 @@ class Operation:
         self.skipped = False
         self.attempts = 0
         self.blocked_by: Operation | None = None  # a dependency that failed
-        self.sent_values: dict[str, Any] = {}  # API name -> wire value, as sent
+        # Python name -> value of the fields sent (what Salesforce holds once it succeeds).
+        self.sent_values: dict[str, Any] = _NOTHING
         # Lookups sent for assigned parent relationships: API name -> (relation, parent).
-        self.derived: dict[str, tuple[str, SObject | None]] = {}
+        self.derived: dict[str, tuple[str, SObject | None]] = _NOTHING
         self.in_flight = False
         # Sent, but no answer came back: never sent again unless saved again explicitly.
         self.outcome_unknown = False
@@ -274,14 +283,14 @@ class Session:
         self.lock_retries = lock_retries
         self.collections_threshold = collections_threshold
         self._pending: list[Operation | QueryHandle[Any]] = []
-        self._identity: weakref.WeakValueDictionary[str, SObject] = weakref.WeakValueDictionary()
+        self._identity = IdentityMap()
         self._tokens: list[Token[Session | None]] = []
         self._flush_lock: anyio.Lock | None = None
 
     # -- context -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._tokens.append(_current.set(self))
+        self._tokens.append(current.set(self))
         return self
 
     async def __aexit__(
@@ -297,7 +306,7 @@ class Session:
                 self.discard()  # the block failed: nothing it recorded is sent
         finally:
             if self._tokens:
-                _current.reset(self._tokens.pop())
+                current.reset(self._tokens.pop())
 
     def discard(self) -> None:
         """Forget every operation not sent yet."""
@@ -398,7 +407,7 @@ class Session:
         op = Operation(kind, obj, external_id)
         state.pending = op
         state.failed = False
-        state.errors = []
+        state.errors = ()
         self._pending.append(op)
         if obj.id:
             self._identity[obj.id] = obj
@@ -432,11 +441,21 @@ class Session:
     def stream(self, query: Select[T] | type[T], soql: str | None = None, /) -> AsyncIterator[T]:
         """Iterate a query's records across pages, one page in memory at a time."""
         model, text = self._resolve_query(query, soql)
-        return self._stream(model, text)
+        shape = shape_of(query) if isinstance(query, Select) else None
+        return self._stream(model, text, shape)
 
-    async def _stream(self, model: type[T], soql: str) -> AsyncIterator[T]:
-        async for page in self.sf.query(soql).pages():
-            for obj in self._hydrate_many(model, page):
+    async def _stream(self, model: type[T], soql: str, shape: Shape | None) -> AsyncIterator[T]:
+        result = self.sf.query(soql)
+        if shape is not None and not shape.has_children:
+            # The hot path: each page's bytes become objects in one pydantic-core call.
+            async for objs in result.decoded_pages(decode_page(shape)):
+                for obj in self._adopt(objs, shape):
+                    yield obj
+            return
+        # Child subqueries may need more pages (the client fetches them), or the shape is
+        # not known (raw SOQL): records are parsed first.
+        async for page in result.pages():
+            for obj in self._hydrate_many(model, page, shape):
                 yield obj
 
     async def first(self, query: Select[T]) -> T | None:
@@ -465,7 +484,7 @@ class Session:
         meta = sobject_meta(model)
         fields = [fm.api_name for fm in meta.fields.values() if fm.kind == "value"]
         record = await self.sf.sobject.get(meta.api_name, record_id, fields=fields)
-        return self._hydrate(model, record)
+        return self._hydrate_many(model, [record], None)[0]
 
     def _resolve_query(self, query: Any, soql: str | None) -> tuple[type[Any], str]:
         if soql is not None:
@@ -482,40 +501,27 @@ class Session:
 
     # -- hydration and identity ----------------------------------------------------------------
 
-    def _hydrate_many(self, model: type[T], records: Sequence[dict[str, Any]]) -> list[T]:
-        return [self._hydrate(model, record) for record in records]
+    def _hydrate_many(
+        self, model: type[T], records: Sequence[dict[str, Any]], shape: Shape | None
+    ) -> list[T]:
+        """Models for parsed records; the objects this session already holds for their ids."""
+        return self._adopt(validate_records(model, records, shape), shape)
 
-    def _hydrate(self, model: type[T], record: dict[str, Any]) -> T:
-        """A model for a record; the same object if this session already holds that id."""
-        fresh = model.from_record(record)
-        return self._canonical(fresh, record)
+    def _adopt(self, objs: list[T], shape: Shape | None) -> list[T]:
+        return adopt(objs, shape, self, self._canonical)
 
-    def _canonical(self, obj: T, record: dict[str, Any]) -> T:
-        """Put ``obj`` (and the parents and children it carries) in the identity map, or
-        merge it into the object already there for its id."""
-        meta = sobject_meta(type(obj))
-        for key, raw in record.items():
-            fm = meta.by_api.get(key.lower())
-            if fm is None or fm.kind == "value":
-                continue
-            value = obj.__dict__.get(fm.name)
-            if fm.kind == "parent" and isinstance(value, SObject) and isinstance(raw, dict):
-                obj.__dict__[fm.name] = self._canonical(value, raw)
-            elif fm.kind == "children" and isinstance(value, list) and isinstance(raw, dict):
-                rows = raw.get("records") or []
-                obj.__dict__[fm.name] = [
-                    self._canonical(child, child_raw) if isinstance(child, SObject) else child
-                    for child, child_raw in zip(value, rows, strict=False)
-                ]
-        obj._sobject_state.session = self
-        if not obj.id:
+    def _canonical(self, obj: SObject) -> SObject:
+        """Put a freshly loaded object in the identity map, or merge it into the object
+        already there for its id (its parents and children went first)."""
+        record_id = obj.__dict__.get("id")
+        if not record_id:
             return obj
-        existing = self._identity.get(obj.id)
+        existing = self._identity.get(record_id)
         if existing is None or not isinstance(existing, type(obj)):
-            self._identity[obj.id] = obj
+            self._identity[record_id] = obj
             return obj
         if existing is not obj:
-            _merge(existing, obj, record)
+            _merge(existing, obj)
         return existing
 
     # -- flush ---------------------------------------------------------------------------------
@@ -566,15 +572,17 @@ class Session:
     def _relation_changes(self, obj: SObject) -> dict[str, tuple[str, SObject | None]]:
         """Assigned parent relationships whose lookup id would change: API name -> (relation,
         parent). A parent that has no id yet always counts."""
-        meta = sobject_meta(type(obj))
         state = obj._sobject_state
+        if not state.assigned:
+            return _NOTHING
+        meta = sobject_meta(type(obj))
         out: dict[str, tuple[str, SObject | None]] = {}
         for name in state.assigned:
             fm = meta.fields[name]
             parent = obj.__dict__.get(name)
             assert fm.lookup_api_name is not None
             parent_id = parent.id if isinstance(parent, SObject) else None
-            known = state.snapshot.get(fm.lookup_api_name, _UNKNOWN)
+            known = _known_lookup(state, fm)
             if isinstance(parent, SObject) and not parent.id:
                 out[fm.lookup_api_name] = (name, parent)
             elif known is _UNKNOWN or known != parent_id or not state.persistent:
@@ -824,9 +832,7 @@ class Session:
         obj = op.obj
         if op.kind == "delete":
             return {}
-        values = self._create_values(obj) if op.kind != "update" else changed_values(obj)
-        op.sent_values = dict(values)
-        op.derived = self._relation_changes(obj)
+        values = self._values(op)
         for api_name, (_, parent) in op.derived.items():
             values[api_name] = parent.id if parent is not None else None
         if op.kind == "update":
@@ -938,9 +944,7 @@ class Session:
             sub_d: DeleteSubrequest = target.sobject.delete(meta.api_name, obj.id)
             op.subrequest = sub_d
             return sub_d
-        values = self._create_values(obj) if op.kind != "update" else changed_values(obj)
-        op.sent_values = dict(values)
-        op.derived = self._relation_changes(obj)
+        values = self._values(op)
         for api_name, (_, parent) in op.derived.items():
             if parent is None:
                 values[api_name] = None
@@ -965,14 +969,28 @@ class Session:
         op.subrequest = sub_x
         return sub_x
 
-    def _create_values(self, obj: SObject) -> dict[str, Any]:
-        """Fields the user set (``model_fields_set``), as API name -> wire value."""
-        meta = sobject_meta(type(obj))
-        values: dict[str, Any] = {}
-        for name in obj.model_fields_set:
-            fm = meta.fields.get(name)
-            if fm is not None and fm.writable:
-                values[fm.api_name] = obj._wire_value(fm)
+    def _values(self, op: Operation) -> dict[str, Any]:
+        """The body of a create, update or upsert (API name -> wire value): for an update
+        what changed, otherwise every writable field the user set. Notes on the operation
+        what is sent, by Python name, for the snapshot once it succeeds."""
+        obj = op.obj
+        fields = sobject_meta(type(obj)).fields
+        if op.kind == "update":
+            changed = changed_fields(obj)
+            values = {fm.api_name: obj._wire_value(fm) for fm in changed}
+            op.sent_values = {fm.name: obj.__dict__[fm.name] for fm in changed}
+        else:
+            values = {}
+            sent: dict[str, Any] = {}
+            current = obj.__dict__
+            for name in obj.__pydantic_fields_set__:
+                fm = fields.get(name)
+                if fm is not None and fm.writable and name in current:
+                    value = current[name]
+                    sent[name] = value
+                    values[fm.api_name] = obj._wire_value(fm) if fm.multipicklist else value
+            op.sent_values = sent
+        op.derived = self._relation_changes(obj)
         return values
 
     def _apply(self, item: Operation | QueryHandle[Any], sub: Subrequest) -> None:
@@ -1011,20 +1029,30 @@ class Session:
             state.created = result.created
         state.persistent = True
         # What was sent is now what Salesforce holds; other fields stay unknown.
-        state.snapshot.update({k: freeze_wire(v) for k, v in op.sent_values.items()})
-        meta = sobject_meta(type(obj))
-        for api_name, (relation, parent) in op.derived.items():
-            # The lookup sent for an assigned parent: its id is known now.
-            parent_id = parent.id if parent is not None else None
-            lookup = meta.by_api.get(api_name.lower())
-            if lookup is not None:
-                obj.__dict__[lookup.name] = parent_id
-            state.snapshot[api_name] = parent_id
-            if obj.__dict__.get(relation) is parent:
-                state.assigned.discard(relation)
+        snapshot = own_snapshot(obj)
+        for name, value in op.sent_values.items():
+            snapshot[name] = frozen_value(value)
+        if op.derived:
+            self._apply_lookups(op)
         if obj.id:
             self._identity[obj.id] = obj
         self._finish(op)
+
+    def _apply_lookups(self, op: Operation) -> None:
+        """The lookups sent for assigned parents: their ids are known now."""
+        obj = op.obj
+        state = obj._sobject_state
+        fields = sobject_meta(type(obj)).fields
+        for api_name, (relation, parent) in op.derived.items():
+            parent_id = parent.id if parent is not None else None
+            lookup_name = fields[relation].lookup_name
+            if lookup_name is not None:
+                write_field(obj, lookup_name, parent_id)
+                state.snapshot[lookup_name] = parent_id
+            else:
+                state.lookups = {**(state.lookups or {}), api_name: parent_id}
+            if obj.__dict__.get(relation) is parent:
+                state.unassign(relation)
 
     async def _complete_queries(self, sent: list[_Sent]) -> None:
         for entry in sent:
@@ -1040,7 +1068,9 @@ class Session:
                 page = await self.sf.request_json("GET", next_url)
                 records.extend(page.get("records") or [])
                 next_url = page.get("nextRecordsUrl")
-            handle._records = self._hydrate_many(handle.query.model, records)
+            handle._records = self._hydrate_many(
+                handle.query.model, records, shape_of(handle.query)
+            )
             if handle in self._pending:
                 self._pending.remove(handle)
 
@@ -1100,16 +1130,30 @@ class Session:
 
 def _check_sendable(obj: SObject) -> None:
     """Refuse values Salesforce cannot take when the work is recorded, not at the flush."""
-    for fm in sobject_meta(type(obj)).fields.values():
-        value = obj.__dict__.get(fm.name)
-        if fm.kind == "value" and isinstance(value, datetime) and value.utcoffset() is None:
+    datetimes = sobject_meta(type(obj)).datetimes
+    if not datetimes:
+        return
+    values = obj.__dict__
+    # Only values given by the user can be naive: Salesforce sends instants.
+    for name in datetimes.intersection(obj.__pydantic_fields_set__):
+        value = values.get(name)
+        if isinstance(value, datetime) and value.utcoffset() is None:
             raise ConfigurationError(
-                f"{type(obj).__name__}.{fm.name} is a naive datetime ({value.isoformat()}); "
+                f"{type(obj).__name__}.{name} is a naive datetime ({value.isoformat()}); "
                 "Salesforce stores instants: give it a time zone (e.g. tzinfo=timezone.utc)"
             )
 
 
 _UNKNOWN: Any = object()
+
+
+def _known_lookup(state: ObjectState, parent: FieldMeta) -> Any:
+    """The lookup id Salesforce holds for a parent relationship, or ``_UNKNOWN``."""
+    if parent.lookup_name is not None:
+        return state.snapshot.get(parent.lookup_name, _UNKNOWN)
+    if state.lookups is not None and parent.lookup_api_name is not None:
+        return state.lookups.get(parent.lookup_api_name, _UNKNOWN)
+    return _UNKNOWN
 
 
 @contextmanager
@@ -1197,33 +1241,20 @@ def _failed_with(op: Operation, code: str) -> bool:
 
 
 def _set_id(obj: SObject, record_id: str) -> None:
-    obj.__dict__["id"] = to_18(record_id)
+    write_field(obj, "id", to_18(record_id))
 
 
-def _snapshot_all(obj: SObject) -> None:
-    obj._sobject_state.snapshot.update(obj._wire_values())
-
-
-def _merge(existing: SObject, fresh: SObject, record: dict[str, Any]) -> None:
+def _merge(existing: SObject, fresh: SObject) -> None:
     """Bring server values of a re-read record into the object the session already holds;
     fields and relationships changed locally and not flushed yet keep the local value."""
-    meta = sobject_meta(type(existing))
     state = existing._sobject_state
-    dirty = {meta.by_api[api.lower()].name for api in changed_values(existing)}
-    dirty |= state.assigned
-    for key in record:
-        found = meta.by_api.get(key.lower())
-        if found is None or found.name in dirty:
+    dirty = {fm.name for fm in changed_fields(existing)} | set(state.assigned)
+    fresh_snapshot = fresh._sobject_state.snapshot
+    fields_set = existing.__pydantic_fields_set__
+    for name, value in fresh.__dict__.items():
+        if name in dirty:
             continue
-        existing.__dict__[found.name] = fresh.__dict__.get(found.name)
-        existing.__pydantic_fields_set__.add(found.name)
-        if found.kind != "value":
-            state.loaded.add(found.name)
+        write_field(existing, name, value)
+        fields_set.add(name)
+        state.snapshot[name] = fresh_snapshot.get(name, value)
     state.persistent = True
-    state.snapshot.update(
-        {
-            api: value
-            for api, value in fresh._sobject_state.snapshot.items()
-            if meta.by_api[api.lower()].name not in dirty
-        }
-    )

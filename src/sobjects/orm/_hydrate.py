@@ -1,0 +1,404 @@
+"""Records from Salesforce -> model objects, one pydantic-core call per page.
+
+Two kinds of validators, compiled once per model (or per query shape) and cached:
+
+- **exact**, for a known :class:`Shape` (what a ``select()`` asks for: which fields, which
+  parents with which of their fields, which child subqueries). Only those fields are in it,
+  keyed by their API names, so pydantic-core turns a page's JSON bytes (or its parsed
+  records) into model objects, parents and children included, with no Python per field.
+  Salesforce sends every selected field of every record, so a record that does not fit
+  means the shape was wrong: the page is then loaded the loose way.
+- **loose**, for records of any shape (raw SOQL, a record fetched by id, a fallback): field
+  names are matched case-insensitively in Python, then one pydantic-core call validates them.
+
+Either way, an object holds exactly the fields its record had (a field that was not selected
+is not in its ``__dict__``; reading it gives its default, see ``_ValueField``), and
+:func:`adopt` gives each object its unit-of-work state with the loaded values as snapshot:
+one small step per record, none per field.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
+
+from sobjects.client._query import DecodedPage
+from sobjects.orm._model import (
+    FieldMeta,
+    ObjectState,
+    SObject,
+    SObjectMeta,
+    frozen_value,
+    sobject_meta,
+)
+
+if TYPE_CHECKING:
+    from sobjects.orm._query import Select
+    from sobjects.orm._session import Session
+
+__all__ = [
+    "Shape",
+    "adopt",
+    "decode_page",
+    "load_records",
+    "shape_of",
+    "validate_records",
+]
+
+M = TypeVar("M", bound=SObject)
+
+# pydantic-core reuses a model class's own validator for any schema naming that class, while
+# the class is complete; ours must be built while that flag is down (see _compile).
+_COMPILING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which fields of a model a query returns: value fields, parents and child subqueries
+    (by Python name), each parent and child with its own shape."""
+
+    model: type[SObject]
+    fields: tuple[str, ...]
+    parents: tuple[tuple[str, Shape], ...] = ()
+    children: tuple[tuple[str, Shape], ...] = ()
+
+    @property
+    def has_children(self) -> bool:
+        return bool(self.children) or any(p.has_children for _, p in self.parents)
+
+
+def shape_of(query: Select[Any]) -> Shape:
+    """The shape of the records a ``select()`` returns."""
+    paths = [item.split(".") for item in query._items() if not item.startswith("(")]
+    children = tuple(
+        (relation.meta.name, shape_of(subquery)) for relation, subquery in query._children
+    )
+    return _shape(query.model, paths, children)
+
+
+def _shape(
+    model: type[SObject], paths: list[list[str]], children: tuple[tuple[str, Shape], ...] = ()
+) -> Shape:
+    meta = sobject_meta(model)
+    fields: dict[str, None] = {}
+    nested: dict[str, list[list[str]]] = {}
+    for first, *rest in paths:
+        fm = meta.by_api[first.lower()]
+        if rest:
+            nested.setdefault(fm.name, []).append(rest)
+        else:
+            fields[fm.name] = None
+    parents = []
+    for name, sub in nested.items():
+        target = meta.fields[name].target
+        assert target is not None
+        parents.append((name, _shape(target, sub)))
+    return Shape(model, tuple(fields), tuple(parents), children)
+
+
+# -- validators ----------------------------------------------------------------------------------
+
+
+def _validators(model: type[SObject]) -> dict[Any, SchemaValidator]:
+    cached = model.__dict__.get("__sobject_validators__")
+    if cached is None:
+        cached = {}
+        type.__setattr__(model, "__sobject_validators__", cached)
+    return typing.cast(dict[Any, SchemaValidator], cached)
+
+
+def exact_validator(shape: Shape, *, page: bool) -> SchemaValidator:
+    """Validates a list of records of ``shape`` (or, with ``page``, a query result's JSON)."""
+    key = ("page" if page else "records", shape)
+    validators = _validators(shape.model)
+    found = validators.get(key)
+    if found is None:
+        builder = _Builder()
+        records = cs.list_schema(builder.exact(shape))
+        found = builder.compile(_page_schema(records) if page else records)
+        validators[key] = found
+    return found
+
+
+def loose_validator(model: type[SObject]) -> SchemaValidator:
+    """Validates a list of records already keyed by Python name (see ``_by_name``)."""
+    validators = _validators(model)
+    found = validators.get("loose")
+    if found is None:
+        builder = _Builder()
+        found = builder.compile(cs.list_schema(builder.loose(model)))
+        validators["loose"] = found
+    return found
+
+
+def _page_schema(records: cs.CoreSchema) -> cs.CoreSchema:
+    return cs.typed_dict_schema(
+        {
+            "records": cs.typed_dict_field(records),
+            "totalSize": cs.typed_dict_field(cs.int_schema(), required=False),
+            "done": cs.typed_dict_field(cs.bool_schema(), required=False),
+            "nextRecordsUrl": cs.typed_dict_field(
+                cs.nullable_schema(cs.str_schema()), required=False
+            ),
+        },
+        extra_behavior="ignore",
+    )
+
+
+class _Builder:
+    """Assembles one core schema from the models' own field schemas."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, cs.CoreSchema] = {}  # shared types (Address, ...)
+        self.models: set[type[SObject]] = set()
+        self.loose_refs: dict[type[SObject], str] = {}
+
+    def compile(self, schema: cs.CoreSchema) -> SchemaValidator:
+        schema = cs.definitions_schema(schema, list(self.definitions.values()))
+        with _COMPILING:
+            flags = {model: model.__dict__.get("__pydantic_complete__") for model in self.models}
+            try:
+                for model in flags:
+                    type.__setattr__(model, "__pydantic_complete__", False)
+                return SchemaValidator(schema)
+            finally:
+                for model, flag in flags.items():
+                    type.__setattr__(model, "__pydantic_complete__", flag)
+
+    def _fields_of(self, model: type[SObject]) -> dict[str, Any]:
+        """The model's own validated field schemas, by Python name."""
+        schema: Any = model.__pydantic_core_schema__
+        if schema["type"] == "definitions":
+            for definition in schema["definitions"]:
+                self._keep_definition(definition)
+            schema = schema["schema"]
+        if schema["type"] == "definition-ref":
+            schema = self.definitions.get(schema["schema_ref"]) or _find_definition(
+                model, schema["schema_ref"]
+            )
+        while schema["type"] != "model-fields":
+            schema = schema["schema"]
+        return typing.cast(dict[str, Any], schema["fields"])
+
+    def _keep_definition(self, definition: Any) -> None:
+        cls = definition.get("cls")
+        if definition.get("type") == "model" and isinstance(cls, type) and issubclass(cls, SObject):
+            return  # models are rebuilt by us
+        self.definitions.setdefault(definition["ref"], definition)
+
+    def _value(self, model: type[SObject], fm: FieldMeta) -> cs.CoreSchema:
+        schema = self._fields_of(model)[fm.name]["schema"]
+        while schema["type"] == "default":
+            schema = schema["schema"]
+        # Salesforce may send null for any field, and picklist values added in the org since
+        # the model was written must still load (a Literal is checked on assignment only).
+        return cs.nullable_schema(_relax_literals(schema))
+
+    def _model(self, model: type[SObject], fields: dict[str, Any]) -> cs.CoreSchema:
+        self.models.add(model)
+        return cs.model_schema(
+            model,
+            cs.model_fields_schema(fields, extra_behavior="ignore"),
+            custom_init=False,
+            root_model=False,
+        )
+
+    def exact(self, shape: Shape) -> cs.CoreSchema:
+        meta = sobject_meta(shape.model)
+        fields: dict[str, Any] = {}
+        for name in shape.fields:
+            fm = meta.fields[name]
+            fields[name] = cs.model_field(
+                self._value(shape.model, fm), validation_alias=fm.api_name
+            )
+        for name, sub in shape.parents:
+            fields[name] = cs.model_field(
+                cs.nullable_schema(self.exact(sub)), validation_alias=meta.fields[name].api_name
+            )
+        for name, sub in shape.children:
+            fields[name] = cs.model_field(
+                cs.no_info_before_validator_function(
+                    _child_records, cs.list_schema(self.exact(sub))
+                ),
+                validation_alias=meta.fields[name].api_name,
+            )
+        return self._model(shape.model, fields)
+
+    def loose(self, model: type[SObject]) -> cs.CoreSchema:
+        ref = self.loose_refs.get(model)
+        if ref is None:
+            ref = f"sobjects-loose:{model.__module__}.{model.__qualname__}:{id(model)}"
+            self.loose_refs[model] = ref
+            fields: dict[str, Any] = {}
+            for fm in sobject_meta(model).fields.values():
+                if fm.kind == "value":
+                    schema = self._value(model, fm)
+                else:
+                    assert fm.target is not None
+                    target = self.loose(fm.target)
+                    schema = cs.nullable_schema(
+                        target if fm.kind == "parent" else cs.list_schema(target)
+                    )
+                fields[fm.name] = cs.typed_dict_field(schema, required=False)
+            self.models.add(model)
+            self.definitions[ref] = cs.model_schema(
+                model,
+                # Only the fields present: an object holds what its record held.
+                cs.no_info_after_validator_function(
+                    _model_parts, cs.typed_dict_schema(fields, extra_behavior="ignore")
+                ),
+                custom_init=False,
+                root_model=False,
+                ref=ref,
+            )
+        return cs.definition_reference_schema(ref)
+
+
+def _find_definition(model: type[SObject], ref: str) -> Any:
+    schema: Any = model.__pydantic_core_schema__
+    for definition in schema.get("definitions", ()):
+        if definition.get("ref") == ref:
+            return definition
+    raise LookupError(ref)  # pragma: no cover (pydantic always ships its definitions)
+
+
+def _model_parts(values: dict[str, Any]) -> tuple[dict[str, Any], None, set[str]]:
+    return values, None, set(values)
+
+
+def _child_records(value: Any) -> Any:
+    """A child subquery's result (``{"records": [...]}`` or null) -> its list of records."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return value.get("records") or []
+    return value
+
+
+def _relax_literals(schema: Any) -> Any:
+    """A copy of a core schema with every Literal of strings widened to ``str``."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "literal" and all(isinstance(v, str) for v in schema["expected"]):
+            return cs.str_schema()
+        return {key: _relax_literals(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_relax_literals(value) for value in schema]
+    return schema
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def decode_page(shape: Shape) -> Callable[[bytes], DecodedPage[Any]]:
+    """A decoder for ``QueryResult.decoded_pages``: a page's bytes -> objects of ``shape``
+    (loaded the loose way if the page does not fit the shape). The objects are not adopted."""
+    validator = exact_validator(shape, page=True)
+
+    def decode(body: bytes) -> DecodedPage[Any]:
+        try:
+            page = validator.validate_json(body)
+            records = page["records"]
+        except ValidationError:
+            from sobjects.client._query import _decode_json
+
+            raw = _decode_json(body)
+            page = {
+                "totalSize": raw.total_size,
+                "done": raw.done,
+                "nextRecordsUrl": raw.next_records_url,
+            }
+            records = validate_records(shape.model, raw.records, None)
+        return DecodedPage(
+            records,
+            int(page.get("totalSize", 0)),
+            page.get("nextRecordsUrl") or None,
+            bool(page.get("done", True)),
+        )
+
+    return decode
+
+
+def validate_records(
+    model: type[M], records: Sequence[dict[str, Any]], shape: Shape | None
+) -> list[M]:
+    """Objects for parsed records (not adopted yet), by ``shape`` when it fits them."""
+    if shape is not None:
+        try:
+            return typing.cast(list[M], exact_validator(shape, page=False).validate_python(records))
+        except ValidationError:
+            pass  # not the shape we expected: load them field by field below
+    by_name = [_by_name(sobject_meta(model), record) for record in records]
+    return typing.cast(list[M], loose_validator(model).validate_python(by_name))
+
+
+def _by_name(meta: SObjectMeta, record: dict[str, Any]) -> dict[str, Any]:
+    """A record keyed by Python name (API names are case-insensitive), children as lists."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        fm = meta.by_api.get(key.lower())
+        if fm is None:
+            continue
+        if fm.kind == "children":
+            assert fm.target is not None
+            target = sobject_meta(fm.target)
+            value = [_by_name(target, row) for row in _child_records(value)]
+        elif fm.kind == "parent" and isinstance(value, dict):
+            assert fm.target is not None
+            value = _by_name(sobject_meta(fm.target), value)
+        out[fm.name] = value
+    return out
+
+
+def load_records(model: type[M], records: Sequence[dict[str, Any]]) -> list[M]:
+    """Persistent objects for records, in no session (``Model.from_record``)."""
+    objs = validate_records(model, records, None)
+    adopt(objs, None, None, None)
+    return objs
+
+
+Canonical = Callable[[SObject], SObject]
+
+
+def adopt(
+    objs: list[M], shape: Shape | None, session: Session | None, canonical: Canonical | None
+) -> list[M]:
+    """Give freshly validated objects (and the parents and children they carry) their
+    state, loaded values as snapshot; ``canonical`` may swap each for the object a session
+    already holds for that id. Returns the (possibly swapped) top-level objects."""
+    return [_adopt(obj, shape, session, canonical) for obj in objs]
+
+
+def _adopt(
+    obj: Any, shape: Shape | None, session: Session | None, canonical: Canonical | None
+) -> Any:
+    values: dict[str, Any] = obj.__dict__
+    meta = sobject_meta(type(obj))
+    if shape is not None:
+        for name, parent_shape in shape.parents:
+            parent = values[name]
+            if parent is not None:
+                values[name] = _adopt(parent, parent_shape, session, canonical)
+        for name, child_shape in shape.children:
+            rows = values[name]
+            if rows:
+                values[name] = [_adopt(row, child_shape, session, canonical) for row in rows]
+    elif meta.relations:
+        for fm in meta.relations:
+            related = values.get(fm.name)
+            if isinstance(related, SObject):
+                values[fm.name] = _adopt(related, None, session, canonical)
+            elif related and fm.kind == "children":
+                values[fm.name] = [_adopt(row, None, session, canonical) for row in related]
+    snapshot = values
+    if meta.multipicklists and not meta.multipicklists.isdisjoint(values):
+        # Sets change in place: the snapshot needs its own frozen copies.
+        snapshot = {name: frozen_value(value) for name, value in values.items()}
+    state = ObjectState(session, persistent=values.get("id") is not None, snapshot=snapshot)
+    object.__setattr__(obj, "_sobject_slot", state)
+    return obj if canonical is None else canonical(obj)
