@@ -19,9 +19,11 @@ one small step per record, none per field.
 
 from __future__ import annotations
 
+import functools
 import threading
 import typing
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,12 +31,14 @@ from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
 from sobjects.client._query import DecodedPage
+from sobjects.orm._fields import _check_id
+from sobjects.orm._identity import IdentityMap
 from sobjects.orm._model import (
     FieldMeta,
+    Loaded,
     ObjectState,
     SObject,
     SObjectMeta,
-    frozen_value,
     sobject_meta,
 )
 
@@ -43,8 +47,8 @@ if TYPE_CHECKING:
     from sobjects.orm._session import Session
 
 __all__ = [
+    "Adopter",
     "Shape",
-    "adopt",
     "decode_page",
     "load_records",
     "shape_of",
@@ -71,6 +75,12 @@ class Shape:
     @property
     def has_children(self) -> bool:
         return bool(self.children) or any(p.has_children for _, p in self.parents)
+
+    @functools.cached_property
+    def frozen_snapshot(self) -> bool:
+        """Whether records of this shape hold sets (multipicklists), which change in place:
+        their snapshot then needs frozen copies, taken at load."""
+        return not sobject_meta(self.model).multipicklists.isdisjoint(self.fields)
 
 
 def shape_of(query: Select[Any]) -> Shape:
@@ -198,7 +208,7 @@ class _Builder:
             schema = schema["schema"]
         # Salesforce may send null for any field, and picklist values added in the org since
         # the model was written must still load (a Literal is checked on assignment only).
-        return cs.nullable_schema(_relax_literals(schema))
+        return cs.nullable_schema(_for_loading(schema))
 
     def _model(self, model: type[SObject], fields: dict[str, Any]) -> cs.CoreSchema:
         self.models.add(model)
@@ -281,14 +291,27 @@ def _child_records(value: Any) -> Any:
     return value
 
 
-def _relax_literals(schema: Any) -> Any:
-    """A copy of a core schema with every Literal of strings widened to ``str``."""
+# An id as Salesforce sends it: 18 characters, checksum letters upper case. Matched in Rust;
+# anything else (a 15-character id) goes through the Python check of the ``Id`` type.
+_CANONICAL_ID = cs.str_schema(pattern=r"^[0-9A-Za-z]{15}[0-9A-Z]{3}$")
+
+
+def _for_loading(schema: Any) -> Any:
+    """A copy of a field's core schema for values read from Salesforce: every Literal of
+    strings widened to ``str``, and ids Salesforce formatted not checked again in Python."""
     if isinstance(schema, dict):
         if schema.get("type") == "literal" and all(isinstance(v, str) for v in schema["expected"]):
             return cs.str_schema()
-        return {key: _relax_literals(value) for key, value in schema.items()}
+        function = schema.get("function")
+        if (
+            schema.get("type") == "function-after"
+            and isinstance(function, dict)
+            and function.get("function") is _check_id
+        ):
+            return cs.union_schema([_CANONICAL_ID, schema], mode="left_to_right")
+        return {key: _for_loading(value) for key, value in schema.items()}
     if isinstance(schema, list):
-        return [_relax_literals(value) for value in schema]
+        return [_for_loading(value) for value in schema]
     return schema
 
 
@@ -357,48 +380,84 @@ def _by_name(meta: SObjectMeta, record: dict[str, Any]) -> dict[str, Any]:
 
 def load_records(model: type[M], records: Sequence[dict[str, Any]]) -> list[M]:
     """Persistent objects for records, in no session (``Model.from_record``)."""
-    objs = validate_records(model, records, None)
-    adopt(objs, None, None, None)
-    return objs
+    return Adopter(None, None, None).adopt(validate_records(model, records, None), None)
 
 
-Canonical = Callable[[SObject], SObject]
+Merge = Callable[[SObject, SObject], None]
+
+# The state slot's own setter: cheaper than object.__setattr__ once per record.
+_SET_SLOT: Callable[[Any, Any], None] = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
 
 
-def adopt(
-    objs: list[M], shape: Shape | None, session: Session | None, canonical: Canonical | None
-) -> list[M]:
-    """Give freshly validated objects (and the parents and children they carry) their
-    state, loaded values as snapshot; ``canonical`` may swap each for the object a session
-    already holds for that id. Returns the (possibly swapped) top-level objects."""
-    return [_adopt(obj, shape, session, canonical) for obj in objs]
+class Adopter:
+    """Takes freshly validated objects into a session: each gets a ``Loaded`` marker for its
+    state (made on first use), and the identity map gives back the object the session
+    already holds for the same id, with the fresh values merged into it.
 
+    Per record this is a few dict operations and no loop over fields.
+    """
 
-def _adopt(
-    obj: Any, shape: Shape | None, session: Session | None, canonical: Canonical | None
-) -> Any:
-    values: dict[str, Any] = obj.__dict__
-    meta = sobject_meta(type(obj))
-    if shape is not None:
+    def __init__(self, session: Session | None, identity: IdentityMap | None, merge: Merge | None):
+        self.marker = Loaded(session)
+        self.identity = identity
+        self.merge = merge
+
+    def adopt(self, objs: list[M], shape: Shape | None) -> list[M]:
+        if shape is None:
+            return [self._any(obj) for obj in objs]
+        return [self._shaped(obj, shape) for obj in objs]
+
+    def _shaped(self, obj: Any, shape: Shape) -> Any:
+        values: dict[str, Any] = obj.__dict__
+        # Parents and children first: the object may end up holding the session's copies.
         for name, parent_shape in shape.parents:
             parent = values[name]
             if parent is not None:
-                values[name] = _adopt(parent, parent_shape, session, canonical)
+                values[name] = self._shaped(parent, parent_shape)
         for name, child_shape in shape.children:
             rows = values[name]
             if rows:
-                values[name] = [_adopt(row, child_shape, session, canonical) for row in rows]
-    elif meta.relations:
+                values[name] = [self._shaped(row, child_shape) for row in rows]
+        if shape.frozen_snapshot:
+            _SET_SLOT(obj, self._frozen_state(values, sobject_meta(shape.model).multipicklists))
+        else:
+            _SET_SLOT(obj, self.marker)
+        return self._identify(obj, values)
+
+    def _any(self, obj: Any) -> Any:
+        values: dict[str, Any] = obj.__dict__
+        meta = sobject_meta(type(obj))
         for fm in meta.relations:
             related = values.get(fm.name)
             if isinstance(related, SObject):
-                values[fm.name] = _adopt(related, None, session, canonical)
+                values[fm.name] = self._any(related)
             elif related and fm.kind == "children":
-                values[fm.name] = [_adopt(row, None, session, canonical) for row in related]
-    snapshot = values
-    if meta.multipicklists and not meta.multipicklists.isdisjoint(values):
-        # Sets change in place: the snapshot needs its own frozen copies.
-        snapshot = {name: frozen_value(value) for name, value in values.items()}
-    state = ObjectState(session, persistent=values.get("id") is not None, snapshot=snapshot)
-    object.__setattr__(obj, "_sobject_slot", state)
-    return obj if canonical is None else canonical(obj)
+                values[fm.name] = [self._any(row) for row in related]
+        if meta.multipicklists and not meta.multipicklists.isdisjoint(values):
+            _SET_SLOT(obj, self._frozen_state(values, meta.multipicklists))
+        else:
+            _SET_SLOT(obj, self.marker)
+        return self._identify(obj, values)
+
+    def _frozen_state(self, values: dict[str, Any], names: AbstractSet[str]) -> ObjectState:
+        # Sets change in place: the snapshot needs frozen copies of them, taken now.
+        snapshot = dict(values)
+        for name in names:
+            value = snapshot.get(name)
+            if isinstance(value, set):
+                snapshot[name] = frozenset(value)
+        persistent = values.get("id") is not None
+        return ObjectState(self.marker.session, persistent=persistent, snapshot=snapshot)
+
+    def _identify(self, obj: Any, values: dict[str, Any]) -> Any:
+        record_id = values.get("id")
+        identity = self.identity
+        if not record_id or identity is None:
+            return obj
+        existing = identity.get(record_id)
+        if existing is None or not isinstance(existing, type(obj)):
+            identity[record_id] = obj
+            return obj
+        if existing is not obj and self.merge is not None:
+            self.merge(existing, obj)
+        return existing

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FieldMeta",
+    "Loaded",
     "ObjectState",
     "RelationshipNotLoadedError",
     "SObject",
@@ -204,6 +205,17 @@ class ObjectState:
 
 
 _NO_NAMES: frozenset[str] = frozenset()
+
+
+class Loaded:
+    """What the state slot of a record read from Salesforce holds until its state is first
+    needed: the session that loaded it. Most loaded records are only read, so the state
+    (with the loaded ``__dict__`` as snapshot) is made on first use, not per record."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Session | None) -> None:
+        self.session = session
 
 
 # -- descriptors for instances -------------------------------------------------------------------
@@ -372,12 +384,20 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     @property
     def _sobject_state(self) -> ObjectState:
         try:
-            return self._sobject_slot  # type: ignore[attr-defined,no-any-return]
+            slot = self._sobject_slot  # type: ignore[attr-defined]
         except AttributeError:
-            # A copy (model_copy, pickle) starts as a new, transient object.
-            state = ObjectState()
-            object.__setattr__(self, "_sobject_slot", state)
-            return state
+            slot = None  # a copy (model_copy, pickle): a record as it was read
+        if slot.__class__ is ObjectState:
+            return slot
+        # Loaded from Salesforce and untouched since: the current values are the loaded ones.
+        values = self.__dict__
+        state = ObjectState(
+            slot.session if isinstance(slot, Loaded) else None,
+            persistent=values.get("id") is not None,
+            snapshot=values,
+        )
+        object.__setattr__(self, "_sobject_slot", state)
+        return state
 
     def model_post_init(self, context: Any, /) -> None:
         state = ObjectState()
@@ -456,16 +476,22 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             raise ConfigurationError(
                 f"{cls.__name__}.{name} is read-only: Salesforce sets {fm.lookup_api_name} itself"
             )
+        state = self._sobject_state  # made before pydantic replaces the loaded __dict__
         super().__setattr__(name, value)
         if fm.kind == "parent":
-            self._sobject_state.assign(name)
+            state.assign(name)
             return
         parent = meta.parent_by_lookup.get(name)
-        if parent is not None and parent.name not in self._sobject_state.assigned:
+        if parent is not None and parent.name not in state.assigned:
             # Setting a lookup id by hand makes a loaded parent object stale: forget it
             # rather than let it disagree with the id that will be sent.
             write_field(self, parent.name, None)
             self.__pydantic_fields_set__.discard(parent.name)
+
+    def __delattr__(self, name: str) -> None:
+        if name in type(self).__sobject_fields__:
+            own_snapshot(self)  # pydantic deletes from __dict__ in place
+        super().__delattr__(name)
 
     # -- unit of work --------------------------------------------------------------------------
 

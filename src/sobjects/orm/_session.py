@@ -47,10 +47,11 @@ from sobjects.errors import (
     SalesforceError,
 )
 from sobjects.orm._context import NoSessionError, current, current_session, resolve_session
-from sobjects.orm._hydrate import Shape, adopt, decode_page, shape_of, validate_records
+from sobjects.orm._hydrate import Adopter, Shape, decode_page, shape_of, validate_records
 from sobjects.orm._identity import IdentityMap
 from sobjects.orm._model import (
     FieldMeta,
+    Loaded,
     ObjectState,
     SObject,
     changed_fields,
@@ -284,6 +285,7 @@ class Session:
         self.collections_threshold = collections_threshold
         self._pending: list[Operation | QueryHandle[Any]] = []
         self._identity = IdentityMap()
+        self._adopter = Adopter(self, self._identity, _merge)
         self._tokens: list[Token[Session | None]] = []
         self._flush_lock: anyio.Lock | None = None
 
@@ -508,21 +510,9 @@ class Session:
         return self._adopt(validate_records(model, records, shape), shape)
 
     def _adopt(self, objs: list[T], shape: Shape | None) -> list[T]:
-        return adopt(objs, shape, self, self._canonical)
-
-    def _canonical(self, obj: SObject) -> SObject:
-        """Put a freshly loaded object in the identity map, or merge it into the object
-        already there for its id (its parents and children went first)."""
-        record_id = obj.__dict__.get("id")
-        if not record_id:
-            return obj
-        existing = self._identity.get(record_id)
-        if existing is None or not isinstance(existing, type(obj)):
-            self._identity[record_id] = obj
-            return obj
-        if existing is not obj:
-            _merge(existing, obj)
-        return existing
+        """Freshly loaded objects into the identity map; an object already held for an id
+        gets the fresh values merged in and is returned instead."""
+        return self._adopter.adopt(objs, shape)
 
     # -- flush ---------------------------------------------------------------------------------
 
@@ -1247,14 +1237,19 @@ def _set_id(obj: SObject, record_id: str) -> None:
 def _merge(existing: SObject, fresh: SObject) -> None:
     """Bring server values of a re-read record into the object the session already holds;
     fields and relationships changed locally and not flushed yet keep the local value."""
+    fresh_values = fresh.__dict__
+    if isinstance(getattr(existing, "_sobject_slot", None), Loaded):
+        # Untouched since it was loaded: nothing local to keep, and its snapshot is its
+        # __dict__, so one update brings both up to date.
+        existing.__dict__.update(fresh_values)
+        existing.__pydantic_fields_set__.update(fresh_values)
+        return
     state = existing._sobject_state
     dirty = {fm.name for fm in changed_fields(existing)} | set(state.assigned)
-    fresh_snapshot = fresh._sobject_state.snapshot
-    fields_set = existing.__pydantic_fields_set__
-    for name, value in fresh.__dict__.items():
-        if name in dirty:
-            continue
-        write_field(existing, name, value)
-        fields_set.add(name)
-        state.snapshot[name] = fresh_snapshot.get(name, value)
+    if dirty:
+        fresh_values = {k: v for k, v in fresh_values.items() if k not in dirty}
+    own_snapshot(existing)
+    existing.__dict__.update(fresh_values)
+    existing.__pydantic_fields_set__.update(fresh_values)
+    state.snapshot.update({name: frozen_value(value) for name, value in fresh_values.items()})
     state.persistent = True
