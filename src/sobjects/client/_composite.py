@@ -118,6 +118,26 @@ class Reference:
         return f"Reference({str(self)!r})"
 
 
+def _holds_references(value: Any) -> bool:
+    """Whether a body holds a Reference anywhere. Most bodies are flat dicts of plain
+    values: those take one pass over their values and no generator."""
+    if isinstance(value, Reference):
+        return True
+    if type(value) is dict or isinstance(value, Mapping):
+        values: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        values = value
+    else:
+        return False
+    for item in values:  # noqa: SIM110 (a loop, not any(<generator>): this runs per record)
+        if item.__class__ not in _PLAIN and _holds_references(item):
+            return True
+    return False
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _references_in(value: Any) -> Iterator[Reference]:
     if isinstance(value, Reference):
         yield value
@@ -669,7 +689,7 @@ class CompositeBatch(_Executable):
             )
         if subrequest.kind == "collection":
             raise ConfigurationError("sObject Collections cannot run inside a Composite Batch")
-        if subrequest.path_reference is not None or any(_references_in(subrequest.body)):
+        if subrequest.path_reference is not None or _holds_references(subrequest.body):
             raise ConfigurationError("references only work in sf.composite()")
         self.subrequests.append(subrequest)
         return subrequest
@@ -850,7 +870,8 @@ class Composite(_Executable):
             if bad:
                 raise ConfigurationError(f"composite subrequests cannot set headers {bad}")
         # Referenced subrequests must be earlier ones of this same request.
-        for ref in _references_in(subrequest.body):
+        references = _references_in(subrequest.body) if _holds_references(subrequest.body) else ()
+        for ref in references:
             self._check_reference(ref)
         if subrequest.path_reference is not None:
             self._check_reference(subrequest.path_reference)

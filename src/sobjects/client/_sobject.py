@@ -38,14 +38,21 @@ __all__ = [
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_{1,2}[A-Za-z0-9]+)*")
 
 
+_CHECKED_NAMES: set[str] = set()
+
+
 def check_sobject_name(name: str) -> str:
     """Return ``name`` if it is a valid sObject API name, else raise ``ConfigurationError``.
 
     >>> check_sobject_name("Invoice__c")
     'Invoice__c'
     """
+    if isinstance(name, str) and name in _CHECKED_NAMES:
+        return name
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigurationError(f"not a valid sObject API name: {name!r}")
+    if len(_CHECKED_NAMES) < 10_000:  # names come from code, not data: a few per program
+        _CHECKED_NAMES.add(name)
     return name
 
 
@@ -88,9 +95,12 @@ _ID_IN_BODY = {
 }
 
 
+_ID_SPELLINGS = frozenset({"id", "Id", "iD", "ID"})
+
+
 def check_no_id(data: Mapping[str, Any], action: str) -> None:
     """Refuse an ``Id`` key in a create, update or upsert body (Salesforce takes it elsewhere)."""
-    if any(k.lower() == "id" for k in data):
+    if not _ID_SPELLINGS.isdisjoint(data):
         raise ConfigurationError(_ID_IN_BODY[action])
 
 

@@ -111,6 +111,7 @@ class SObjectMeta:
     relations: tuple[FieldMeta, ...] = ()  # parents and children
     assignable_parents: frozenset[str] = frozenset()  # parents whose lookup can be written
     multipicklists: frozenset[str] = frozenset()
+    writable: frozenset[str] = frozenset()  # value fields that are sent
     datetimes: frozenset[str] = frozenset()  # value fields that may hold a datetime
     parent_by_lookup: dict[str, FieldMeta] = field(default_factory=dict)  # lookup field name
 
@@ -122,6 +123,7 @@ class SObjectMeta:
             f.name for f in fields if f.kind == "parent" and f.writable_lookup
         )
         self.multipicklists = frozenset(f.name for f in fields if f.multipicklist)
+        self.writable = frozenset(f.name for f in fields if f.writable)
         self.datetimes = frozenset(f.name for f in fields if f.may_hold_datetime)
         for parent in fields:
             if parent.kind != "parent" or parent.lookup_api_name is None:
@@ -545,21 +547,20 @@ def changed_fields(obj: SObject) -> list[FieldMeta]:
     (in-place changes and explicit ``None`` included). Fields never loaded count when the
     user set them."""
     snapshot = obj._sobject_state.snapshot
-    fields = sobject_meta(type(obj)).fields
+    meta = sobject_meta(type(obj))
     current = obj.__dict__
     out: list[FieldMeta] = []
     # Every field a value was given to or loaded into is in the fields set; the others hold
     # defaults that nobody set and Salesforce did not send.
-    for name in obj.__pydantic_fields_set__:
-        fm = fields.get(name)
-        if fm is None or not fm.writable or name not in current:
+    for name in meta.writable.intersection(obj.__pydantic_fields_set__):
+        if name not in current:
             continue
         if name in snapshot:
             before = snapshot[name]
             value = current[name]
             if value is before or frozen_value(value) == before:
                 continue
-        out.append(fm)
+        out.append(meta.fields[name])
     return out
 
 
