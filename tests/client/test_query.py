@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -9,7 +10,8 @@ import pytest
 import respx
 
 from sobjects import Salesforce
-from sobjects.errors import ConfigurationError, InvalidFieldError
+from sobjects.client import DecodedPage
+from sobjects.errors import ConfigurationError, InvalidFieldError, ResponseError
 
 pytestmark = pytest.mark.anyio
 
@@ -208,3 +210,46 @@ async def test_a_query_too_long_for_a_url_is_refused_before_sending(
     with pytest.raises(ConfigurationError, match="16384-byte limit"):
         await sf.query(f"SELECT Id FROM Contact WHERE Id IN ({ids})").all()
     assert not router.calls
+
+
+# -- decoded pages ------------------------------------------------------------------------------
+
+
+async def test_decoded_pages_hand_each_body_to_the_decoder(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    router.get(f"{V}/query").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "totalSize": 3,
+                "done": False,
+                "nextRecordsUrl": f"{V}/query/01gD0000002HU6KIAW-2",
+                "records": [rec(1), rec(2)],
+            },
+        )
+    )
+    router.get(f"{V}/query/01gD0000002HU6KIAW-2").mock(
+        return_value=httpx.Response(200, json={"totalSize": 3, "done": True, "records": [rec(3)]})
+    )
+    bodies: list[bytes] = []
+
+    def decode(body: bytes) -> DecodedPage[str]:
+        bodies.append(body)
+        page = json.loads(body)
+        names = [r["LastName"] for r in page["records"]]
+        return DecodedPage(names, page["totalSize"], page.get("nextRecordsUrl"), page["done"])
+
+    result = sf.query("SELECT Id, LastName FROM Contact")
+    pages = [names async for names in result.decoded_pages(decode)]
+    assert pages == [["Doe1", "Doe2"], ["Doe3"]]
+    assert len(bodies) == 2 and all(isinstance(b, bytes) for b in bodies)
+    assert result.total_size == 3
+
+
+async def test_a_page_that_is_not_a_query_result_raises_a_response_error(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    router.get(f"{V}/query").mock(return_value=httpx.Response(200, content=b"<html>oops</html>"))
+    with pytest.raises(ResponseError, match="not a query result"):
+        await sf.query("SELECT Id FROM Contact").all()
