@@ -174,6 +174,22 @@ class Subrequest:
 
     kind: str = "request"
 
+    # Slots: a flush of 100,000 records keeps a subrequest per record (its result).
+    __slots__ = (
+        "_response",
+        "_result",
+        "_status_code",
+        "body",
+        "counts_as_query",
+        "halted",
+        "headers",
+        "method",
+        "path",
+        "path_reference",
+        "reference_id",
+        "rolled_back",
+    )
+
     def __init__(
         self,
         method: str,
@@ -292,6 +308,7 @@ class QuerySubrequest(Subrequest):
     """A SOQL query; ``records`` is the first page (batch subrequests cannot page)."""
 
     kind = "query"
+    __slots__ = ()
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -313,6 +330,7 @@ class QuerySubrequest(Subrequest):
 
 class CreateSubrequest(Subrequest):
     kind = "create"
+    __slots__ = ()
 
     @property
     def id(self) -> str:
@@ -323,6 +341,7 @@ class CreateSubrequest(Subrequest):
 
 class GetSubrequest(Subrequest):
     kind = "get"
+    __slots__ = ()
 
     @property
     def record(self) -> dict[str, Any]:
@@ -332,14 +351,17 @@ class GetSubrequest(Subrequest):
 
 class UpdateSubrequest(Subrequest):
     kind = "update"
+    __slots__ = ()
 
 
 class DeleteSubrequest(Subrequest):
     kind = "delete"
+    __slots__ = ()
 
 
 class UpsertSubrequest(Subrequest):
     kind = "upsert"
+    __slots__ = ()
 
     @property
     def upsert_result(self) -> UpsertResult:
@@ -361,6 +383,7 @@ class CollectionSubrequest(Subrequest):
     ``sf.collections``."""
 
     kind = "collection"
+    __slots__ = ()
 
     @property
     def results(self) -> list[CollectionResult]:
