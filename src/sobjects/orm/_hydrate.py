@@ -23,7 +23,6 @@ import functools
 import threading
 import typing
 from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,9 +35,9 @@ from sobjects.orm._identity import IdentityMap
 from sobjects.orm._model import (
     FieldMeta,
     Loaded,
-    ObjectState,
     SObject,
     SObjectMeta,
+    copied_values,
     sobject_meta,
 )
 
@@ -77,10 +76,10 @@ class Shape:
         return bool(self.children) or any(p.has_children for _, p in self.parents)
 
     @functools.cached_property
-    def frozen_snapshot(self) -> bool:
-        """Whether records of this shape hold sets (multipicklists), which change in place:
-        their snapshot then needs frozen copies, taken at load."""
-        return not sobject_meta(self.model).multipicklists.isdisjoint(self.fields)
+    def copied_at_load(self) -> frozenset[str]:
+        """Fields of this shape whose in-place changes only a copy taken at load reveals
+        (mutable values other than multipicklists, which load as ``LoadedSet``)."""
+        return sobject_meta(self.model).copied_at_load.intersection(self.fields)
 
 
 def shape_of(query: Select[Any]) -> Shape:
@@ -303,11 +302,8 @@ def _for_loading(schema: Any) -> Any:
         if schema.get("type") == "literal" and all(isinstance(v, str) for v in schema["expected"]):
             return cs.str_schema()
         function = schema.get("function")
-        if (
-            schema.get("type") == "function-after"
-            and isinstance(function, dict)
-            and function.get("function") is _check_id
-        ):
+        function = function.get("function") if isinstance(function, dict) else None
+        if schema.get("type") == "function-after" and function is _check_id:
             return cs.union_schema([_CANONICAL_ID, schema], mode="left_to_right")
         return {key: _for_loading(value) for key, value in schema.items()}
     if isinstance(schema, list):
@@ -418,11 +414,18 @@ class Adopter:
             rows = values[name]
             if rows:
                 values[name] = [self._shaped(row, child_shape) for row in rows]
-        if shape.frozen_snapshot:
-            _SET_SLOT(obj, self._frozen_state(values, sobject_meta(shape.model).multipicklists))
-        else:
-            _SET_SLOT(obj, self.marker)
-        return self._identify(obj, values)
+        copied = shape.copied_at_load
+        _SET_SLOT(obj, self._copied(values, copied) if copied else self.marker)
+        # The identity map, inline: this runs for every record of every page.
+        record_id = values.get("id")
+        identity = self.identity
+        if not record_id or identity is None:
+            return obj
+        existing = identity.get(record_id)
+        if existing is None:
+            identity[record_id] = obj
+            return obj
+        return self._held(existing, obj, record_id)
 
     def _any(self, obj: Any) -> Any:
         values: dict[str, Any] = obj.__dict__
@@ -433,21 +436,15 @@ class Adopter:
                 values[fm.name] = self._any(related)
             elif related and fm.kind == "children":
                 values[fm.name] = [self._any(row) for row in related]
-        if meta.multipicklists and not meta.multipicklists.isdisjoint(values):
-            _SET_SLOT(obj, self._frozen_state(values, meta.multipicklists))
+        copied = meta.copied_at_load
+        if copied and not copied.isdisjoint(values):
+            _SET_SLOT(obj, self._copied(values, copied))
         else:
             _SET_SLOT(obj, self.marker)
         return self._identify(obj, values)
 
-    def _frozen_state(self, values: dict[str, Any], names: AbstractSet[str]) -> ObjectState:
-        # Sets change in place: the snapshot needs frozen copies of them, taken now.
-        snapshot = dict(values)
-        for name in names:
-            value = snapshot.get(name)
-            if isinstance(value, set):
-                snapshot[name] = frozenset(value)
-        persistent = values.get("id") is not None
-        return ObjectState(self.marker.session, persistent=persistent, snapshot=snapshot)
+    def _copied(self, values: dict[str, Any], names: frozenset[str]) -> Loaded:
+        return Loaded(self.marker.session, copied_values(values, names))
 
     def _identify(self, obj: Any, values: dict[str, Any]) -> Any:
         record_id = values.get("id")
@@ -455,8 +452,16 @@ class Adopter:
         if not record_id or identity is None:
             return obj
         existing = identity.get(record_id)
-        if existing is None or not isinstance(existing, type(obj)):
+        if existing is None:
             identity[record_id] = obj
+            return obj
+        return self._held(existing, obj, record_id)
+
+    def _held(self, existing: SObject, obj: Any, record_id: str) -> Any:
+        """The session already holds an object for this id: merge the fresh values in."""
+        assert self.identity is not None
+        if not isinstance(existing, type(obj)):
+            self.identity[record_id] = obj
             return obj
         if existing is not obj and self.merge is not None:
             self.merge(existing, obj)

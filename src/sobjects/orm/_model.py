@@ -47,6 +47,7 @@ __all__ = [
     "SObjectMeta",
     "changed_fields",
     "changed_values",
+    "copied_values",
     "frozen_value",
     "own_snapshot",
     "sobject_meta",
@@ -89,6 +90,9 @@ class FieldMeta:
     read_only: bool = False
     external_id: bool = False
     multipicklist: bool = False
+    # Values: a mutable type (a multipicklist set, a list, a dict), whose in-place changes
+    # only a copy taken at load can reveal.
+    needs_copy: bool = False
     lookup_api_name: str | None = None  # parents: the id field behind the relationship
     # Parents: whether the lookup can be written (CreatedBy, say, cannot).
     writable_lookup: bool = True
@@ -111,6 +115,7 @@ class SObjectMeta:
     relations: tuple[FieldMeta, ...] = ()  # parents and children
     assignable_parents: frozenset[str] = frozenset()  # parents whose lookup can be written
     multipicklists: frozenset[str] = frozenset()
+    copied_at_load: frozenset[str] = frozenset()  # see FieldMeta.needs_copy
     writable: frozenset[str] = frozenset()  # value fields that are sent
     datetimes: frozenset[str] = frozenset()  # value fields that may hold a datetime
     parent_by_lookup: dict[str, FieldMeta] = field(default_factory=dict)  # lookup field name
@@ -123,6 +128,7 @@ class SObjectMeta:
             f.name for f in fields if f.kind == "parent" and f.writable_lookup
         )
         self.multipicklists = frozenset(f.name for f in fields if f.multipicklist)
+        self.copied_at_load = frozenset(f.name for f in fields if f.needs_copy)
         self.writable = frozenset(f.name for f in fields if f.writable)
         self.datetimes = frozenset(f.name for f in fields if f.may_hold_datetime)
         for parent in fields:
@@ -214,10 +220,13 @@ class Loaded:
     needed: the session that loaded it. Most loaded records are only read, so the state
     (with the loaded ``__dict__`` as snapshot) is made on first use, not per record."""
 
-    __slots__ = ("session",)
+    __slots__ = ("copies", "session")
 
-    def __init__(self, session: Session | None) -> None:
+    def __init__(self, session: Session | None, copies: dict[str, Any] | None = None) -> None:
         self.session = session
+        # Frozen copies of mutable values (a multipicklist set) taken at load: they may be
+        # changed in place before the state is made.
+        self.copies = copies
 
 
 # -- descriptors for instances -------------------------------------------------------------------
@@ -391,12 +400,21 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             slot = None  # a copy (model_copy, pickle): a record as it was read
         if slot.__class__ is ObjectState:
             return slot
-        # Loaded from Salesforce and untouched since: the current values are the loaded ones.
+        # Loaded from Salesforce and untouched since: the current values are the loaded ones
+        # (but for mutable ones, copied at load).
         values = self.__dict__
+        loaded = slot if isinstance(slot, Loaded) else None
+        snapshot = values
+        if loaded is not None and loaded.copies:
+            snapshot = {**values, **loaded.copies}
+        elif loaded is None:
+            meta = sobject_meta(type(self))
+            if not meta.copied_at_load.isdisjoint(values):
+                snapshot = {**values, **copied_values(values, meta.copied_at_load)}
         state = ObjectState(
-            slot.session if isinstance(slot, Loaded) else None,
+            loaded.session if loaded is not None else None,
             persistent=values.get("id") is not None,
-            snapshot=values,
+            snapshot=snapshot,
         )
         object.__setattr__(self, "_sobject_slot", state)
         return state
@@ -533,6 +551,15 @@ def write_field(obj: SObject, name: str, value: Any) -> None:
     obj.__dict__[name] = value
 
 
+def copied_values(values: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """Snapshot copies of the mutable values among ``names``."""
+    return {
+        name: frozenset(value) if isinstance(value, set) else frozen_value(copy.deepcopy(value))
+        for name in names.intersection(values)
+        if (value := values[name]) is not None
+    }
+
+
 def frozen_value(value: Any) -> Any:
     """A value as kept in a snapshot: in-place changes to the live one must not reach it."""
     if isinstance(value, set):
@@ -617,6 +644,7 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
             read_only=read_only,
             external_id=bool(spec and spec.external_id),
             multipicklist=_is_multipicklist(annotation),
+            needs_copy=_is_mutable(annotation),
             may_hold_datetime=_may_hold_datetime(annotation),
         )
     meta = SObjectMeta(api_name=cls.__sobject_name__, fields=fields)
@@ -667,6 +695,11 @@ def _sobject_target(annotation: Any) -> type[SObject] | None:
     if isinstance(annotation, type) and issubclass(annotation, SObject):
         return annotation
     return None
+
+
+def _is_mutable(annotation: Any) -> bool:
+    core = _strip_annotated(_strip_optional(annotation))
+    return typing.get_origin(core) in (set, list, dict) or core in (set, list, dict)
 
 
 def _is_multipicklist(annotation: Any) -> bool:

@@ -434,7 +434,12 @@ class Session:
     async def all(self, query: Select[T] | type[T], soql: str | None = None, /) -> list[T]:
         """Every record of a query, typed: ``await session.all(select(Contact))`` or
         ``await session.all(Contact, "SELECT Id, LastName FROM Contact")``."""
-        return [record async for record in self.stream(query, soql)]  # type: ignore[arg-type]
+        model, text = self._resolve_query(query, soql)
+        shape = shape_of(query) if isinstance(query, Select) else None
+        records: list[T] = []
+        async for page in self._pages(model, text, shape):
+            records += page
+        return records
 
     @overload
     def stream(self, query: Select[T], /) -> AsyncIterator[T]: ...
@@ -449,18 +454,23 @@ class Session:
         return self._stream(model, text, shape)
 
     async def _stream(self, model: type[T], soql: str, shape: Shape | None) -> AsyncIterator[T]:
+        async for page in self._pages(model, soql, shape):
+            for obj in page:
+                yield obj
+
+    async def _pages(
+        self, model: type[T], soql: str, shape: Shape | None
+    ) -> AsyncIterator[list[T]]:
         result = self.sf.query(soql)
         if shape is not None and not shape.has_children:
             # The hot path: each page's bytes become objects in one pydantic-core call.
             async for objs in result.decoded_pages(decode_page(shape)):
-                for obj in self._adopt(objs, shape):
-                    yield obj
+                yield self._adopt(objs, shape)
             return
         # Child subqueries may need more pages (the client fetches them), or the shape is
         # not known (raw SOQL): records are parsed first.
         async for page in result.pages():
-            for obj in self._hydrate_many(model, page, shape):
-                yield obj
+            yield self._hydrate_many(model, page, shape)
 
     async def first(self, query: Select[T]) -> T | None:
         """The first record, or ``None`` (the query is sent with ``LIMIT 1``)."""
