@@ -142,10 +142,12 @@ class Operation:
         "external_id",
         "in_flight",
         "kind",
+        "meta",
         "obj",
         "outcome_unknown",
         "sent_values",
         "skipped",
+        "state",
         "subrequest",
         "unanswered",
     )
@@ -153,6 +155,9 @@ class Operation:
     def __init__(self, kind: Kind, obj: SObject, external_id: FieldMeta | None = None) -> None:
         self.kind = kind
         self.obj = obj
+        # Looked up once: the flush reads both several times per record.
+        self.state = obj._sobject_state
+        self.meta = sobject_meta(type(obj))
         self.external_id = external_id
         self.subrequest: Subrequest | None = None
         self.skipped = False
@@ -591,7 +596,7 @@ class Session:
         return out
 
     def _new_parents(self, op: Operation) -> list[SObject]:
-        if op.kind == "delete" or not op.obj._sobject_state.assigned:
+        if not op.state.assigned or op.kind == "delete":
             return []
         return [
             parent
@@ -651,7 +656,7 @@ class Session:
             if isinstance(item, QueryHandle):
                 wave = latest_write + 1
             else:
-                wave = level_of(item)
+                wave = level_of(item) if item.state.assigned else 0
                 latest_write = max(latest_write, wave)
             while len(waves) <= wave:
                 waves.append([])
@@ -707,6 +712,16 @@ class Session:
 
     def _ready(self, item: Operation | QueryHandle[Any]) -> bool:
         """Whether an item can be sent now: not done, not unknown, its parents have ids."""
+        if (
+            item.__class__ is Operation
+            and item.kind == "create"
+            and item.subrequest is None
+            and not item.state.assigned
+        ):
+            # Most of a large flush: a create never sent, with no parent to wait for.
+            item.blocked_by = None
+            item.error = None
+            return True
         if isinstance(item, QueryHandle):
             return not item.done
         if item.outcome_unknown or (item.done and item.is_success):
@@ -737,7 +752,7 @@ class Session:
         for item in sendable:
             if isinstance(item, Operation):
                 ext = item.external_id.api_name if item.external_id else ""
-                key = (item.kind, sobject_meta(type(item.obj)).api_name, ext)
+                key = (item.kind, item.meta.api_name, ext)
                 groups.setdefault(key, []).append(item)
         # halt_on_error needs one ordered stream of subrequests: Collections would apply a
         # whole group past the first failure.
@@ -939,7 +954,7 @@ class Session:
         op.attempts += 1
         op.in_flight = True
         obj = op.obj
-        meta = sobject_meta(type(obj))
+        meta = op.meta
         if op.kind == "delete":
             assert obj.id
             sub_d: DeleteSubrequest = target.sobject.delete(meta.api_name, obj.id)
@@ -975,7 +990,8 @@ class Session:
         what changed, otherwise every writable field the user set. Notes on the operation
         what is sent, by Python name, for the snapshot once it succeeds."""
         obj = op.obj
-        fields = sobject_meta(type(obj)).fields
+        meta = op.meta
+        fields = meta.fields
         if op.kind == "update":
             changed = changed_fields(obj)
             values = {fm.api_name: obj._wire_value(fm) for fm in changed}
@@ -984,7 +1000,7 @@ class Session:
             values = {}
             sent: dict[str, Any] = {}
             current = obj.__dict__
-            for name in sobject_meta(type(obj)).writable.intersection(obj.__pydantic_fields_set__):
+            for name in meta.writable.intersection(obj.__pydantic_fields_set__):
                 if name in current:
                     fm = fields[name]
                     value = current[name]
@@ -999,7 +1015,7 @@ class Session:
         if isinstance(item, QueryHandle):
             return  # completed in _complete_queries (may need more pages)
         op, obj = item, item.obj
-        state = obj._sobject_state
+        state = op.state
         state.last_result = sub
         if op.outcome_unknown:
             state.failed = True
