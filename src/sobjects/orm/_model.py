@@ -25,6 +25,7 @@ from pydantic._internal._typing_extra import parent_frame_namespace
 from pydantic_core import PydanticUndefined
 
 from sobjects.errors import ConfigurationError, SalesforceError
+from sobjects.orm._construct import constructor_for
 from sobjects.orm._context import resolve_session
 from sobjects.orm._fields import (
     READ_ONLY_TYPES,
@@ -392,6 +393,25 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     id: Field[Id | None] = Field(None, read_only=True)
 
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, which then keep synthesising each model's typed
+        # constructor. Marked as pydantic's own, so that pydantic-core never calls it
+        # during validation (see sobjects.orm._construct).
+        def __init__(self, /, **data: Any) -> None:
+            constructor = constructor_for(type(self))
+            made = None if constructor is None else constructor.values(data)
+            if made is None:
+                super().__init__(**data)
+                return
+            values, fields_set = made
+            object.__setattr__(self, "__dict__", values)
+            object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+            object.__setattr__(self, "__pydantic_extra__", None)
+            object.__setattr__(self, "__pydantic_private__", None)
+            self.model_post_init(None)
+
+        __init__.__pydantic_base_init__ = True
+
     @property
     def _sobject_state(self) -> ObjectState:
         try:
@@ -421,9 +441,10 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     def model_post_init(self, context: Any, /) -> None:
         state = ObjectState()
-        object.__setattr__(self, "_sobject_slot", state)
+        _set_slot(self, state)
         # Relationships passed to the constructor are assignments too (Contact(account=a)).
-        meta = sobject_meta(type(self))
+        cls = type(self)
+        meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
         if meta.assignable_parents:
             given = meta.assignable_parents.intersection(self.__pydantic_fields_set__)
             if given:
@@ -438,6 +459,8 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             result = super().model_rebuild(**kwargs)
         type.__setattr__(cls, "__sobject_meta__", None)
         type.__setattr__(cls, "__sobject_validators__", {})
+        if "__sobject_constructor__" in cls.__dict__:
+            type.__delattr__(cls, "__sobject_constructor__")
         return result
 
     # -- wire in ---------------------------------------------------------------------------
@@ -531,6 +554,10 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     def delete(self, *, session: Session | None = None) -> Operation:
         """Record a delete of this record; no I/O."""
         return resolve_session(session, self).register_delete(self)
+
+
+# The state slot's own setter: cheaper than object.__setattr__, once per object.
+_set_slot: Any = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
 
 
 # -- snapshots and changes -------------------------------------------------------------------------
