@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sobjects.client._sobject import (
+    ID_SPELLINGS,
     check_field_list,
     check_field_name,
     check_record_id,
@@ -81,7 +82,7 @@ def collection_records(
     check_sobject_name(sobject)
     out: list[dict[str, Any]] = []
     for index, record in enumerate(records):
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             raise ConfigurationError(f"record {index} is not a mapping: {record!r}")
         body = dict(record)
         attributes = dict(body.pop("attributes", None) or {})
@@ -89,7 +90,7 @@ def collection_records(
         if declared is not None and str(declared).lower() != sobject.lower():
             raise ConfigurationError(f"record {index} is a {declared}, not a {sobject}")
         attributes["type"] = sobject
-        id_keys = [k for k in body if k.lower() == "id"]
+        id_keys = [] if ID_SPELLINGS.isdisjoint(body) else [k for k in body if k.lower() == "id"]
         if need_id:
             if not id_keys or not body[id_keys[0]]:
                 raise ConfigurationError(f"record {index} has no Id to update")

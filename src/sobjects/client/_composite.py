@@ -917,7 +917,9 @@ class Composite(_Executable):
             "referenceId": subrequest.reference_id,
         }
         if subrequest.body is not None:
-            item["body"] = _render_references(subrequest.body)
+            body = subrequest.body
+            # Most bodies (every Collections body of a flush) hold no reference: sent as is.
+            item["body"] = _render_references(body) if _holds_references(body) else body
         if subrequest.headers:
             item["httpHeaders"] = subrequest.headers
         return item

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sobjects.client._client import Salesforce
 
 __all__ = [
+    "ID_SPELLINGS",
     "SObjectAPI",
     "UpsertResult",
     "check_field_list",
@@ -95,12 +96,13 @@ _ID_IN_BODY = {
 }
 
 
-_ID_SPELLINGS = frozenset({"id", "Id", "iD", "ID"})
+# Every spelling of "Id": a set test instead of lower-casing each key of each body.
+ID_SPELLINGS = frozenset({"id", "Id", "iD", "ID"})
 
 
 def check_no_id(data: Mapping[str, Any], action: str) -> None:
     """Refuse an ``Id`` key in a create, update or upsert body (Salesforce takes it elsewhere)."""
-    if not _ID_SPELLINGS.isdisjoint(data):
+    if not ID_SPELLINGS.isdisjoint(data):
         raise ConfigurationError(_ID_IN_BODY[action])
 
 
