@@ -275,6 +275,12 @@ class Subrequest:
         return 200 <= self.status_code < 300
 
     @property
+    def succeeded(self) -> bool:
+        """Executed with a 2xx status; ``False`` before execution (never raises)."""
+        status = self._status_code
+        return status is not None and 200 <= status < 300
+
+    @property
     def errors(self) -> list[ErrorDetail]:
         """The Salesforce errors of a failed subrequest (empty on success)."""
         return [] if self.is_success else parse_error_details(self.result)
@@ -420,9 +426,7 @@ class SObjectBuilder:
         headers: Mapping[str, str] | None = None,
     ) -> CreateSubrequest:
         check_no_id(data, "create")
-        sub = CreateSubrequest(
-            "POST", f"sobjects/{check_sobject_name(sobject)}", dict(data), headers=headers
-        )
+        sub = CreateSubrequest("POST", _create_path(sobject), dict(data), headers=headers)
         return self._owner._add(sub, reference_id=reference_id)
 
     def get(
@@ -485,6 +489,19 @@ class SObjectBuilder:
         body = upsert_body(data, external_id_field)
         sub = UpsertSubrequest("PATCH", path, body, headers=headers)
         return self._owner._add(sub, reference_id=reference_id)
+
+
+_CREATE_PATHS: dict[str, str] = {}
+
+
+def _create_path(sobject: str) -> str:
+    """``sobjects/<name>``, checked once and shared by every create of that sObject."""
+    path = _CREATE_PATHS.get(sobject) if isinstance(sobject, str) else None
+    if path is None:
+        path = f"sobjects/{check_sobject_name(sobject)}"
+        if len(_CREATE_PATHS) < 10_000:  # names come from code, not data
+            _CREATE_PATHS[sobject] = path
+    return path
 
 
 def _record_path(sobject: str, record_id: str | Reference, external_id_field: str | None) -> str:

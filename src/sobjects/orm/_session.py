@@ -241,7 +241,7 @@ class QueryHandle(Generic[T]):
         self.subrequest.raise_for_status()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sent:
     op: Operation | QueryHandle[Any]
     subrequest: Subrequest
@@ -569,7 +569,7 @@ class Session:
 
     def _finish(self, op: Operation) -> None:
         self._pending.pop(op, None)
-        state = op.obj._sobject_state
+        state = op.state
         if state.pending is op:
             state.pending = None
             state.failed = False
@@ -835,8 +835,9 @@ class Session:
                     transport.append(unknown)
                     self._unanswered([e for e in sent if e.op in chunk], unknown)
                     continue
-                for op, result in zip(chunk, results, strict=True):
-                    _bind_item(op, result)
+                items = call.result  # the records' answers as Salesforce sent them
+                for op, result, item in zip(chunk, results, items, strict=True):
+                    _bind_item(op, result, item)
         finally:
             for entry in sent:
                 self._apply(entry.op, entry.subrequest)
@@ -1021,13 +1022,11 @@ class Session:
             state.failed = True
             state.errors = list(op.error.errors) if isinstance(op.error, ResponseError) else []
             return
-        if not sub.done:
-            return  # not answered and certainly not applied: still pending
-        status = sub.status_code
-        if not 200 <= status < 300:
-            state.failed = True
-            state.errors = sub.errors
-            return
+        if not sub.succeeded:
+            if sub.done:
+                state.failed = True
+                state.errors = sub.errors
+            return  # else not answered and certainly not applied: still pending
         if op.kind == "delete":
             state.deleted = True
             state.persistent = False
@@ -1035,18 +1034,18 @@ class Session:
                 self._identity.pop(obj.id, None)
             self._finish(op)
             return
+        # What was sent is now what Salesforce holds; other fields stay unknown.
+        snapshot = own_snapshot(obj)  # before the id is written into __dict__
         if op.kind == "create":
-            _set_id(obj, str(sub.result["id"]))
+            obj.__dict__["id"] = _salesforce_id(str(sub.result["id"]))
             state.created = True
         elif op.kind == "upsert":
             assert isinstance(sub, UpsertSubrequest)
             result = sub.upsert_result
             if result.id:
-                _set_id(obj, result.id)
+                obj.__dict__["id"] = _salesforce_id(result.id)
             state.created = result.created
         state.persistent = True
-        # What was sent is now what Salesforce holds; other fields stay unknown.
-        snapshot = own_snapshot(obj)
         for name, value in op.sent_values.items():
             snapshot[name] = frozen_value(value)
         if op.derived:
@@ -1096,6 +1095,10 @@ class Session:
     ) -> None:
         failures: list[tuple[SObject, SalesforceError]] = []
         for item in work:
+            if item.__class__ is Operation:
+                sub = item.subrequest
+                if item.skipped or (sub is not None and sub.succeeded and not item.outcome_unknown):
+                    continue  # the common case, without the property chain below
             if not isinstance(item, Operation) or (item.done and item.is_success):
                 continue
             if item in self._pending and item.obj._sobject_state.pending is not item:
@@ -1196,20 +1199,23 @@ _ITEM_CLASSES: dict[str, type[Subrequest]] = {
 def _item_subrequest(op: Operation, api_name: str) -> Subrequest:
     """A stand-alone subrequest object for one record of a Collections call, so the
     operation's handle answers like any other (``status_code``, ``result``, ``id``)."""
-    method = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
-    path = f"sobjects/{api_name}" + (f"/{op.obj.id}" if op.obj.id else "")
-    return _ITEM_CLASSES[op.kind](method[op.kind], path)
+    record_id = op.obj.__dict__.get("id")
+    path = f"sobjects/{api_name}/{record_id}" if record_id else f"sobjects/{api_name}"
+    return _ITEM_CLASSES[op.kind](_ITEM_METHODS[op.kind], path)
+
+
+_ITEM_METHODS = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
 
 
 # The status the single-record call would have answered for these per-record error codes.
 _ITEM_ERROR_STATUS = {"ENTITY_IS_DELETED": 404, "NOT_FOUND": 404}
 
 
-def _bind_item(op: Operation, result: CollectionResult) -> None:
-    """What the single-record call would have answered, from a Collections result."""
+def _bind_item(op: Operation, result: CollectionResult, raw: dict[str, Any]) -> None:
+    """What the single-record call would have answered, from a Collections result (and
+    ``raw``, the record's answer as Salesforce sent it)."""
     sub = op.subrequest
     assert sub is not None
-    raw = {"id": result.id, "success": result.success, "errors": list(result.errors)}
     if not result.success:
         errors = [
             {"errorCode": e.code, "message": e.message, "fields": list(e.fields)}
@@ -1252,14 +1258,14 @@ def _lock_retries(sendable: list[Any]) -> list[Operation]:
 
 def _failed_with(op: Operation, code: str) -> bool:
     sub = op.subrequest
-    if sub is None or not sub.done or sub.is_success:
+    if sub is None or sub.succeeded or not sub.done:
         return False
     return any(e.code == code for e in sub.errors)
 
 
-def _set_id(obj: SObject, record_id: str) -> None:
+def _salesforce_id(record_id: str) -> str:
     # Salesforce answers with 18-character ids; anything else is checked and normalised.
-    write_field(obj, "id", record_id if _SALESFORCE_ID.fullmatch(record_id) else to_18(record_id))
+    return record_id if _SALESFORCE_ID.fullmatch(record_id) else to_18(record_id)
 
 
 _SALESFORCE_ID = re.compile(r"[0-9A-Za-z]{15}[0-9A-Z]{3}")
