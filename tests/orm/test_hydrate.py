@@ -253,4 +253,4 @@ def test_the_identity_map_forgets_objects_nobody_holds() -> None:
     assert len(identity) == 0 and identity.get(CONTACT_IDS[0]) is None
     for i in range(2000):  # growing past the first sweep drops the dead entries
         identity[f"003{i:015d}"] = Contact(last_name="x")
-    assert len(identity._refs) < 2000
+    assert len(identity.refs) < 2000

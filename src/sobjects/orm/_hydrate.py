@@ -401,7 +401,32 @@ class Adopter:
     def adopt(self, objs: list[M], shape: Shape | None) -> list[M]:
         if shape is None:
             return [self._any(obj) for obj in objs]
-        return [self._shaped(obj, shape) for obj in objs]
+        if shape.children or self.identity is None:
+            return [self._shaped(obj, shape) for obj in objs]
+        # The common page (fields and parents): one loop, the identity map read inline.
+        marker = self.marker
+        copied = shape.copied_at_load
+        parents = shape.parents
+        identity = self.identity
+        refs = identity.refs
+        out: list[M] = []
+        for obj in objs:
+            values: dict[str, Any] = obj.__dict__
+            for name, parent_shape in parents:
+                parent = values[name]
+                if parent is not None:
+                    values[name] = self._shaped(parent, parent_shape)
+            _SET_SLOT(obj, self._copied(values, copied) if copied else marker)
+            record_id = values.get("id")
+            if record_id:
+                ref = refs.get(record_id)
+                existing = None if ref is None else ref()
+                if existing is None:
+                    identity[record_id] = obj
+                else:
+                    obj = self._held(existing, obj, record_id)
+            out.append(obj)
+        return out
 
     def _shaped(self, obj: Any, shape: Shape) -> Any:
         values: dict[str, Any] = obj.__dict__

@@ -21,29 +21,30 @@ _FIRST_SWEEP = 1024
 class IdentityMap:
     """Record id -> the session's object for it, while something else keeps it alive."""
 
-    __slots__ = ("_refs", "_sweep_at")
+    __slots__ = ("_sweep_at", "refs")
 
     def __init__(self) -> None:
-        self._refs: dict[str, weakref.ref[SObject]] = {}
+        # Read directly by the loader's loop (a method call per record costs more).
+        self.refs: dict[str, weakref.ref[SObject]] = {}
         self._sweep_at = _FIRST_SWEEP
 
     def get(self, record_id: str) -> SObject | None:
-        ref = self._refs.get(record_id)
+        ref = self.refs.get(record_id)
         return None if ref is None else ref()
 
     def __setitem__(self, record_id: str, obj: SObject) -> None:
-        self._refs[record_id] = weakref.ref(obj)
-        if len(self._refs) >= self._sweep_at:
+        self.refs[record_id] = weakref.ref(obj)
+        if len(self.refs) >= self._sweep_at:
             self._sweep()
 
     def pop(self, record_id: str, default: None = None) -> SObject | None:
-        ref = self._refs.pop(record_id, None)
+        ref = self.refs.pop(record_id, None)
         return default if ref is None else ref()
 
     def __len__(self) -> int:
-        return sum(1 for ref in self._refs.values() if ref() is not None)
+        return sum(1 for ref in self.refs.values() if ref() is not None)
 
     def _sweep(self) -> None:
-        self._refs = {key: ref for key, ref in self._refs.items() if ref() is not None}
+        self.refs = {key: ref for key, ref in self.refs.items() if ref() is not None}
         # Amortised: the next sweep waits until the live entries have doubled.
-        self._sweep_at = max(_FIRST_SWEEP, 2 * len(self._refs))
+        self._sweep_at = max(_FIRST_SWEEP, 2 * len(self.refs))
