@@ -8,6 +8,7 @@ sobjects vs anchor vs target ends the run. Nothing here asserts a time.
 
     python bench/run.py            # the full run (about two minutes)
     python bench/run.py --quick    # tiny sizes, one repetition (the smoke test)
+    python bench/run.py --only reads --only writes   # some sections (see --help)
     python bench/run.py --rss-child MODE N   # internal: one flush in a fresh process
 """
 
