@@ -17,7 +17,7 @@ from sobjects.errors import ConfigurationError, ErrorDetail, ResponseError
 if TYPE_CHECKING:
     from sobjects.client._client import Salesforce
 
-__all__ = ["DecodedPage", "QueryResult"]
+__all__ = ["DecodedPage", "QueryResult", "decode_json_page"]
 
 T = TypeVar("T")
 
@@ -149,7 +149,8 @@ class QueryResult:
                     await self._complete_children(child)
 
 
-def _decode_json(body: bytes) -> DecodedPage[dict[str, Any]]:
+def decode_json_page(body: bytes) -> DecodedPage[dict[str, Any]]:
+    """A query result's JSON body as records (dicts) and its paging keys."""
     try:
         page = json.loads(body) if body else {}
     except ValueError:
@@ -196,7 +197,7 @@ class _PageIterator(Generic[T]):
         if self._decode is not None:
             page = self._decode(body)
         else:
-            page = _decode_json(body)  # type: ignore[assignment]
+            page = decode_json_page(body)  # type: ignore[assignment]
             for record in page.records:
                 await self._result._complete_children(record)  # type: ignore[arg-type]
         # The cursor moves only once the page is complete: after an error, calling again

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
-from sobjects.client._query import DecodedPage
+from sobjects.client._query import DecodedPage, decode_json_page
 from sobjects.orm._fields import _check_id
 from sobjects.orm._identity import IdentityMap
 from sobjects.orm._model import (
@@ -38,6 +38,7 @@ from sobjects.orm._model import (
     SObject,
     SObjectMeta,
     copied_values,
+    set_state_slot,
     sobject_meta,
 )
 
@@ -324,9 +325,7 @@ def decode_page(shape: Shape) -> Callable[[bytes], DecodedPage[Any]]:
             page = validator.validate_json(body)
             records = page["records"]
         except ValidationError:
-            from sobjects.client._query import _decode_json
-
-            raw = _decode_json(body)
+            raw = decode_json_page(body)
             page = {
                 "totalSize": raw.total_size,
                 "done": raw.done,
@@ -381,9 +380,6 @@ def load_records(model: type[M], records: Sequence[dict[str, Any]]) -> list[M]:
 
 Merge = Callable[[SObject, SObject], None]
 
-# The state slot's own setter: cheaper than object.__setattr__ once per record.
-_SET_SLOT: Callable[[Any, Any], None] = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
-
 
 class Adopter:
     """Takes freshly validated objects into a session: each gets a ``Loaded`` marker for its
@@ -416,7 +412,7 @@ class Adopter:
                 parent = values[name]
                 if parent is not None:
                     values[name] = self._shaped(parent, parent_shape)
-            _SET_SLOT(obj, self._copied(values, copied) if copied else marker)
+            set_state_slot(obj, self._copied(values, copied) if copied else marker)
             record_id = values.get("id")
             if record_id:
                 ref = refs.get(record_id)
@@ -440,7 +436,7 @@ class Adopter:
             if rows:
                 values[name] = [self._shaped(row, child_shape) for row in rows]
         copied = shape.copied_at_load
-        _SET_SLOT(obj, self._copied(values, copied) if copied else self.marker)
+        set_state_slot(obj, self._copied(values, copied) if copied else self.marker)
         # The identity map, inline: this runs for every record of every page.
         record_id = values.get("id")
         identity = self.identity
@@ -463,9 +459,9 @@ class Adopter:
                 values[fm.name] = [self._any(row) for row in related]
         copied = meta.copied_at_load
         if copied and not copied.isdisjoint(values):
-            _SET_SLOT(obj, self._copied(values, copied))
+            set_state_slot(obj, self._copied(values, copied))
         else:
-            _SET_SLOT(obj, self.marker)
+            set_state_slot(obj, self.marker)
         return self._identify(obj, values)
 
     def _copied(self, values: dict[str, Any], names: frozenset[str]) -> Loaded:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +51,7 @@ __all__ = [
     "copied_values",
     "frozen_value",
     "own_snapshot",
+    "set_state_slot",
     "sobject_meta",
     "write_field",
 ]
@@ -441,7 +442,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     def model_post_init(self, context: Any, /) -> None:
         state = ObjectState()
-        _set_slot(self, state)
+        set_state_slot(self, state)
         # Relationships passed to the constructor are assignments too (Contact(account=a)).
         cls = type(self)
         meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
@@ -557,7 +558,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
 
 # The state slot's own setter: cheaper than object.__setattr__, once per object.
-_set_slot: Any = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
+set_state_slot: Callable[[Any, Any], None] = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
 
 
 # -- snapshots and changes -------------------------------------------------------------------------
