@@ -45,6 +45,7 @@ from typing import Any, Final, Generic, Self, TypeVar, overload
 
 from sobjects.errors import ConfigurationError
 from sobjects.orm._expr import Condition, FieldExpr, OrderBy, and_, check_semi_joins, soql_kind
+from sobjects.orm._hydrate import Adopter, shape_of, validate_records
 from sobjects.orm._model import SObject, sobject_meta
 
 __all__ = ["MAX_OFFSET", "CountSelect", "Select", "select"]
@@ -331,8 +332,11 @@ class Select(_Statement[M]):
     # -- results ---------------------------------------------------------------------------------
 
     def hydrate(self, records: Iterable[dict[str, Any]]) -> list[M]:
-        """Model objects for the records Salesforce returned for this query."""
-        return [self._model.from_record(record) for record in records]
+        """Model objects for the records Salesforce returned for this query (in no session:
+        see ``session.all`` for identity-mapped objects)."""
+        shape = shape_of(self)
+        loaded = validate_records(self._model, list(records), shape)
+        return Adopter(None, None, None).adopt(loaded, shape)
 
 
 def _add_path(field: FieldExpr[Any], add: Callable[[str], None]) -> None:
