@@ -254,3 +254,13 @@ def test_the_identity_map_forgets_objects_nobody_holds() -> None:
     for i in range(2000):  # growing past the first sweep drops the dead entries
         identity[f"003{i:015d}"] = Contact(last_name="x")
     assert len(identity.refs) < 2000
+
+
+def test_compiled_validators_per_model_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sobjects.orm._hydrate as hydrate
+
+    monkeypatch.setattr(hydrate, "_MAX_VALIDATORS", 3)
+    fields = [Contact.email, Contact.title, Contact.account_id, Contact.last_name]
+    for i in range(len(fields)):
+        hydrate.exact_validator(shape_of(select(Contact).only(*fields[: i + 1])), page=False)
+    assert len(Contact.__dict__["__sobject_validators__"]) <= 3

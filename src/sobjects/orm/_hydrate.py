@@ -132,8 +132,14 @@ def exact_validator(shape: Shape, *, page: bool) -> SchemaValidator:
         builder = _Builder()
         records = cs.list_schema(builder.exact(shape))
         found = builder.compile(_page_schema(records) if page else records)
+        if len(validators) >= _MAX_VALIDATORS:
+            # Shapes come from code, but a program can build them from input: stay bounded.
+            validators.pop(next(iter(validators)))
         validators[key] = found
     return found
+
+
+_MAX_VALIDATORS = 256  # per model
 
 
 def loose_validator(model: type[SObject]) -> SchemaValidator:
