@@ -132,14 +132,8 @@ def exact_validator(shape: Shape, *, page: bool) -> SchemaValidator:
         builder = _Builder()
         records = cs.list_schema(builder.exact(shape))
         found = builder.compile(_page_schema(records) if page else records)
-        if len(validators) >= _MAX_VALIDATORS:
-            # Shapes come from code, but a program can build them from input: stay bounded.
-            validators.pop(next(iter(validators)))
-        validators[key] = found
+        _remember(validators, key, found)
     return found
-
-
-_MAX_VALIDATORS = 256  # per model
 
 
 def loose_validator(model: type[SObject]) -> SchemaValidator:
@@ -149,8 +143,18 @@ def loose_validator(model: type[SObject]) -> SchemaValidator:
     if found is None:
         builder = _Builder()
         found = builder.compile(cs.list_schema(builder.loose(model)))
-        validators["loose"] = found
+        _remember(validators, "loose", found)
     return found
+
+
+_MAX_VALIDATORS = 256  # per model
+
+
+def _remember(validators: dict[Any, SchemaValidator], key: Any, found: SchemaValidator) -> None:
+    if len(validators) >= _MAX_VALIDATORS:
+        # Shapes come from code, but a program can build them from input: stay bounded.
+        validators.pop(next(iter(validators)))
+    validators[key] = found
 
 
 def _page_schema(records: cs.CoreSchema) -> cs.CoreSchema:
