@@ -151,7 +151,7 @@ _MAX_VALIDATORS = 256  # per model
 
 
 def _remember(validators: dict[Any, SchemaValidator], key: Any, found: SchemaValidator) -> None:
-    if len(validators) >= _MAX_VALIDATORS:
+    while validators and len(validators) >= _MAX_VALIDATORS:
         # Shapes come from code, but a program can build them from input: stay bounded.
         validators.pop(next(iter(validators)))
     validators[key] = found
