@@ -211,3 +211,15 @@ async def test_an_unmatched_collections_answer_is_never_resent(
     assert all(inspect(c).state == "failed" for c in contacts)
     await session.flush()  # nothing is sent again
     assert len(list(org.store.records("Contact"))) == 200
+
+
+async def test_a_created_record_answers_like_a_single_create(sf: Salesforce) -> None:
+    contacts = [Contact(last_name=f"Bulk {i}") for i in range(3)]
+    async with Session(sf, collections_threshold=2):
+        ops = [contact.save() for contact in contacts]
+    for contact, op in zip(contacts, ops, strict=True):
+        # The record's item of the Collections answer, as Salesforce sent it: what a single
+        # create would have answered.
+        assert op.status_code == 201 and op.is_success
+        assert op.result == {"id": contact.id, "success": True, "errors": []}
+        assert op.subrequest is not None and op.subrequest.response is op.result

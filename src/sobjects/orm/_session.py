@@ -1223,7 +1223,10 @@ def _bind_item(op: Operation, result: CollectionResult, raw: dict[str, Any]) -> 
         ]
         code = result.errors[0].code if result.errors else ""
         sub._bind(_ITEM_ERROR_STATUS.get(code, 400), errors, raw)
-    elif op.kind == "create" or (op.kind == "upsert" and result.created):
+    elif op.kind == "create":
+        # A single create answers {"id", "success", "errors"}: the record's item is just that.
+        sub._bind(201, raw, raw)
+    elif op.kind == "upsert" and result.created:
         sub._bind(201, {"id": result.id, "success": True, "errors": [], "created": True}, raw)
     elif op.kind == "upsert":
         sub._bind(200, {"id": result.id, "success": True, "errors": [], "created": False}, raw)
