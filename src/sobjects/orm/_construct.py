@@ -73,20 +73,22 @@ def constructor_for(cls: type[SObject]) -> Constructor | None:
     """The class's constructor, built on first use; ``None`` where pydantic's must run."""
     found = cls.__dict__.get("__sobject_constructor__", _UNSET)
     if found is _UNSET:
+        if not cls.__pydantic_complete__:
+            return None  # forward references not resolved yet: ask again next time
         found = _build(cls)
         type.__setattr__(cls, "__sobject_constructor__", found)
     return typing.cast(Constructor | None, found)
 
 
 def _build(cls: type[SObject]) -> Constructor | None:
-    if not cls.__pydantic_complete__:
-        return None
     config = cls.model_config
     if config.get("extra", "ignore") != "ignore" or config.get("validate_default"):
         return None
     decorators = cls.__pydantic_decorators__
     if set(decorators.model_validators) - _OUR_VALIDATORS or decorators.root_validators:
         return None
+    if decorators.field_validators or decorators.validators:
+        return None  # they may read the other fields, defaults included (info.data)
     schema: Any = cls.__pydantic_core_schema__
     definitions = list(schema["definitions"]) if schema["type"] == "definitions" else []
     model = schema["schema"] if schema["type"] == "definitions" else schema
@@ -101,7 +103,7 @@ def _build(cls: type[SObject]) -> Constructor | None:
     factories: list[tuple[str, Callable[[], Any]]] = []
     required: set[str] = set()
     for name, info in cls.__pydantic_fields__.items():
-        if info.alias is not None or info.validation_alias is not None:
+        if info.alias is not None or info.validation_alias is not None or info.validate_default:
             return None
         if info.default_factory is not None:
             if info.default_factory_takes_validated_data:

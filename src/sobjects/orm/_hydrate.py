@@ -20,7 +20,6 @@ one small step per record, none per field.
 from __future__ import annotations
 
 import functools
-import threading
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,9 +56,23 @@ __all__ = [
 
 M = TypeVar("M", bound=SObject)
 
-# pydantic-core reuses a model class's own validator for any schema naming that class, while
-# the class is complete; ours must be built while that flag is down (see _compile).
-_COMPILING = threading.Lock()
+
+# pydantic-core reuses a complete model class's own validator for any schema naming that
+# class. Ours name a twin instead: a subclass made without pydantic's metaclass (so it has no
+# validator of its own) and with no slots of its own (so an object can be given back its
+# model's class, which the loader does for every object it adopts).
+def loading_class(model: type[SObject]) -> type[SObject]:
+    twin = model.__dict__.get("__sobject_loading_class__")
+    if twin is None:
+        namespace = {
+            "__slots__": (),
+            "__module__": model.__module__,
+            "__qualname__": model.__qualname__,
+            "__sobject_model__": model,
+        }
+        twin = type.__new__(type(model), model.__name__, (model,), namespace)
+        type.__setattr__(model, "__sobject_loading_class__", twin)
+    return typing.cast(type[SObject], twin)
 
 
 @dataclass(frozen=True)
@@ -176,20 +189,10 @@ class _Builder:
 
     def __init__(self) -> None:
         self.definitions: dict[str, cs.CoreSchema] = {}  # shared types (Address, ...)
-        self.models: set[type[SObject]] = set()
         self.loose_refs: dict[type[SObject], str] = {}
 
     def compile(self, schema: cs.CoreSchema) -> SchemaValidator:
-        schema = cs.definitions_schema(schema, list(self.definitions.values()))
-        with _COMPILING:
-            flags = {model: model.__dict__.get("__pydantic_complete__") for model in self.models}
-            try:
-                for model in flags:
-                    type.__setattr__(model, "__pydantic_complete__", False)
-                return SchemaValidator(schema)
-            finally:
-                for model, flag in flags.items():
-                    type.__setattr__(model, "__pydantic_complete__", flag)
+        return SchemaValidator(cs.definitions_schema(schema, list(self.definitions.values())))
 
     def _fields_of(self, model: type[SObject]) -> dict[str, Any]:
         """The model's own validated field schemas, by Python name."""
@@ -218,15 +221,15 @@ class _Builder:
             schema = schema["schema"]
         # Salesforce may send null for any field, and picklist values added in the org since
         # the model was written must still load (a Literal is checked on assignment only).
-        return cs.nullable_schema(_for_loading(schema))
+        return cs.nullable_schema(_for_loading(schema, _user_validators(model)))
 
     def _model(self, model: type[SObject], fields: dict[str, Any]) -> cs.CoreSchema:
-        self.models.add(model)
         return cs.model_schema(
-            model,
+            loading_class(model),
             cs.model_fields_schema(fields, extra_behavior="ignore"),
             custom_init=False,
             root_model=False,
+            post_init=_post_init(model),
         )
 
     def exact(self, shape: Shape) -> cs.CoreSchema:
@@ -266,9 +269,8 @@ class _Builder:
                         target if fm.kind == "parent" else cs.list_schema(target)
                     )
                 fields[fm.name] = cs.typed_dict_field(schema, required=False)
-            self.models.add(model)
             self.definitions[ref] = cs.model_schema(
-                model,
+                loading_class(model),
                 # Only the fields present: an object holds what its record held.
                 cs.no_info_after_validator_function(
                     _model_parts, cs.typed_dict_schema(fields, extra_behavior="ignore")
@@ -276,8 +278,25 @@ class _Builder:
                 custom_init=False,
                 root_model=False,
                 ref=ref,
+                post_init=_post_init(model),
             )
         return cs.definition_reference_schema(ref)
+
+
+def _post_init(model: type[SObject]) -> str | None:
+    """``model_post_init`` when the model needs it run for loaded records too: private
+    attributes to set up, or a ``model_post_init`` of the user's. (The state it makes is
+    replaced by the loader's marker.)"""
+    if model.__private_attributes__ or model.model_post_init is not SObject.model_post_init:
+        return "model_post_init"
+    return None
+
+
+def _user_validators(model: type[SObject]) -> frozenset[Any]:
+    """The functions of the model's ``@field_validator``s: they check what users give, and
+    are not run on what Salesforce sends (as before this loader existed)."""
+    validators = model.__pydantic_decorators__.field_validators.values()
+    return frozenset(getattr(v.func, "__func__", v.func) for v in validators)
 
 
 def _find_definition(model: type[SObject], ref: str) -> Any:
@@ -306,19 +325,25 @@ def _child_records(value: Any) -> Any:
 _CANONICAL_ID = cs.str_schema(pattern=r"^[0-9A-Za-z]{15}[0-9A-Z]{3}$")
 
 
-def _for_loading(schema: Any) -> Any:
+def _for_loading(schema: Any, skipped: frozenset[Any] = frozenset()) -> Any:
     """A copy of a field's core schema for values read from Salesforce: every Literal of
-    strings widened to ``str``, and ids Salesforce formatted not checked again in Python."""
+    strings widened to ``str``, ids Salesforce formatted not checked again in Python, and the
+    validators in ``skipped`` (the user's) left out."""
     if isinstance(schema, dict):
-        if schema.get("type") == "literal" and all(isinstance(v, str) for v in schema["expected"]):
+        kind = schema.get("type")
+        if kind == "literal" and all(isinstance(v, str) for v in schema["expected"]):
             return cs.str_schema()
         function = schema.get("function")
         function = function.get("function") if isinstance(function, dict) else None
-        if schema.get("type") == "function-after" and function is _check_id:
+        if kind == "function-after" and function is _check_id:
             return cs.union_schema([_CANONICAL_ID, schema], mode="left_to_right")
-        return {key: _for_loading(value) for key, value in schema.items()}
+        if function is not None and getattr(function, "__func__", function) in skipped:
+            if kind == "function-plain":
+                return cs.any_schema()
+            return _for_loading(schema["schema"], skipped)
+        return {key: _for_loading(value, skipped) for key, value in schema.items()}
     if isinstance(schema, list):
-        return [_for_loading(value) for value in schema]
+        return [_for_loading(value, skipped) for value in schema]
     return schema
 
 
@@ -415,11 +440,14 @@ class Adopter:
         parents = shape.parents
         identity = self.identity
         refs = identity.refs
+        model = shape.model
         out: list[M] = []
-        for obj in objs:
+        for loaded in objs:
+            obj: Any = loaded
+            obj.__class__ = model  # from the loading twin (see loading_class)
             values: dict[str, Any] = obj.__dict__
             for name, parent_shape in parents:
-                parent = values[name]
+                parent = values.get(name)  # absent when the record was loaded the loose way
                 if parent is not None:
                     values[name] = self._shaped(parent, parent_shape)
             set_state_slot(obj, self._copied(values, copied) if copied else marker)
@@ -435,14 +463,15 @@ class Adopter:
         return out
 
     def _shaped(self, obj: Any, shape: Shape) -> Any:
+        obj.__class__ = shape.model  # from the loading twin (see loading_class)
         values: dict[str, Any] = obj.__dict__
         # Parents and children first: the object may end up holding the session's copies.
         for name, parent_shape in shape.parents:
-            parent = values[name]
+            parent = values.get(name)  # absent when the record was loaded the loose way
             if parent is not None:
                 values[name] = self._shaped(parent, parent_shape)
         for name, child_shape in shape.children:
-            rows = values[name]
+            rows = values.get(name)
             if rows:
                 values[name] = [self._shaped(row, child_shape) for row in rows]
         copied = shape.copied_at_load
@@ -459,6 +488,9 @@ class Adopter:
         return self._held(existing, obj, record_id)
 
     def _any(self, obj: Any) -> Any:
+        model = type(obj).__dict__.get("__sobject_model__")
+        if model is not None:
+            obj.__class__ = model  # from the loading twin (see loading_class)
         values: dict[str, Any] = obj.__dict__
         meta = sobject_meta(type(obj))
         for fm in meta.relations:

@@ -45,6 +45,8 @@ class IdentityMap:
         return sum(1 for ref in self.refs.values() if ref() is not None)
 
     def _sweep(self) -> None:
-        self.refs = {key: ref for key, ref in self.refs.items() if ref() is not None}
+        # In place: a loader holds on to this dict while it adopts a page.
+        for key in [key for key, ref in self.refs.items() if ref() is None]:
+            del self.refs[key]
         # Amortised: the next sweep waits until the live entries have doubled.
         self._sweep_at = max(_FIRST_SWEEP, 2 * len(self.refs))

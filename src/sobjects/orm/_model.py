@@ -521,6 +521,10 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
                 f"{cls.__name__}.{name} is read-only: Salesforce sets {fm.lookup_api_name} itself"
             )
         state = self._sobject_state  # made before pydantic replaces the loaded __dict__
+        if state.snapshot is self.__dict__:
+            # Pydantic gives the object a new __dict__ when it validates an assignment, but
+            # writes in place when validate_assignment is off: keep the loaded values apart.
+            own_snapshot(self)
         super().__setattr__(name, value)
         if fm.kind == "parent":
             state.assign(name)
@@ -531,6 +535,16 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             # rather than let it disagree with the id that will be sent.
             write_field(self, parent.name, None)
             self.__pydantic_fields_set__.discard(parent.name)
+
+    def __copy__(self) -> Self:
+        copied = super().__copy__()
+        _copy_state(self, copied)
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        copied = super().__deepcopy__(memo)
+        _copy_state(self, copied)
+        return copied
 
     def __delattr__(self, name: str) -> None:
         if name in type(self).__sobject_fields__:
@@ -559,6 +573,18 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
 # The state slot's own setter: cheaper than object.__setattr__, once per object.
 set_state_slot: Callable[[Any, Any], None] = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
+
+
+def _copy_state(original: SObject, copied: SObject) -> None:
+    """A copy (``model_copy``) is the same record with its own state: its changes are still
+    measured against what Salesforce holds, and it is in no session and has nothing pending."""
+    state = original._sobject_state
+    snapshot = {name: frozen_value(value) for name, value in state.snapshot.items()}
+    twin = ObjectState(None, persistent=state.persistent, snapshot=snapshot)
+    twin.assigned = set(state.assigned)
+    twin.lookups = dict(state.lookups) if state.lookups else None
+    twin.created = state.created
+    set_state_slot(copied, twin)
 
 
 # -- snapshots and changes -------------------------------------------------------------------------
@@ -629,6 +655,9 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
     cached = cls.__dict__.get("__sobject_meta__")
     if cached is not None:
         return typing.cast(SObjectMeta, cached)
+    model = cls.__dict__.get("__sobject_model__")  # the loader's twin of a model
+    if model is not None:
+        return sobject_meta(model)
     if cls is SObject:
         raise ConfigurationError("SObject itself is not an sObject; subclass it")
     if not cls.__pydantic_complete__ and not cls.model_rebuild(raise_errors=False):

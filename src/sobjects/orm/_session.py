@@ -1278,9 +1278,11 @@ def _merge(existing: SObject, fresh: SObject) -> None:
     """Bring server values of a re-read record into the object the session already holds;
     fields and relationships changed locally and not flushed yet keep the local value."""
     fresh_values = fresh.__dict__
-    if isinstance(getattr(existing, "_sobject_slot", None), Loaded):
-        # Untouched since it was loaded: nothing local to keep, and its snapshot is its
-        # __dict__, so one update brings both up to date.
+    slot = getattr(existing, "_sobject_slot", None)
+    if isinstance(slot, Loaded) and not slot.copies:
+        # Untouched since it was loaded (no state made, no mutable value that could have
+        # changed in place): nothing local to keep, and its snapshot is its __dict__, so one
+        # update brings both up to date.
         existing.__dict__.update(fresh_values)
         existing.__pydantic_fields_set__.update(fresh_values)
         return
