@@ -20,6 +20,7 @@ one small step per record, none per field.
 from __future__ import annotations
 
 import functools
+import threading
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,21 +59,11 @@ M = TypeVar("M", bound=SObject)
 
 
 # pydantic-core reuses a complete model class's own validator for any schema naming that
-# class. Ours name a twin instead: a subclass made without pydantic's metaclass (so it has no
-# validator of its own) and with no slots of its own (so an object can be given back its
-# model's class, which the loader does for every object it adopts).
-def loading_class(model: type[SObject]) -> type[SObject]:
-    twin = model.__dict__.get("__sobject_loading_class__")
-    if twin is None:
-        namespace = {
-            "__slots__": (),
-            "__module__": model.__module__,
-            "__qualname__": model.__qualname__,
-            "__sobject_model__": model,
-        }
-        twin = type.__new__(type(model), model.__name__, (model,), namespace)
-        type.__setattr__(model, "__sobject_loading_class__", twin)
-    return typing.cast(type[SObject], twin)
+# class (it looks at the class's own __pydantic_complete__). Ours must be built while that
+# flag is down: a lock keeps our compiles apart, and the window is one compile per query
+# shape. (A twin subclass instead would leave the flag alone, but giving each loaded object
+# back its class costs about 1 µs per object: more than the rest of the loading.)
+_COMPILING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -189,10 +180,20 @@ class _Builder:
 
     def __init__(self) -> None:
         self.definitions: dict[str, cs.CoreSchema] = {}  # shared types (Address, ...)
+        self.models: set[type[SObject]] = set()
         self.loose_refs: dict[type[SObject], str] = {}
 
     def compile(self, schema: cs.CoreSchema) -> SchemaValidator:
-        return SchemaValidator(cs.definitions_schema(schema, list(self.definitions.values())))
+        schema = cs.definitions_schema(schema, list(self.definitions.values()))
+        with _COMPILING:
+            flags = {model: model.__dict__.get("__pydantic_complete__") for model in self.models}
+            try:
+                for model in flags:
+                    type.__setattr__(model, "__pydantic_complete__", False)
+                return SchemaValidator(schema)
+            finally:
+                for model, flag in flags.items():
+                    type.__setattr__(model, "__pydantic_complete__", flag)
 
     def _fields_of(self, model: type[SObject]) -> dict[str, Any]:
         """The model's own validated field schemas, by Python name."""
@@ -224,8 +225,9 @@ class _Builder:
         return cs.nullable_schema(_for_loading(schema, _user_validators(model)))
 
     def _model(self, model: type[SObject], fields: dict[str, Any]) -> cs.CoreSchema:
+        self.models.add(model)
         return cs.model_schema(
-            loading_class(model),
+            model,
             cs.model_fields_schema(fields, extra_behavior="ignore"),
             custom_init=False,
             root_model=False,
@@ -269,8 +271,9 @@ class _Builder:
                         target if fm.kind == "parent" else cs.list_schema(target)
                     )
                 fields[fm.name] = cs.typed_dict_field(schema, required=False)
+            self.models.add(model)
             self.definitions[ref] = cs.model_schema(
-                loading_class(model),
+                model,
                 # Only the fields present: an object holds what its record held.
                 cs.no_info_after_validator_function(
                     _model_parts, cs.typed_dict_schema(fields, extra_behavior="ignore")
@@ -440,11 +443,8 @@ class Adopter:
         parents = shape.parents
         identity = self.identity
         refs = identity.refs
-        model = shape.model
         out: list[M] = []
-        for loaded in objs:
-            obj: Any = loaded
-            obj.__class__ = model  # from the loading twin (see loading_class)
+        for obj in objs:
             values: dict[str, Any] = obj.__dict__
             for name, parent_shape in parents:
                 parent = values.get(name)  # absent when the record was loaded the loose way
@@ -463,7 +463,6 @@ class Adopter:
         return out
 
     def _shaped(self, obj: Any, shape: Shape) -> Any:
-        obj.__class__ = shape.model  # from the loading twin (see loading_class)
         values: dict[str, Any] = obj.__dict__
         # Parents and children first: the object may end up holding the session's copies.
         for name, parent_shape in shape.parents:
@@ -488,9 +487,6 @@ class Adopter:
         return self._held(existing, obj, record_id)
 
     def _any(self, obj: Any) -> Any:
-        model = type(obj).__dict__.get("__sobject_model__")
-        if model is not None:
-            obj.__class__ = model  # from the loading twin (see loading_class)
         values: dict[str, Any] = obj.__dict__
         meta = sobject_meta(type(obj))
         for fm in meta.relations:

@@ -655,9 +655,6 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
     cached = cls.__dict__.get("__sobject_meta__")
     if cached is not None:
         return typing.cast(SObjectMeta, cached)
-    model = cls.__dict__.get("__sobject_model__")  # the loader's twin of a model
-    if model is not None:
-        return sobject_meta(model)
     if cls is SObject:
         raise ConfigurationError("SObject itself is not an sObject; subclass it")
     if not cls.__pydantic_complete__ and not cls.model_rebuild(raise_errors=False):
