@@ -475,16 +475,7 @@ class Adopter:
                 values[name] = [self._shaped(row, child_shape) for row in rows]
         copied = shape.copied_at_load
         set_state_slot(obj, self._copied(values, copied) if copied else self.marker)
-        # The identity map, inline: this runs for every record of every page.
-        record_id = values.get("id")
-        identity = self.identity
-        if not record_id or identity is None:
-            return obj
-        existing = identity.get(record_id)
-        if existing is None:
-            identity[record_id] = obj
-            return obj
-        return self._held(existing, obj, record_id)
+        return self._identify(obj, values)
 
     def _any(self, obj: Any) -> Any:
         values: dict[str, Any] = obj.__dict__
