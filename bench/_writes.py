@@ -133,7 +133,37 @@ async def writes(report: Report, n: int, reps: int) -> dict[str, float]:
                 1.5,
             )
         )
+    # The same runs with the cyclic collector paused: what the code itself costs, apart from
+    # collections, which grow with the objects both clients leave alive. For reading only.
+    paused = await interleave(
+        reps, {name: _paused(run) for name, run in _write_runs(canned, inputs, n).items()}
+    )
+    paused_per = {k_: v / n * 1e6 for k_, v in paused.items()}
+    print("  the same with the garbage collector paused (informational):")
+    for name, us in paused_per.items():
+        print(f"    {name:22} {us:8.1f} us/record")
+    for name in SOBJECTS_PATHS:
+        report.add(
+            Row(
+                f"  same, collector paused: {name.removeprefix('sobjects ')}",
+                paused_per[name],
+                paused_per["aiosalesforce"],
+                "us/rec",
+                "aiosf",
+            )
+        )
     return per
+
+
+def _paused(run: Callable[[], Awaitable[float]]) -> Callable[[], Awaitable[float]]:
+    async def paused() -> float:
+        gc.disable()
+        try:
+            return await run()
+        finally:
+            gc.enable()
+
+    return paused
 
 
 async def linear(report: Report, small: dict[str, float], n_small: int, n: int, reps: int) -> None:
