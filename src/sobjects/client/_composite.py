@@ -880,6 +880,7 @@ class Composite(_Executable):
         self.collate_subrequests = collate_subrequests
         self.collections = CollectionsBuilder(self)
         self._by_reference: dict[str, Subrequest] = {}
+        self._referring: set[Subrequest] = set()  # subrequests whose body holds references
 
     def _add(self, subrequest: S, *, reference_id: str | None) -> S:
         self._check_not_executed()
@@ -910,9 +911,10 @@ class Composite(_Executable):
             if bad:
                 raise ConfigurationError(f"composite subrequests cannot set headers {bad}")
         # Referenced subrequests must be earlier ones of this same request.
-        references = _references_in(subrequest.body) if _holds_references(subrequest.body) else ()
-        for ref in references:
-            self._check_reference(ref)
+        if _holds_references(subrequest.body):
+            self._referring.add(subrequest)  # rendered at execution (see _wire)
+            for ref in _references_in(subrequest.body):
+                self._check_reference(ref)
         if subrequest.path_reference is not None:
             self._check_reference(subrequest.path_reference)
         subrequest.reference_id = reference_id
@@ -936,7 +938,8 @@ class Composite(_Executable):
         if subrequest.body is not None:
             body = subrequest.body
             # Most bodies (every Collections body of a flush) hold no reference: sent as is.
-            item["body"] = _render_references(body) if _holds_references(body) else body
+            referring = subrequest in self._referring
+            item["body"] = _render_references(body) if referring else body
         if subrequest.headers:
             item["httpHeaders"] = subrequest.headers
         return item

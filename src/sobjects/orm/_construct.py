@@ -23,7 +23,7 @@ from pydantic_core import core_schema as cs
 if TYPE_CHECKING:
     from sobjects.orm._model import SObject
 
-__all__ = ["Constructor", "constructor_for"]
+__all__ = ["Constructor", "constructor_for", "own_schema"]
 
 _UNSET: Any = object()
 _REQUIRED: Any = object()  # template placeholder, always overwritten (required fields are given)
@@ -69,6 +69,20 @@ class Constructor:
         return values, set(given)
 
 
+def own_schema(cls: type[SObject]) -> tuple[Any, dict[str, Any], list[Any]]:
+    """The model's own core schema, taken apart: (its ``model`` schema, its field schemas by
+    Python name, the definitions they may refer to)."""
+    schema: Any = cls.__pydantic_core_schema__
+    definitions = list(schema["definitions"]) if schema["type"] == "definitions" else []
+    model = schema["schema"] if schema["type"] == "definitions" else schema
+    if model["type"] == "definition-ref":
+        model = next(d for d in definitions if d.get("ref") == model["schema_ref"])
+    inner = model["schema"]
+    while inner["type"] != "model-fields":
+        inner = inner["schema"]
+    return model, inner["fields"], definitions
+
+
 def constructor_for(cls: type[SObject]) -> Constructor | None:
     """The class's constructor, built on first use; ``None`` where pydantic's must run."""
     found = cls.__dict__.get("__sobject_constructor__", _UNSET)
@@ -89,14 +103,7 @@ def _build(cls: type[SObject]) -> Constructor | None:
         return None
     if decorators.field_validators or decorators.validators:
         return None  # they may read the other fields, defaults included (info.data)
-    schema: Any = cls.__pydantic_core_schema__
-    definitions = list(schema["definitions"]) if schema["type"] == "definitions" else []
-    model = schema["schema"] if schema["type"] == "definitions" else schema
-    if model["type"] == "definition-ref":
-        model = next(d for d in definitions if d.get("ref") == model["schema_ref"])
-    inner = model["schema"]
-    while inner["type"] != "model-fields":
-        inner = inner["schema"]
+    model, field_schemas, definitions = own_schema(cls)
     fields: dict[str, Any] = {}
     template: dict[str, Any] = {}
     copied: list[str] = []
@@ -119,7 +126,7 @@ def _build(cls: type[SObject]) -> Constructor | None:
                 hash(info.default)
             except TypeError:
                 copied.append(name)
-        field_schema = inner["fields"][name]["schema"]
+        field_schema = field_schemas[name]["schema"]
         while field_schema["type"] == "default":
             field_schema = field_schema["schema"]
         fields[name] = cs.typed_dict_field(field_schema, required=False)

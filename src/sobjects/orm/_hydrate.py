@@ -30,6 +30,7 @@ from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
 from sobjects.client._query import DecodedPage, decode_json_page
+from sobjects.orm._construct import own_schema
 from sobjects.orm._fields import _check_id
 from sobjects.orm._identity import IdentityMap
 from sobjects.orm._model import (
@@ -197,18 +198,10 @@ class _Builder:
 
     def _fields_of(self, model: type[SObject]) -> dict[str, Any]:
         """The model's own validated field schemas, by Python name."""
-        schema: Any = model.__pydantic_core_schema__
-        if schema["type"] == "definitions":
-            for definition in schema["definitions"]:
-                self._keep_definition(definition)
-            schema = schema["schema"]
-        if schema["type"] == "definition-ref":
-            schema = self.definitions.get(schema["schema_ref"]) or _find_definition(
-                model, schema["schema_ref"]
-            )
-        while schema["type"] != "model-fields":
-            schema = schema["schema"]
-        return typing.cast(dict[str, Any], schema["fields"])
+        _, fields, definitions = own_schema(model)
+        for definition in definitions:
+            self._keep_definition(definition)
+        return fields
 
     def _keep_definition(self, definition: Any) -> None:
         cls = definition.get("cls")
@@ -302,14 +295,6 @@ def _user_validators(model: type[SObject]) -> frozenset[Any]:
     return frozenset(getattr(v.func, "__func__", v.func) for v in validators)
 
 
-def _find_definition(model: type[SObject], ref: str) -> Any:
-    schema: Any = model.__pydantic_core_schema__
-    for definition in schema.get("definitions", ()):
-        if definition.get("ref") == ref:
-            return definition
-    raise LookupError(ref)  # pragma: no cover (pydantic always ships its definitions)
-
-
 def _model_parts(values: dict[str, Any]) -> tuple[dict[str, Any], None, set[str]]:
     return values, None, set(values)
 
@@ -361,17 +346,12 @@ def decode_page(shape: Shape) -> Callable[[bytes], DecodedPage[Any]]:
     def decode(body: bytes) -> DecodedPage[Any]:
         try:
             page = validator.validate_json(body)
-            records = page["records"]
         except ValidationError:
             raw = decode_json_page(body)
-            page = {
-                "totalSize": raw.total_size,
-                "done": raw.done,
-                "nextRecordsUrl": raw.next_records_url,
-            }
             records = validate_records(shape.model, raw.records, None)
+            return DecodedPage(records, raw.total_size, raw.next_records_url, raw.done)
         return DecodedPage(
-            records,
+            page["records"],
             int(page.get("totalSize", 0)),
             page.get("nextRecordsUrl") or None,
             bool(page.get("done", True)),

@@ -439,8 +439,7 @@ class Session:
     async def all(self, query: Select[T] | type[T], soql: str | None = None, /) -> list[T]:
         """Every record of a query, typed: ``await session.all(select(Contact))`` or
         ``await session.all(Contact, "SELECT Id, LastName FROM Contact")``."""
-        model, text = self._resolve_query(query, soql)
-        shape = shape_of(query) if isinstance(query, Select) else None
+        model, text, shape = self._resolve_query(query, soql)
         records: list[T] = []
         async for page in self._pages(model, text, shape):
             records += page
@@ -454,8 +453,7 @@ class Session:
 
     def stream(self, query: Select[T] | type[T], soql: str | None = None, /) -> AsyncIterator[T]:
         """Iterate a query's records across pages, one page in memory at a time."""
-        model, text = self._resolve_query(query, soql)
-        shape = shape_of(query) if isinstance(query, Select) else None
+        model, text, shape = self._resolve_query(query, soql)
         return self._stream(model, text, shape)
 
     async def _stream(self, model: type[T], soql: str, shape: Shape | None) -> AsyncIterator[T]:
@@ -505,18 +503,17 @@ class Session:
         record = await self.sf.sobject.get(meta.api_name, record_id, fields=fields)
         return self._hydrate_many(model, [record], None)[0]
 
-    def _resolve_query(self, query: Any, soql: str | None) -> tuple[type[Any], str]:
+    def _resolve_query(self, query: Any, soql: str | None) -> tuple[type[Any], str, Shape | None]:
+        """(model, SOQL, shape of its records: ``None`` for raw SOQL, whose shape is unknown)."""
         if soql is not None:
             if not (isinstance(query, type) and issubclass(query, SObject)):
                 raise ConfigurationError("raw SOQL needs the model to read into: all(Model, soql)")
-            return query, soql
-        from sobjects.orm._query import Select
-
+            return query, soql, None
         if not isinstance(query, Select):
             raise ConfigurationError(
                 f"expected select(...) or (Model, soql), got {type(query).__name__}"
             )
-        return query.model, query.to_soql()
+        return query.model, query.to_soql(), shape_of(query)
 
     # -- hydration and identity ----------------------------------------------------------------
 
