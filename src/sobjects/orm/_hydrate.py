@@ -84,7 +84,7 @@ class Shape:
     @functools.cached_property
     def copied_at_load(self) -> frozenset[str]:
         """Fields of this shape whose in-place changes only a copy taken at load reveals
-        (mutable values other than multipicklists, which load as ``LoadedSet``)."""
+        (mutable values: multipicklist sets, lists, dicts)."""
         return sobject_meta(self.model).copied_at_load.intersection(self.fields)
 
 

@@ -116,7 +116,6 @@ class SObjectMeta:
     # Worked out once, so that per-record paths look things up instead of scanning fields.
     relations: tuple[FieldMeta, ...] = ()  # parents and children
     assignable_parents: frozenset[str] = frozenset()  # parents whose lookup can be written
-    multipicklists: frozenset[str] = frozenset()
     copied_at_load: frozenset[str] = frozenset()  # see FieldMeta.needs_copy
     writable: frozenset[str] = frozenset()  # value fields that are sent
     datetimes: frozenset[str] = frozenset()  # value fields that may hold a datetime
@@ -129,7 +128,6 @@ class SObjectMeta:
         self.assignable_parents = frozenset(
             f.name for f in fields if f.kind == "parent" and f.writable_lookup
         )
-        self.multipicklists = frozenset(f.name for f in fields if f.multipicklist)
         self.copied_at_load = frozenset(f.name for f in fields if f.needs_copy)
         self.writable = frozenset(f.name for f in fields if f.writable)
         self.datetimes = frozenset(f.name for f in fields if f.may_hold_datetime)

@@ -56,7 +56,6 @@ from sobjects.orm._model import (
     ObjectState,
     SObject,
     changed_fields,
-    changed_values,
     frozen_value,
     own_snapshot,
     sobject_meta,
@@ -549,7 +548,7 @@ class Session:
                 isinstance(item, Operation)
                 and item.kind == "update"
                 and item.obj.id
-                and not changed_values(item.obj)
+                and not changed_fields(item.obj)
                 and not self._relation_changes(item.obj)
             ):
                 item.skipped = True
