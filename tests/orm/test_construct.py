@@ -34,7 +34,7 @@ def pydantic_made(cls: type[SObject], **data: Any) -> SObject:
 
 def test_the_same_object_as_pydantic_makes() -> None:
     acme = Account(name="Acme")
-    data: dict[str, Any] = {"last_name": "Doe", "tags": "b;a", "account": acme, "extra": 1}
+    data: dict[str, Any] = {"last_name": "Doe", "tags": "b;a", "account": acme}
     ours, theirs = Contact(**data), pydantic_made(Contact, **data)
     assert constructor_for(Contact) is not None  # the fast path was taken
     assert list(ours.__dict__) == list(theirs.__dict__)  # declaration order
@@ -67,6 +67,64 @@ def test_ids_are_normalised_and_bad_values_raise_pydantics_error() -> None:
 def test_a_record_with_attributes_still_goes_through_the_wire_validator() -> None:
     contact = Contact(**{"attributes": {"type": "Contact"}, "LastName": "Doe"})  # type: ignore[arg-type]
     assert contact.last_name == "Doe"
+
+
+# -- keywords that name no field ---------------------------------------------------------------
+
+
+def test_a_misspelt_keyword_is_refused_with_a_suggestion() -> None:
+    row: dict[str, Any] = {"last_name": "X", "first_nmae": "Jane"}
+    with pytest.raises(ValidationError) as caught:
+        Contact(**row)
+    (error,) = caught.value.errors()
+    assert error["type"] == "unknown_field"
+    assert error["loc"] == ("first_nmae",)
+    assert error["msg"] == "Contact has no field 'first_nmae'; did you mean 'first_name'?"
+
+
+def test_an_api_name_as_keyword_suggests_the_python_name() -> None:
+    with pytest.raises(ValidationError, match="did you mean 'last_name'"):
+        Contact(LastName="Doe")  # type: ignore[call-arg]
+
+
+def test_every_unknown_keyword_is_listed_and_nothing_is_built() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Contact(last_name="X", colour="red", zzz=1)  # type: ignore[call-arg]
+    assert [e["loc"] for e in caught.value.errors()] == [("colour",), ("zzz",)]
+    assert "did you mean" not in caught.value.errors()[1]["msg"]
+
+
+def test_model_validate_of_user_data_refuses_unknown_keys_too() -> None:
+    with pytest.raises(ValidationError, match="Contact has no field 'emial'"):
+        Contact.model_validate({"last_name": "X", "emial": "a@b.c"})
+
+
+def test_records_from_salesforce_still_ignore_fields_the_model_does_not_declare() -> None:
+    record = {"attributes": {"type": "Contact"}, "LastName": "Doe", "Unknown__c": 1}
+    assert Contact.model_validate(record).last_name == "Doe"
+    assert Contact.from_record(record).last_name == "Doe"
+
+
+def test_models_that_allow_extra_keep_pydantics_behaviour() -> None:
+    class Loose(SObject, api_name="Contact"):
+        model_config = {"extra": "ignore"}
+        last_name: Field[str]
+
+    assert Loose(last_name="Doe", other=1).last_name == "Doe"  # type: ignore[call-arg]
+
+
+def test_the_refusal_also_applies_where_pydantic_builds_the_object() -> None:
+    class Checked(SObject, api_name="Contact"):
+        last_name: Field[str]
+
+        @field_validator("last_name")
+        @classmethod
+        def strip(cls, value: str) -> str:
+            return value.strip()
+
+    assert constructor_for(Checked) is None  # pydantic's __init__ runs for this one
+    with pytest.raises(ValidationError, match="did you mean 'last_name'"):
+        Checked(last_nam="Doe")  # type: ignore[call-arg]
 
 
 def test_models_with_their_own_validators_use_pydantics_constructor() -> None:

@@ -6,24 +6,35 @@ that sets three fields. Here one pydantic-core call validates the fields given (
 model's own field schemas), and the defaults come from a per-class template dict, copied in
 C. Anything this cannot do exactly as pydantic would (a missing required field, a value that
 fails validation, a model validator of the user's, aliases, a default factory that reads
-the other fields, ``extra`` other than ``ignore``) goes to pydantic's own ``__init__``, so
-errors and results are pydantic's.
+the other fields, ``extra="allow"``) goes to pydantic's own ``__init__``, so errors and
+results are pydantic's.
+
+Keywords that name no field are refused first (``unknown_fields_error``): ``Contact(**row)``
+code has no type checker to catch ``emial=``, and a value dropped without a word is lost.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import PydanticUndefined, SchemaValidator, ValidationError
+from pydantic_core import PydanticCustomError, PydanticUndefined, SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
 if TYPE_CHECKING:
     from sobjects.orm._model import SObject
 
-__all__ = ["Constructor", "constructor_for", "own_schema"]
+__all__ = [
+    "Constructor",
+    "accepted_names",
+    "constructor_for",
+    "own_schema",
+    "unknown_fields",
+    "unknown_fields_error",
+]
 
 _UNSET: Any = object()
 _REQUIRED: Any = object()  # template placeholder, always overwritten (required fields are given)
@@ -69,6 +80,59 @@ class Constructor:
         return values, set(given)
 
 
+def accepted_names(cls: type[SObject]) -> frozenset[str] | None:
+    """The keywords a model's constructor accepts (field names and their aliases), or
+    ``None`` when the model takes any (its ``extra`` setting is not ``forbid``)."""
+    found = cls.__dict__.get("__sobject_accepted__", _UNSET)
+    if found is _UNSET:
+        if not cls.__pydantic_complete__:
+            return None  # pydantic's own __init__ runs (and says what is missing)
+        found = None
+        if cls.model_config.get("extra", "ignore") == "forbid":
+            names: set[str] = set()
+            for name, info in cls.__pydantic_fields__.items():
+                names.add(name)
+                for alias in (info.alias, info.validation_alias):
+                    if isinstance(alias, str):
+                        names.add(alias)
+            found = frozenset(names)
+        type.__setattr__(cls, "__sobject_accepted__", found)
+    return typing.cast(frozenset[str] | None, found)
+
+
+def unknown_fields_error(
+    cls: type[SObject], data: dict[str, Any], accepted: frozenset[str]
+) -> ValidationError:
+    """Pydantic's own error type, one line per unknown keyword, each with a suggestion: the
+    field a misspelt name or an API name (``LastName``) most likely meant."""
+    lines: list[Any] = [
+        {"type": PydanticCustomError("unknown_field", message), "loc": (key,), "input": data[key]}
+        for key, message in unknown_fields(cls, data, accepted)
+    ]
+    return ValidationError.from_exception_data(cls.__name__, lines)
+
+
+def unknown_fields(
+    cls: type[SObject], data: dict[str, Any], accepted: frozenset[str]
+) -> list[tuple[Any, str]]:
+    """(keyword, message) for each keyword of ``data`` that names no field."""
+    from sobjects.orm._model import sobject_meta
+
+    by_api = {fm.api_name.lower(): fm.name for fm in sobject_meta(cls).fields.values()}
+    names = sorted(cls.__pydantic_fields__)
+    out: list[tuple[Any, str]] = []
+    for key in data:
+        if key in accepted:
+            continue
+        guess = by_api.get(str(key).lower())
+        if guess is None:
+            close = difflib.get_close_matches(str(key).lower(), names, n=1, cutoff=0.6)
+            guess = close[0] if close else None
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        out.append((key, f"{cls.__name__} has no field {key!r}{hint}"))
+    return out
+
+
 def own_schema(cls: type[SObject]) -> tuple[Any, dict[str, Any], list[Any]]:
     """The model's own core schema, taken apart: (its ``model`` schema, its field schemas by
     Python name, the definitions they may refer to)."""
@@ -96,7 +160,8 @@ def constructor_for(cls: type[SObject]) -> Constructor | None:
 
 def _build(cls: type[SObject]) -> Constructor | None:
     config = cls.model_config
-    if config.get("extra", "ignore") != "ignore" or config.get("validate_default"):
+    # ``forbid`` is the default: unknown keywords were refused before this runs.
+    if config.get("extra", "ignore") not in ("ignore", "forbid") or config.get("validate_default"):
         return None
     decorators = cls.__pydantic_decorators__
     if set(decorators.model_validators) - _OUR_VALIDATORS or decorators.root_validators:

@@ -22,10 +22,15 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 from pydantic import Field as PydanticField
 from pydantic._internal._model_construction import ModelMetaclass, build_lenient_weakvaluedict
 from pydantic._internal._typing_extra import parent_frame_namespace
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticCustomError, PydanticUndefined
 
 from sobjects.errors import ConfigurationError, SalesforceError
-from sobjects.orm._construct import constructor_for
+from sobjects.orm._construct import (
+    accepted_names,
+    constructor_for,
+    unknown_fields,
+    unknown_fields_error,
+)
 from sobjects.orm._context import resolve_session
 from sobjects.orm._fields import (
     READ_ONLY_TYPES,
@@ -380,7 +385,9 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     "LastName = 'O\\\\'Brien'"
     """
 
-    model_config = ConfigDict(validate_assignment=True, extra="ignore")
+    # Unknown keywords are refused (with a suggestion); records from Salesforce are not
+    # affected: their fields the model does not declare are ignored (see ``_from_wire``).
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
 
     # The unit-of-work state lives in a slot of its own, not in pydantic's private
     # attributes: reading it is then a plain slot read (see ``_sobject_state``).
@@ -397,7 +404,11 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         # constructor. Marked as pydantic's own, so that pydantic-core never calls it
         # during validation (see sobjects.orm._construct).
         def __init__(self, /, **data: Any) -> None:
-            constructor = constructor_for(type(self))
+            cls = type(self)
+            accepted = accepted_names(cls)
+            if accepted is not None and not accepted.issuperset(data) and "attributes" not in data:
+                raise unknown_fields_error(cls, data, accepted)
+            constructor = constructor_for(cls)
             made = None if constructor is None else constructor.values(data)
             if made is None:
                 super().__init__(**data)
@@ -468,7 +479,14 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     @classmethod
     def _from_wire(cls, data: Any) -> Any:
         """Accept Salesforce records (API names, ``attributes``, child query results)."""
-        if not isinstance(data, dict) or "attributes" not in data:
+        if not isinstance(data, dict):
+            return data
+        if "attributes" not in data:
+            accepted = accepted_names(cls)
+            if accepted is not None and not accepted.issuperset(data):
+                # model_validate() of the user's data: the same refusal as the constructor.
+                messages = [text for _, text in unknown_fields(cls, data, accepted)]
+                raise PydanticCustomError("unknown_field", "; ".join(messages))
             return data
         meta = sobject_meta(cls)
         out: dict[str, Any] = {}
