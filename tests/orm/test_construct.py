@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from sobjects import SObject, inspect
 from sobjects.fields import Field, Id, MultiPicklist
@@ -107,7 +107,7 @@ def test_records_from_salesforce_still_ignore_fields_the_model_does_not_declare(
 
 def test_models_that_allow_extra_keep_pydantics_behaviour() -> None:
     class Loose(SObject, api_name="Contact"):
-        model_config = {"extra": "ignore"}
+        model_config = ConfigDict(extra="ignore")
         last_name: Field[str]
 
     assert Loose(last_name="Doe", other=1).last_name == "Doe"  # type: ignore[call-arg]

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from sobjects import SObject
+from sobjects.errors import ConfigurationError
 from sobjects.fields import Address, Field, Id, MultiPicklist
 from sobjects.orm._model import RelationshipNotLoadedError, sobject_meta
 
@@ -156,3 +157,83 @@ def test_read_only_relationships_cannot_be_assigned() -> None:
     from sobjects.orm._model import sobject_meta as meta_of
 
     assert not meta_of(Note).fields["created_by"].writable_lookup
+
+
+# -- issue 9: names, nulls and read-only fields that used to be silent -------------------------
+
+
+def test_custom_field_names_keep_their_underscores() -> None:
+    class Gadget(SObject, api_name="Gadget__c"):
+        color_code__c: Field[str | None] = None
+        size__c: Field[int | None] = None
+        owner_contact__r: Field[Contact | None] = None
+
+    fields = sobject_meta(Gadget).fields
+    assert fields["color_code__c"].api_name == "Color_Code__c"
+    assert fields["size__c"].api_name == "Size__c"
+    assert fields["owner_contact__r"].api_name == "Owner_Contact__r"
+    assert fields["owner_contact__r"].lookup_api_name == "Owner_Contact__c"
+    assert str(Gadget.color_code__c == "red") == "Color_Code__c = 'red'"
+
+
+@pytest.mark.parametrize("name", ["acme__color__c", "color__x", "color___c"])
+def test_other_double_underscore_names_are_refused_when_the_class_is_defined(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"Field\(api_name=\.\.\.\)"):
+        type(SObject)("Gadget", (SObject,), {"__annotations__": {name: "str | None"}, name: None})
+
+
+def test_a_double_underscore_name_with_an_explicit_api_name_is_fine() -> None:
+    class Gadget(SObject):
+        acme__color__c: Field[str | None] = Field(None, api_name="acme__Color__c")
+
+    assert sobject_meta(Gadget).fields["acme__color__c"].api_name == "acme__Color__c"
+
+
+class Profile(SObject, api_name="Contact"):
+    last_name: Field[str]
+    tags: Field[MultiPicklist] = Field(default_factory=set, api_name="Tags__c")
+    maybe_tags: Field[MultiPicklist | None] = Field(None, api_name="Maybe_Tags__c")
+
+
+def test_a_null_multipicklist_loads_as_an_empty_set_unless_the_type_allows_none() -> None:
+    record = {"attributes": {"type": "Contact"}, "LastName": "Doe", "Tags__c": None,
+              "Maybe_Tags__c": None}  # fmt: skip
+    for loaded in (Profile.from_record(record), Profile.model_validate(record)):
+        assert loaded.tags == set()
+        assert loaded.maybe_tags is None
+    loaded = Profile.from_record({**record, "Tags__c": "b;a"})
+    assert loaded.tags == {"a", "b"}
+
+
+def test_a_null_multipicklist_in_a_page_loads_as_an_empty_set() -> None:
+    from sobjects.orm._hydrate import validate_records
+    from sobjects.orm._query import select, shape_of
+
+    query = select(Profile)
+    records = [{"attributes": {"type": "Contact"}, "Id": None, "LastName": "Doe",
+                "Tags__c": None, "Maybe_Tags__c": None}]  # fmt: skip
+    (loaded,) = validate_records(Profile, records, shape_of(query))
+    assert loaded.tags == set() and loaded.maybe_tags is None
+
+
+def test_id_and_other_read_only_fields_refuse_assignment() -> None:
+    account = Account(name="Acme")
+    with pytest.raises(ConfigurationError, match=r"Account.id is read-only.*Account\(id=\.\.\."):
+        account.id = "001000000000001AAA"
+    with pytest.raises(ConfigurationError, match=r"Account\.created_date is read-only"):
+        account.created_date = datetime(2024, 1, 1, tzinfo=UTC)
+    assert account.id is None and account.created_date is None
+    known = Account(id="001000000000001", name="Acme")  # how a known record is built
+    assert known.id == "001000000000001AAA"
+
+
+def test_a_record_cannot_be_its_own_parent() -> None:
+    class Company(SObject, api_name="Account"):
+        name: Field[str]
+        parent_id: Field[Id | None] = Field(None)
+        parent: Field[Company | None] = Field(None)
+
+    acme = Company(name="Acme")
+    with pytest.raises(ConfigurationError, match="cannot be its own parent"):
+        acme.parent = acme
+    assert acme.parent is None

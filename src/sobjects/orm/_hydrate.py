@@ -215,7 +215,11 @@ class _Builder:
             schema = schema["schema"]
         # Salesforce may send null for any field, and picklist values added in the org since
         # the model was written must still load (a Literal is checked on assignment only).
-        return cs.nullable_schema(_for_loading(schema, _user_validators(model)))
+        loading = _for_loading(schema, _user_validators(model))
+        if fm.null_is_empty:
+            # A multipicklist typed `set[str]`: null means nothing selected, not None.
+            return cs.no_info_before_validator_function(_null_as_empty_set, loading)
+        return cs.nullable_schema(loading)
 
     def _model(self, model: type[SObject], fields: dict[str, Any]) -> cs.CoreSchema:
         self.models.add(model)
@@ -293,6 +297,10 @@ def _user_validators(model: type[SObject]) -> frozenset[Any]:
     are not run on what Salesforce sends (as before this loader existed)."""
     validators = model.__pydantic_decorators__.field_validators.values()
     return frozenset(getattr(v.func, "__func__", v.func) for v in validators)
+
+
+def _null_as_empty_set(value: Any) -> Any:
+    return set() if value is None else value
 
 
 def _model_parts(values: dict[str, Any]) -> tuple[dict[str, Any], None, set[str]]:

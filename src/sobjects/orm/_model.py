@@ -105,6 +105,8 @@ class FieldMeta:
     writable_lookup: bool = True
     lookup_name: str | None = None  # parents: the model's field for that id, if declared
     may_hold_datetime: bool = False  # values: naive datetimes are refused on save
+    # A multipicklist typed without None: Salesforce's null (nothing selected) loads as set().
+    null_is_empty: bool = False
 
     @property
     def writable(self) -> bool:
@@ -302,10 +304,24 @@ def _not_loaded(obj: SObject, name: str) -> RelationshipNotLoadedError:
     )
 
 
-def _api_name_for(name: str, spec: Field[Any] | None) -> str:
+def _api_name_for(name: str, spec: Field[Any] | None, model: str = "") -> str:
+    """``Field(api_name=)``, else ``first_name`` -> ``FirstName``; a custom field or
+    relationship keeps its underscores: ``color_code__c`` -> ``Color_Code__c``."""
     if spec is not None and spec.api_name:
         return spec.api_name
-    return str(inflection.camelize(name))
+    stem, custom, suffix = name.rpartition("__")
+    if not custom:
+        return str(inflection.camelize(name))
+    parts = stem.split("_")
+    if suffix not in ("c", "r") or not all(parts):
+        # camelize would quietly turn these into some other field's name (ColorCode_c).
+        raise ConfigurationError(
+            f"{model or 'the model'}.{name}: a Python name ending in __c (a custom field) or "
+            "__r (a custom relationship) maps to its API name with each word capitalised "
+            "(color_code__c -> Color_Code__c); any other double underscore (a namespace, "
+            "another suffix) needs the API name spelt out: Field(api_name=...)"
+        )
+    return "_".join(part[:1].upper() + part[1:] for part in parts) + "__" + suffix
 
 
 # Type checkers do not carry pydantic's dataclass_transform over to a metaclass subclass:
@@ -359,6 +375,7 @@ class _SObjectMetaclass(ModelMetaclass):
             )
             descriptor.name = field_name
             descriptor.owner = cls
+            _api_name_for(field_name, spec, name)  # a name that maps to nothing fails here
             specs[field_name] = descriptor
             type.__setattr__(cls, field_name, descriptor)
         type.__setattr__(cls, "__sobject_fields__", specs)
@@ -500,6 +517,8 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
                     if isinstance(value, dict) or (value is None)
                     else value
                 )
+            elif value is None and fm.null_is_empty:
+                value = set()
             out[fm.name] = value
         return out
 
@@ -535,6 +554,21 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         if fm.kind == "parent" and not fm.writable_lookup:
             raise ConfigurationError(
                 f"{cls.__name__}.{name} is read-only: Salesforce sets {fm.lookup_api_name} itself"
+            )
+        if fm.kind == "value" and fm.read_only:
+            # Never sent: accepting the assignment would drop the value without a word.
+            hint = (
+                f"; for a record whose id you know, build it: {cls.__name__}(id=..., ...)"
+                if name == "id"
+                else ""
+            )
+            raise ConfigurationError(
+                f"{cls.__name__}.{name} is read-only: Salesforce sets {fm.api_name}{hint}"
+            )
+        if fm.kind == "parent" and value is self:
+            raise ConfigurationError(
+                f"{cls.__name__}.{name}: a record cannot be its own parent (Salesforce refuses "
+                "a circular hierarchy)"
             )
         state = self._sobject_state  # made before pydantic replaces the loaded __dict__
         if state.snapshot is self.__dict__:
@@ -685,7 +719,7 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
         spec = cls.__sobject_fields__.get(name)
         annotation = unwrap_field_annotation(hints.get(name, Any))
         core = _strip_optional(_strip_annotated(annotation))
-        api = _api_name_for(name, spec)
+        api = _api_name_for(name, spec, cls.__name__)
         target = _sobject_target(core)
         if target is not None:
             lookup = api[:-3] + "__c" if api.endswith("__r") else api + "Id"
@@ -714,6 +748,7 @@ def sobject_meta(cls: type[SObject]) -> SObjectMeta:
             read_only=read_only,
             external_id=bool(spec and spec.external_id),
             multipicklist=_is_multipicklist(annotation),
+            null_is_empty=_is_multipicklist(annotation) and not _allows_none(annotation),
             needs_copy=_is_mutable(annotation),
             may_hold_datetime=_may_hold_datetime(annotation),
         )
@@ -770,6 +805,15 @@ def _sobject_target(annotation: Any) -> type[SObject] | None:
 def _is_mutable(annotation: Any) -> bool:
     core = _strip_annotated(_strip_optional(annotation))
     return typing.get_origin(core) in (set, list, dict) or core in (set, list, dict)
+
+
+def _allows_none(annotation: Any) -> bool:
+    annotation = _strip_annotated(annotation)
+    if annotation is None or annotation is type(None) or annotation is Any:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_allows_none(arg) for arg in typing.get_args(annotation))
+    return False
 
 
 def _is_multipicklist(annotation: Any) -> bool:
