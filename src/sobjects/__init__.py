@@ -24,12 +24,15 @@ from sobjects.client import (
 )
 from sobjects.orm import (
     FlushError,
+    FlushErrorGroup,
     MultipleResultsError,
     NoResultError,
     NoSessionError,
     RelationshipNotLoadedError,
     Session,
+    SessionClosedError,
     SObject,
+    UnsavedChangesWarning,
     inspect,
     select,
 )
@@ -40,6 +43,7 @@ __all__ = [
     "CollectionResult",
     "EventHooks",
     "FlushError",
+    "FlushErrorGroup",
     "MultipleResultsError",
     "NoResultError",
     "NoSessionError",
@@ -53,6 +57,8 @@ __all__ = [
     "SObject",
     "Salesforce",
     "Session",
+    "SessionClosedError",
+    "UnsavedChangesWarning",
     "UpsertResult",
     "auth",
     "errors",

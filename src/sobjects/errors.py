@@ -152,7 +152,14 @@ def parse_error_details(body: Any) -> list[ErrorDetail]:
 
 
 class SalesforceError(Exception):
-    """Base class of every exception sobjects raises on purpose."""
+    """Base class of every exception sobjects raises on purpose.
+
+    ``objects``: for an error a ``Session`` flush raised, the model objects it concerns (the
+    records a failed request carried, the record a subrequest error belongs to); empty
+    otherwise.
+    """
+
+    objects: Sequence[Any] = ()
 
 
 class ConfigurationError(SalesforceError, ValueError):

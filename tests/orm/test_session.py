@@ -13,7 +13,7 @@ from sobjects.errors import ResultNotReadyError
 from sobjects.fields import Field, Id, MultiPicklist
 from sobjects.orm._inspect import inspect
 from sobjects.orm._model import RelationshipNotLoadedError, SObject
-from sobjects.orm._session import FlushError, NoSessionError, Session
+from sobjects.orm._session import FlushError, FlushErrorGroup, NoSessionError, Session
 
 pytestmark = pytest.mark.anyio
 
@@ -208,7 +208,9 @@ async def test_partial_failure_keeps_failed_pending_and_never_resends_successes(
             await session.flush()
         message = str(info.value)
         assert "1 of 2 operations failed" in message
-        assert "Contact(last_name='Bad'" in message
+        assert "new Contact #2" in message and "Bad" not in message  # no field values
+        assert info.value.objects == info.value.failed == [bad]
+        assert info.value.not_run == []
         assert "INVALID_EMAIL_ADDRESS" in message
         assert good.id is not None
         assert inspect(good).state == "persistent"
@@ -228,14 +230,19 @@ async def test_partial_failure_keeps_failed_pending_and_never_resends_successes(
 
 
 async def test_group_errors_raises_an_exception_group(sf: Salesforce) -> None:
-    with pytest.raises(ExceptionGroup) as info:
+    with pytest.raises(FlushErrorGroup) as info:
         async with Session(sf, group_errors=True):
             Contact(last_name="ok").save()
-            Contact(last_name="x", email="nope").save()
-            Contact(last_name="y" * 200).save()
+            second = Contact(last_name="x", email="nope")
+            second.save()
+            third = Contact(last_name="y" * 200)
+            third.save()
     assert len(info.value.exceptions) == 2
+    assert str(info.value).startswith("2 of 3 operations failed")
+    assert info.value.objects == [second, third]
+    assert [e.objects for e in info.value.exceptions] == [[second], [third]]
     notes = [getattr(e, "__notes__", []) for e in info.value.exceptions]
-    assert all(any("while saving Contact(" in n for n in ns) for ns in notes)
+    assert notes == [["while saving new Contact #2"], ["while saving new Contact #3"]]
 
 
 async def test_dependents_of_a_failed_parent_are_not_sent(org: LocalOrg, sf: Salesforce) -> None:

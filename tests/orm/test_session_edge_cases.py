@@ -16,7 +16,13 @@ from sobjects.errors import ConfigurationError, OutcomeUnknownError, TransportEr
 from sobjects.fields import Field, Id, MultiPicklist
 from sobjects.orm._inspect import inspect
 from sobjects.orm._model import SObject
-from sobjects.orm._session import FlushError, NoSessionError, Session, current_session
+from sobjects.orm._session import (
+    FlushError,
+    NoSessionError,
+    Session,
+    UnsavedChangesWarning,
+    current_session,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -184,8 +190,7 @@ async def test_new_records_pointing_at_each_other_are_refused_before_any_http(
     second.save(session=session)
     with pytest.raises(ConfigurationError, match="depend on each other") as info:
         await session.flush()
-    assert "Account(name='First')" in str(info.value)
-    assert "Account(name='Second')" in str(info.value)
+    assert "new Account #1 -> new Account #2 -> new Account #1" in str(info.value)
     assert calls.dispatched == []
     assert first.id is None and second.id is None
     assert inspect(first).state == inspect(second).state == "pending"
@@ -200,7 +205,10 @@ async def test_a_new_parent_that_is_not_saved_is_refused_before_any_http(
         session = Session(sf, transaction=transaction)
         child = Contact(last_name="Child", account=Account(name="Unsaved"))
         child.save(session=session)
-        with pytest.raises(ConfigurationError, match=r"Account\(name='Unsaved'\).*not being saved"):
+        with pytest.raises(
+            ConfigurationError,
+            match=r"new Contact #1 refers through \.account to a new Account, .*not being saved",
+        ):
             await session.flush()
         assert inspect(child).state == "pending"
     assert calls.dispatched == []
@@ -596,9 +604,10 @@ async def test_halt_on_error_sends_nothing_after_the_first_failure(
                 contact.save()
     assert [len(b["batchRequests"]) for b in calls.requests("composite/batch")] == [25]
     assert contacts_in(org) == []
-    assert str(info.value).startswith("30 of 30 operations failed:")
+    assert str(info.value).startswith("1 of 30 operations failed, 29 not run:")
     assert [obj for obj, _ in info.value.failures] == contacts
-    assert "Contact(last_name='C29'): " in str(info.value)
+    assert info.value.failed == contacts[:1] and info.value.not_run == contacts[1:]
+    assert "... and 10 more (see .failures)" in str(info.value)
     codes = [[e.code for e in error.errors] for _, error in info.value.failures]  # type: ignore[attr-defined]
     assert codes == [
         ["STRING_TOO_LONG"],
@@ -819,6 +828,12 @@ async def test_reverting_a_failed_change_clears_the_failure(org: LocalOrg, sf: S
 
 async def test_discard_clears_failed_flags(org: LocalOrg, sf: Salesforce) -> None:
     contact_id = insert(org, "Contact", {"LastName": "Doe", "Email": "a@acme.com"})
+    with pytest.warns(UnsavedChangesWarning, match=r"Contact \w+ \(Email\)"):
+        await discard_after_failure(sf, contact_id)
+    assert stored(org, contact_id)["Email"] == "a@acme.com"
+
+
+async def discard_after_failure(sf: Salesforce, contact_id: str) -> None:
     async with Session(sf, autoraise=False) as session:
         contact = await session.get(Contact, contact_id)
         contact.email = "bad"
@@ -832,4 +847,3 @@ async def test_discard_clears_failed_flags(org: LocalOrg, sf: Salesforce) -> Non
         assert state.pending is None
         assert state.changes == {"Email": "bad"}
         assert session.pending == []
-    assert stored(org, contact_id)["Email"] == "a@acme.com"

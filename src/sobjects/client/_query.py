@@ -131,8 +131,10 @@ class QueryResult:
         page: dict[str, Any] = await self._client.request_json("GET", url, headers=self._headers)
         return page
 
-    async def _complete_children(self, record: dict[str, Any]) -> None:
-        """Fetch the remaining pages of any child subquery that came back with done: false."""
+    async def complete_children(self, record: dict[str, Any]) -> None:
+        """Fetch the remaining pages of any child subquery of ``record`` (this query's, or
+        one its SOQL returned some other way, e.g. in a Composite subrequest) that came back
+        with ``done: false``; they are appended to its ``records`` in place."""
         for value in record.values():
             if not (isinstance(value, dict) and isinstance(value.get("records"), list)):
                 continue
@@ -146,7 +148,7 @@ class QueryResult:
                     value.pop("nextRecordsUrl", None)
             for child in value["records"]:
                 if isinstance(child, dict):
-                    await self._complete_children(child)
+                    await self.complete_children(child)
 
 
 def decode_json_page(body: bytes) -> DecodedPage[dict[str, Any]]:
@@ -199,7 +201,7 @@ class _PageIterator(Generic[T]):
         else:
             page = decode_json_page(body)  # type: ignore[assignment]
             for record in page.records:
-                await self._result._complete_children(record)  # type: ignore[arg-type]
+                await self._result.complete_children(record)  # type: ignore[arg-type]
         # The cursor moves only once the page is complete: after an error, calling again
         # fetches the same page rather than skipping it or ending the stream silently.
         self._started = True

@@ -6,12 +6,15 @@ from sobjects.orm._model import RelationshipNotLoadedError, SObject
 from sobjects.orm._query import CountSelect, Select, select
 from sobjects.orm._session import (
     FlushError,
+    FlushErrorGroup,
     MultipleResultsError,
     NoResultError,
     NoSessionError,
     Operation,
     QueryHandle,
     Session,
+    SessionClosedError,
+    UnsavedChangesWarning,
     current_session,
 )
 
@@ -20,6 +23,7 @@ __all__ = [
     "CountSelect",
     "FieldExpr",
     "FlushError",
+    "FlushErrorGroup",
     "InstanceState",
     "MultipleResultsError",
     "NoResultError",
@@ -32,6 +36,8 @@ __all__ = [
     "SObject",
     "Select",
     "Session",
+    "SessionClosedError",
+    "UnsavedChangesWarning",
     "and_",
     "current_session",
     "inspect",

@@ -12,6 +12,7 @@ errors attached.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import Token
@@ -68,12 +69,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FlushError",
+    "FlushErrorGroup",
     "MultipleResultsError",
     "NoResultError",
     "NoSessionError",
     "Operation",
     "QueryHandle",
     "Session",
+    "SessionClosedError",
+    "UnsavedChangesWarning",
     "current_session",
     "resolve_session",
 ]
@@ -92,30 +96,130 @@ class MultipleResultsError(SalesforceError, LookupError):
     """``session.one()`` found more than one record."""
 
 
+class SessionClosedError(SalesforceError, RuntimeError):
+    """Work was recorded on (or a flush asked of) a session whose block has ended.
+
+    Nothing recorded there would ever be sent: open a new ``Session`` for it.
+    """
+
+
+class UnsavedChangesWarning(UserWarning):
+    """A session's block ended cleanly with loaded records changed but never saved.
+
+    ``records`` lists ``(object, changed API names)``. ``Session(autosave=True)`` saves such
+    changes at every flush instead.
+    """
+
+    def __init__(self, message: str, records: Sequence[tuple[SObject, list[str]]]) -> None:
+        super().__init__(message)
+        self.records = list(records)
+
+
 class FlushError(SalesforceError):
     """Some operations of a flush failed; the others were applied and are clean.
 
-    ``failures`` lists ``(object, error)`` pairs, one per failed object, in order. The failed
-    objects stay pending with their errors attached (``sobjects.inspect(obj).errors``).
+    - ``failures``: ``(object, error)`` pairs, one per object that did not succeed, in order;
+    - ``objects``: those objects; ``failed``: the ones that failed for their own reasons;
+      ``not_run``: the ones not applied because of another failure (halted by
+      ``halt_on_error``, a parent that failed, rolled back with a transaction).
+
+    The text names records by sObject and id (``new Contact #3`` before they have one: the
+    third operation the session recorded), never by their values, so it is safe to log.
+    Objects keep their errors (``sobjects.inspect(obj).errors``) and stay pending until the
+    session closes.
     """
 
     def __init__(self, failures: Sequence[tuple[SObject, SalesforceError]], total: int) -> None:
         self.failures = list(failures)
-        lines = [f"{len(self.failures)} of {total} operations failed:"]
-        for obj, error in self.failures:
+        self.objects = [obj for obj, _ in self.failures]
+        self.failed = [obj for obj, error in self.failures if not _not_run(error)]
+        self.not_run = [obj for obj, error in self.failures if _not_run(error)]
+        lines = [f"{_tally(self.failures, total)}:"]
+        for obj, error in self.failures[:_LISTED]:
             lines.append(f"  {_describe(obj)}: {error}")
+        if len(self.failures) > _LISTED:
+            lines.append(f"  ... and {len(self.failures) - _LISTED} more (see .failures)")
         super().__init__("\n".join(lines))
 
 
+class FlushErrorGroup(ExceptionGroup[SalesforceError]):
+    """``group_errors=True``: one exception per object that did not succeed, each noted with
+    the record it concerns, and ``failures`` as on ``FlushError``."""
+
+    failures: list[tuple[SObject, SalesforceError]]
+
+    def __new__(
+        cls,
+        message: str,
+        exceptions: Sequence[SalesforceError],
+        failures: Sequence[tuple[SObject, SalesforceError]] = (),
+    ) -> Self:
+        group = super().__new__(cls, message, exceptions)
+        group.failures = list(failures)
+        return group
+
+    def __init__(
+        self,
+        message: str,
+        exceptions: Sequence[SalesforceError],
+        failures: Sequence[tuple[SObject, SalesforceError]] = (),
+    ) -> None:
+        super().__init__(message, exceptions)
+
+    @property
+    def objects(self) -> list[SObject]:
+        return [obj for obj, _ in self.failures]
+
+    def derive(self, excs: Sequence[SalesforceError]) -> FlushErrorGroup:  # type: ignore[override]
+        # except* splits the group: each part keeps the objects of its own errors.
+        kept = {id(e) for e in excs}
+        return FlushErrorGroup(
+            self.message, excs, [(o, e) for o, e in self.failures if id(e) in kept]
+        )
+
+
+_LISTED = 20  # records named in an error's text; the attributes hold them all
+
+
+_NOT_RUN = frozenset({"NOT_SENT", "BATCH_PROCESSING_HALTED", "PROCESSING_HALTED"})
+_ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+
+
+def _not_run(error: SalesforceError) -> bool:
+    """Not applied because of another failure: halted, never sent, or rolled back."""
+    codes = {e.code for e in getattr(error, "errors", ())}
+    return bool(codes & _NOT_RUN) or _ROLLED_BACK in codes
+
+
+def _tally(failures: Sequence[tuple[SObject, SalesforceError]], total: int) -> str:
+    """ "1 of 60 operations failed, 27 not run": the failures that caused the others apart
+    from them."""
+    rolled_back = not_run = 0
+    for _, error in failures:
+        codes = {e.code for e in getattr(error, "errors", ())}
+        if codes & _NOT_RUN:
+            not_run += 1
+        elif _ROLLED_BACK in codes:
+            rolled_back += 1
+    text = f"{len(failures) - not_run - rolled_back} of {total} operations failed"
+    if not_run:
+        text += f", {not_run} not run"
+    if rolled_back:
+        text += f", {rolled_back} rolled back"
+    return text
+
+
 def _describe(obj: SObject) -> str:
-    meta = sobject_meta(type(obj))
-    shown = [f"id={obj.id!r}"] if obj.id else []
-    for fm in meta.fields.values():
-        if fm.kind == "value" and fm.name != "id" and obj.__dict__.get(fm.name) is not None:
-            shown.append(f"{fm.name}={obj.__dict__[fm.name]!r}")
-        if len(shown) >= 3:
-            break
-    return f"{type(obj).__name__}({', '.join(shown)})"
+    """A record's name in messages: sObject and id, or its place among the session's
+    operations before it has an id. Never its field values (they may be personal data)."""
+    name = type(obj).__name__
+    record_id = obj.__dict__.get("id")
+    if record_id:
+        return f"{name} {record_id}"
+    pending = obj._sobject_state.pending
+    return (
+        f"new {name} #{pending.number}" if pending is not None and pending.number else f"new {name}"
+    )
 
 
 # -- operations --------------------------------------------------------------------------------
@@ -134,6 +238,7 @@ class Operation:
     """
 
     __slots__ = (
+        "answer_lost",
         "attempts",
         "blocked_by",
         "derived",
@@ -142,6 +247,7 @@ class Operation:
         "in_flight",
         "kind",
         "meta",
+        "number",
         "obj",
         "outcome_unknown",
         "sent_values",
@@ -171,6 +277,10 @@ class Operation:
         self.outcome_unknown = False
         self.error: SalesforceError | None = None  # why it was not sent, or is unknown
         self.unanswered: SalesforceError | None = None  # the request failure behind it
+        # An upsert sent once already whose answer was lost: it goes again (idempotent), but
+        # its created flag can then only be trusted when it says True.
+        self.answer_lost = False
+        self.number = 0  # its place among the session's operations: names it in messages
 
     def __repr__(self) -> str:
         state = "done" if self.done else "pending"
@@ -258,10 +368,18 @@ class Session:
     ...         ...
 
     Options: ``halt_on_error`` (stop at the first failed subrequest), ``autoraise`` (raise
-    ``FlushError`` when something failed; default True), ``group_errors`` (raise an
-    ``ExceptionGroup`` instead), ``transaction`` (flush through one all-or-none Composite
+    ``FlushError`` when something failed; default True), ``group_errors`` (raise a
+    ``FlushErrorGroup`` instead), ``transaction`` (flush through one all-or-none Composite
     request with ``@{ref.id}`` references), ``concurrency`` (independent batch requests in
-    flight), ``lock_retries`` (re-sends of subrequests that failed with UNABLE_TO_LOCK_ROW).
+    flight), ``lock_retries`` (re-sends of subrequests that failed with UNABLE_TO_LOCK_ROW),
+    ``autosave`` (every flush also saves loaded records changed but not saved; otherwise a
+    clean exit warns about them with ``UnsavedChangesWarning``), ``replay_upserts`` (an
+    upsert whose answer was lost is sent again at the next flush: default True, as upserts
+    by external id are idempotent; creates never are).
+
+    When the block ends, the session closes: what it did not finish is released (the objects
+    keep their errors, and can be saved in a new session), and recording more work on it
+    raises ``SessionClosedError``. Reads still work.
     """
 
     def __init__(
@@ -275,6 +393,8 @@ class Session:
         concurrency: int = 4,
         lock_retries: int = 3,
         collections_threshold: int | None = 200,
+        autosave: bool = False,
+        replay_upserts: bool = True,
     ) -> None:
         if collections_threshold is not None and collections_threshold < 1:
             raise ConfigurationError("collections_threshold must be >= 1, or None")
@@ -288,6 +408,10 @@ class Session:
         self.concurrency = concurrency
         self.lock_retries = lock_retries
         self.collections_threshold = collections_threshold
+        self.autosave = autosave
+        self.replay_upserts = replay_upserts
+        self.closed = False
+        self._recorded = 0  # operations recorded so far: numbers them for messages
         # Insertion-ordered, and removal is O(1): a flush of 100,000 records finishes each.
         self._pending: dict[Operation | QueryHandle[Any], None] = {}
         self._identity = IdentityMap()
@@ -307,24 +431,91 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        outermost = len(self._tokens) <= 1
         try:
             if exc_type is None:
                 await self.flush()
-            else:
-                self.discard()  # the block failed: nothing it recorded is sent
+                if outermost and not self.autosave:
+                    self._warn_unsaved()
+            # If the block raised, nothing it recorded is sent: close() releases it all.
         finally:
             if self._tokens:
                 current.reset(self._tokens.pop())
+            if outermost:
+                self.close()
+
+    def close(self) -> None:
+        """End the unit of work without flushing (the block's end does this after its flush).
+
+        What was not finished is released: failed and unsent operations are dropped from this
+        session, and their objects keep their state and errors (``inspect(obj)``), so a new
+        session can save them again, once. Recording work here afterwards, or flushing,
+        raises ``SessionClosedError``.
+        """
+        for item in self._pending:
+            if isinstance(item, Operation) and item.state.pending is item:
+                item.state.pending = None
+        self._pending.clear()
+        self.closed = True
 
     def discard(self) -> None:
-        """Forget every operation not sent yet."""
+        """Forget every operation not sent yet, and the errors of those that failed: their
+        objects are as they were before being recorded (``close()`` keeps the errors)."""
         for item in self._pending:
-            if isinstance(item, Operation) and item.obj._sobject_state.pending is item:
-                state = item.obj._sobject_state
+            if isinstance(item, Operation) and item.state.pending is item:
+                state = item.state
                 state.pending = None
                 state.failed = False
-                state.errors = []
+                state.errors = ()
         self._pending.clear()
+
+    def _check_open(self, doing: str) -> None:
+        if self.closed:
+            raise SessionClosedError(
+                f"this session's block has ended, so it will never flush again: {doing} here "
+                "would be lost. Record it in a new `async with Session(sf):` block"
+            )
+
+    def unsaved(self) -> list[tuple[SObject, list[str]]]:
+        """Records this session loaded that were changed but not saved: (object, API names
+        of what would be sent). ``autosave=True`` saves them at each flush."""
+        out: list[tuple[SObject, list[str]]] = []
+        for ref in list(self._identity.refs.values()):
+            obj = ref()
+            if obj is None:
+                continue
+            try:
+                slot = _state_slot(obj)
+            except AttributeError:
+                slot = None
+            if isinstance(slot, Loaded) and not slot.copies:
+                continue  # never assigned to since it was loaded: unchanged
+            state = obj._sobject_state
+            if state.session is not self or state.pending is not None or state.deleted:
+                continue
+            if not state.persistent or state.failed:
+                continue
+            names = [fm.api_name for fm in changed_fields(obj)]
+            names += [name for name in self._relation_changes(obj) if name not in names]
+            if names:
+                out.append((obj, names))
+        return out
+
+    def _warn_unsaved(self) -> None:
+        unsaved = self.unsaved()
+        if not unsaved:
+            return
+        shown = [f"{_describe(obj)} ({', '.join(names)})" for obj, names in unsaved[:_LISTED]]
+        more = f" and {len(unsaved) - _LISTED} more" if len(unsaved) > _LISTED else ""
+        warnings.warn(
+            UnsavedChangesWarning(
+                f"{len(unsaved)} record(s) changed in this session were never saved, and are "
+                f"not sent: {'; '.join(shown)}{more}. Call .save() on them, or use "
+                "Session(autosave=True)",
+                unsaved,
+            ),
+            stacklevel=3,
+        )
 
     @property
     def pending(self) -> list[Operation | QueryHandle[Any]]:
@@ -335,6 +526,7 @@ class Session:
 
     def add(self, obj: SObject) -> SObject:
         """Attach an object to this session (its identity is then tracked here)."""
+        self._check_open(f"adding {_describe(obj)}")
         obj._sobject_state.session = self
         if obj.id:
             self._identity[obj.id] = obj
@@ -389,6 +581,7 @@ class Session:
     def _register(
         self, obj: SObject, kind: Kind, external_id: FieldMeta | None = None
     ) -> Operation:
+        self._check_open(f"the {kind} of {_describe(obj)}")
         if kind != "delete":
             _check_sendable(obj)
         state = obj._sobject_state
@@ -413,6 +606,8 @@ class Session:
                 return current  # already recorded: the flush sends its latest values
             del self._pending[current]
         op = Operation(kind, obj, external_id)
+        self._recorded += 1
+        op.number = self._recorded
         state.pending = op
         state.failed = False
         state.errors = ()
@@ -423,6 +618,7 @@ class Session:
 
     def query(self, query: Select[T]) -> QueryHandle[T]:
         """Record a query; the flush runs it after the writes recorded before it."""
+        self._check_open("a deferred query")
         handle: QueryHandle[T] = QueryHandle(query)
         self._pending[handle] = None
         return handle
@@ -534,9 +730,13 @@ class Session:
 
         One flush runs at a time per session; work recorded meanwhile goes in the next one.
         """
+        self._check_open("a flush")
         if self._flush_lock is None:
             self._flush_lock = anyio.Lock()
         async with self._flush_lock:
+            if self.autosave:
+                for obj, _ in self.unsaved():
+                    self.register_save(obj)
             await self._flush()
 
     async def _flush(self) -> None:
@@ -608,12 +808,17 @@ class Session:
         for item in work:
             if not isinstance(item, Operation):
                 continue
-            for parent in self._new_parents(item):
+            if not item.state.assigned or item.kind == "delete":
+                continue
+            for relation, parent in self._relation_changes(item.obj).values():
+                if parent is None or parent.id:
+                    continue
                 in_flight = parent._sobject_state.pending
                 if id(parent) not in saving and not (in_flight and in_flight.in_flight):
                     raise ConfigurationError(
-                        f"{_describe(item.obj)} refers to {_describe(parent)}, which has no id "
-                        "and is not being saved: call .save() (or .upsert()) on it too"
+                        f"{_describe(item.obj)} refers through .{relation} to a "
+                        f"{_describe(parent)}, which has no id and is not being saved: call "
+                        ".save() (or .upsert()) on it too"
                     )
 
     def _waves(self, work: list[Operation | QueryHandle[Any]]) -> list[list[Any]]:
@@ -884,12 +1089,17 @@ class Session:
 
     def _unanswered(self, sent: list[_Sent], exc: SalesforceError) -> None:
         """Subrequests left without an answer by a failed request."""
-        if nothing_applied(exc):
-            return  # still pending: the next flush sends them
+        applied = not nothing_applied(exc)
         for entry in sent:
             if isinstance(entry.op, Operation) and not entry.subrequest.done:
+                entry.op.unanswered = exc  # named on the error the flush raises
+                if not applied:
+                    continue  # certainly not applied: still pending, the next flush sends it
+                if entry.op.kind == "upsert" and self.replay_upserts:
+                    # Idempotent by its external id: it stays pending and goes again.
+                    entry.op.answer_lost = True
+                    continue
                 entry.op.outcome_unknown = True
-                entry.op.unanswered = exc
                 entry.op.error = ResponseError(
                     0,
                     [
@@ -1040,7 +1250,9 @@ class Session:
             result = sub.upsert_result
             if result.id:
                 obj.__dict__["id"] = _salesforce_id(result.id)
-            state.created = result.created
+            # After a lost answer, "updated" may mean "created by the attempt we never heard
+            # back from": unknown.
+            state.created = None if op.answer_lost and not result.created else result.created
         state.persistent = True
         for name, value in op.sent_values.items():
             snapshot[name] = frozen_value(value)
@@ -1081,6 +1293,11 @@ class Session:
                 page = await self.sf.request_json("GET", next_url)
                 records.extend(page.get("records") or [])
                 next_url = page.get("nextRecordsUrl")
+            if shape_of(handle.query).has_children:
+                # Child subqueries cut short (done: false) are fetched as session.all does.
+                more = self.sf.query(handle.query.to_soql())
+                for record in records:
+                    await more.complete_children(record)
             handle._records = self._hydrate_many(
                 handle.query.model, records, shape_of(handle.query)
             )
@@ -1120,7 +1337,14 @@ class Session:
                 state.errors = list(getattr(error, "errors", []))
             failures.append((item.obj, error))
         if transport:
-            # The requests themselves failed: that comes first.
+            # The requests themselves failed: that comes first. Each error lists the objects
+            # it left unknown (sent, no answer) or still pending (to be sent again).
+            for exc in transport:
+                exc.objects = [
+                    item.obj
+                    for item in work
+                    if isinstance(item, Operation) and item.unanswered is exc
+                ]
             if len(transport) == 1:
                 raise transport[0]
             raise ExceptionGroup(f"{len(transport)} requests of the flush failed", transport)
@@ -1133,15 +1357,22 @@ class Session:
             return
         total = sum(1 for w in work if isinstance(w, Operation))
         if self.group_errors:
-            exceptions: list[Exception] = []
+            exceptions: list[SalesforceError] = []
             for obj, error in failures:
                 error.add_note(f"while saving {_describe(obj)}")
+                error.objects = [obj]
                 exceptions.append(error)
-            raise ExceptionGroup(f"{len(failures)} of {total} operations failed", exceptions)
+            raise FlushErrorGroup(
+                _tally(failures, total),
+                exceptions,
+                failures,
+            )
         raise FlushError(failures, total)
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+_state_slot: Any = SObject._sobject_slot.__get__  # type: ignore[attr-defined]
 
 
 def _check_sendable(obj: SObject) -> None:
