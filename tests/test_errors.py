@@ -9,6 +9,7 @@ import pytest
 from sobjects.errors import (
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConfigurationError,
     DuplicateValueError,
     EntityIsDeletedError,
@@ -100,6 +101,9 @@ def test_class_tree() -> None:
     assert issubclass(ResponseError, SalesforceError)
     assert issubclass(AuthenticationError, SalesforceError)
     assert issubclass(ConfigurationError, ValueError)
+    # Still the RuntimeError httpx raised before sobjects had its own class for it.
+    assert issubclass(ClientClosedError, SalesforceError)
+    assert issubclass(ClientClosedError, RuntimeError)
 
 
 @pytest.mark.parametrize(

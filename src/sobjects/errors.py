@@ -10,6 +10,7 @@ first error's code, falling back to the HTTP status.
     ├── ConfigurationError (ValueError)     bad arguments, caught before any HTTP is spent
     │   └── CompositeLimitError             too many subrequests / query subrequests
     ├── ResultNotReadyError (RuntimeError)  a subrequest's result read before execution
+    ├── ClientClosedError (RuntimeError)    the client was used after aclose() / `async with`
     ├── TransportError                      no usable HTTP response (connect error, timeout, ...)
     │   └── OutcomeUnknownError             a POST was sent, no answer came: maybe applied
     ├── CollectionsRequestError             a later Collections request failed; .results, .error
@@ -54,6 +55,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "CollectionsRequestError",
     "CompositeLimitError",
     "ConfigurationError",
@@ -165,6 +167,15 @@ class CompositeLimitError(ConfigurationError):
 
 class ResultNotReadyError(SalesforceError, RuntimeError):
     """A subrequest's result was read before its batch was executed."""
+
+
+class ClientClosedError(SalesforceError, RuntimeError):
+    """The client was used after ``aclose()`` or the end of its ``async with`` block (or the
+    ``httpx.AsyncClient`` passed as ``httpx_client`` was closed by its owner).
+
+    Raised before anything is sent, so nothing was applied; a closed client cannot be reopened:
+    make a new ``Salesforce``.
+    """
 
 
 class TransportError(SalesforceError):

@@ -40,6 +40,7 @@ from sobjects.client._sobject import (
     upsert_body,
 )
 from sobjects.errors import (
+    ClientClosedError,
     CompositeLimitError,
     ConfigurationError,
     ErrorDetail,
@@ -753,6 +754,8 @@ class CompositeBatch(_Executable):
         ``ExceptionGroup`` when several failed).
         """
         self._check_not_executed()
+        # One clear error up front, not one per concurrent request of 25.
+        self._client._check_open()
         pending = [s for s in self.subrequests if not s.done]
         chunks = [pending[i : i + BATCH_SIZE] for i in range(0, len(pending), BATCH_SIZE)]
         if self.halt_on_error:
@@ -839,7 +842,7 @@ def nothing_applied(exc: BaseException) -> bool:
     """Whether a failed request certainly changed nothing in the org."""
     if isinstance(exc, OutcomeUnknownError):
         return False
-    if isinstance(exc, (TransportError, ConfigurationError)):
+    if isinstance(exc, (TransportError, ConfigurationError, ClientClosedError)):
         return True  # never sent, or refused before sending
     if isinstance(exc, ResponseError):
         # Refused as a whole (envelope, auth, limits) or throttled before processing.
@@ -947,6 +950,7 @@ class Composite(_Executable):
     async def execute(self) -> Self:
         """Send the composite request; results are bound in place. Returns the composite."""
         self._check_not_executed()
+        self._client._check_open()
         if not self.subrequests:
             self.executed = True
             return self
