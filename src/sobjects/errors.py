@@ -37,6 +37,9 @@ first error's code, falling back to the HTTP status.
         ├── PreconditionFailedError         412 (If-Match / If-Unmodified-Since)
         └── ServerError                     5xx (UNKNOWN_EXCEPTION, unavailable, ...)
 
+``SubrequestErrorGroup`` (an ``ExceptionGroup`` of ``ResponseError``) is what a composite's
+``autoraise`` with ``group_errors`` raises: one error per subrequest that did not succeed.
+
 Example::
 
     try:
@@ -50,7 +53,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sobjects.client._composite import Subrequest
 
 __all__ = [
     "AuthenticationError",
@@ -81,6 +87,7 @@ __all__ = [
     "SalesforceError",
     "ServerError",
     "SessionExpiredError",
+    "SubrequestErrorGroup",
     "TransportError",
     "error_for",
     "parse_error_details",
@@ -227,7 +234,14 @@ class ResponseError(SalesforceError):
 
     ``errors`` holds every error of the response; ``status_code`` is the HTTP status (of the
     subrequest, for composite results); ``method`` and ``url`` say which request failed.
+
+    When a composite's ``autoraise`` raised it for a subrequest, ``failed_subrequests`` and
+    ``halted_subrequests`` tell what happened to the whole request, as on
+    ``SubrequestErrorGroup``; otherwise both are empty.
     """
+
+    failed_subrequests: tuple[Subrequest, ...] = ()
+    halted_subrequests: tuple[Subrequest, ...] = ()
 
     def __init__(
         self,
@@ -342,6 +356,29 @@ class PreconditionFailedError(ResponseError):
 
 class ServerError(ResponseError):
     """HTTP 5xx."""
+
+
+class SubrequestErrorGroup(ExceptionGroup[ResponseError]):
+    """The errors of a composite's subrequests, raised by ``autoraise`` with ``group_errors``.
+
+    ``exceptions`` holds one error per subrequest that did not succeed, in order.
+    ``failed_subrequests`` are those that failed for their own reason; ``halted_subrequests``
+    are those that did not run, or were rolled back, because another one failed (a batch's
+    ``halt_on_error``, a composite's ``all_or_none``): their error is a
+    ``ProcessingHaltedError``. The message counts both: ``60 subrequests: 1 failed, 59 not
+    run``.
+    """
+
+    failed_subrequests: tuple[Subrequest, ...] = ()
+    halted_subrequests: tuple[Subrequest, ...] = ()
+
+    # The part of the group an ``except*`` clause or ``split()`` hands out keeps the counts:
+    # they describe the request, not the part.
+    def derive(self, excs: Sequence[ResponseError]) -> SubrequestErrorGroup:  # type: ignore[override]
+        group = SubrequestErrorGroup(self.message, excs)
+        group.failed_subrequests = self.failed_subrequests
+        group.halted_subrequests = self.halted_subrequests
+        return group
 
 
 _BY_CODE: dict[str, type[ResponseError]] = {
