@@ -9,6 +9,7 @@ import pytest
 from sobjects.errors import (
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConfigurationError,
     DuplicateValueError,
     EntityIsDeletedError,
@@ -30,6 +31,7 @@ from sobjects.errors import (
     SalesforceError,
     ServerError,
     SessionExpiredError,
+    SubrequestErrorGroup,
     error_for,
     parse_error_details,
 )
@@ -100,6 +102,9 @@ def test_class_tree() -> None:
     assert issubclass(ResponseError, SalesforceError)
     assert issubclass(AuthenticationError, SalesforceError)
     assert issubclass(ConfigurationError, ValueError)
+    # Still the RuntimeError httpx raised before sobjects had its own class for it.
+    assert issubclass(ClientClosedError, SalesforceError)
+    assert issubclass(ClientClosedError, RuntimeError)
 
 
 @pytest.mark.parametrize(
@@ -295,3 +300,21 @@ def test_error_detail_str() -> None:
     assert str(ErrorDetail("REQUIRED_FIELD_MISSING", "m", ("A", "B"))) == (
         "REQUIRED_FIELD_MISSING: m (fields: A, B)"
     )
+
+
+def test_subrequest_error_group_parts_keep_the_request_counts() -> None:
+    failed = error_for(404, rest_error("NOT_FOUND"))
+    halted = error_for(412, rest_error("BATCH_PROCESSING_HALTED"))
+    assert failed.failed_subrequests == () and failed.halted_subrequests == ()  # not a composite's
+    group = SubrequestErrorGroup("2 subrequests: 1 failed, 1 not run", [failed, halted])
+    marker_failed, marker_halted = object(), object()
+    group.failed_subrequests = (marker_failed,)  # type: ignore[assignment]
+    group.halted_subrequests = (marker_halted,)  # type: ignore[assignment]
+    match, rest = group.split(ProcessingHaltedError)
+    assert match is not None and rest is not None
+    for part in (match, rest):
+        assert isinstance(part, SubrequestErrorGroup)
+        assert part.message == group.message
+        assert part.failed_subrequests == (marker_failed,)
+        assert part.halted_subrequests == (marker_halted,)
+    assert match.exceptions == (halted,) and rest.exceptions == (failed,)

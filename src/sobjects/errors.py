@@ -10,6 +10,7 @@ first error's code, falling back to the HTTP status.
     ├── ConfigurationError (ValueError)     bad arguments, caught before any HTTP is spent
     │   └── CompositeLimitError             too many subrequests / query subrequests
     ├── ResultNotReadyError (RuntimeError)  a subrequest's result read before execution
+    ├── ClientClosedError (RuntimeError)    the client was used after aclose() / `async with`
     ├── TransportError                      no usable HTTP response (connect error, timeout, ...)
     │   └── OutcomeUnknownError             a POST was sent, no answer came: maybe applied
     ├── CollectionsRequestError             a later Collections request failed; .results, .error
@@ -36,6 +37,9 @@ first error's code, falling back to the HTTP status.
         ├── PreconditionFailedError         412 (If-Match / If-Unmodified-Since)
         └── ServerError                     5xx (UNKNOWN_EXCEPTION, unavailable, ...)
 
+``SubrequestErrorGroup`` (an ``ExceptionGroup`` of ``ResponseError``) is what a composite's
+``autoraise`` with ``group_errors`` raises: one error per subrequest that did not succeed.
+
 Example::
 
     try:
@@ -49,11 +53,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sobjects.client._composite import Subrequest
 
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "CollectionsRequestError",
     "CompositeLimitError",
     "ConfigurationError",
@@ -79,6 +87,7 @@ __all__ = [
     "SalesforceError",
     "ServerError",
     "SessionExpiredError",
+    "SubrequestErrorGroup",
     "TransportError",
     "error_for",
     "parse_error_details",
@@ -174,6 +183,15 @@ class ResultNotReadyError(SalesforceError, RuntimeError):
     """A subrequest's result was read before its batch was executed."""
 
 
+class ClientClosedError(SalesforceError, RuntimeError):
+    """The client was used after ``aclose()`` or the end of its ``async with`` block (or the
+    ``httpx.AsyncClient`` passed as ``httpx_client`` was closed by its owner).
+
+    Raised before anything is sent, so nothing was applied; a closed client cannot be reopened:
+    make a new ``Salesforce``.
+    """
+
+
 class TransportError(SalesforceError):
     """No usable HTTP response: connection refused, timeout, protocol error, retries exhausted."""
 
@@ -223,7 +241,14 @@ class ResponseError(SalesforceError):
 
     ``errors`` holds every error of the response; ``status_code`` is the HTTP status (of the
     subrequest, for composite results); ``method`` and ``url`` say which request failed.
+
+    When a composite's ``autoraise`` raised it for a subrequest, ``failed_subrequests`` and
+    ``halted_subrequests`` tell what happened to the whole request, as on
+    ``SubrequestErrorGroup``; otherwise both are empty.
     """
+
+    failed_subrequests: tuple[Subrequest, ...] = ()
+    halted_subrequests: tuple[Subrequest, ...] = ()
 
     def __init__(
         self,
@@ -338,6 +363,29 @@ class PreconditionFailedError(ResponseError):
 
 class ServerError(ResponseError):
     """HTTP 5xx."""
+
+
+class SubrequestErrorGroup(ExceptionGroup[ResponseError]):
+    """The errors of a composite's subrequests, raised by ``autoraise`` with ``group_errors``.
+
+    ``exceptions`` holds one error per subrequest that did not succeed, in order.
+    ``failed_subrequests`` are those that failed for their own reason; ``halted_subrequests``
+    are those that did not run, or were rolled back, because another one failed (a batch's
+    ``halt_on_error``, a composite's ``all_or_none``): their error is a
+    ``ProcessingHaltedError``. The message counts both: ``60 subrequests: 1 failed, 59 not
+    run``.
+    """
+
+    failed_subrequests: tuple[Subrequest, ...] = ()
+    halted_subrequests: tuple[Subrequest, ...] = ()
+
+    # The part of the group an ``except*`` clause or ``split()`` hands out keeps the counts:
+    # they describe the request, not the part.
+    def derive(self, excs: Sequence[ResponseError]) -> SubrequestErrorGroup:  # type: ignore[override]
+        group = SubrequestErrorGroup(self.message, excs)
+        group.failed_subrequests = self.failed_subrequests
+        group.halted_subrequests = self.halted_subrequests
+        return group
 
 
 _BY_CODE: dict[str, type[ResponseError]] = {

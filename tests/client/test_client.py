@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 import respx
 
-from sobjects import Salesforce
+from sobjects import RequestEvent, Salesforce
 from sobjects.auth import ClientCredentials, StaticToken
 from sobjects.client import DEFAULT_TIMEOUT
 from sobjects.errors import (
+    ClientClosedError,
     ConfigurationError,
     EntityIsDeletedError,
     MultipleRecordsError,
     NotFoundError,
     RequiredFieldMissingError,
+    SalesforceError,
     ServerError,
 )
 from tests.conftest import DATA, FAST_RETRY, INSTANCE, TOKEN, TOKEN_PATH, token_reply
@@ -485,3 +488,157 @@ async def test_concurrency_limit_bounds_requests_in_flight(router: respx.Router)
             for _ in range(12):
                 tg.start_soon(sf.limits)
     assert peak == 3
+
+
+# -- a closed client -----------------------------------------------------------------------------
+
+ACCOUNT_ID = "001D000000IRFmaIAH"
+
+
+async def _batch(sf: Salesforce) -> object:
+    batch = sf.composite.batch()
+    for i in range(60):  # three requests of 25, concurrently: still one error
+        batch.sobject.create("Contact", {"LastName": f"N{i}"})
+    return await batch.execute()
+
+
+async def _composite(sf: Salesforce) -> object:
+    async with sf.composite() as composite:
+        composite.sobject.create("Account", {"Name": "Acme"})
+    return composite
+
+
+async def _query_pages(sf: Salesforce) -> object:
+    return [page async for page in sf.query("SELECT Id FROM Account").pages()]
+
+
+EVERY_REQUEST_PATH: dict[str, Callable[[Salesforce], Awaitable[object]]] = {
+    "sobject.create": lambda sf: sf.sobject.create("Account", {"Name": "Acme"}),
+    "sobject.get": lambda sf: sf.sobject.get("Account", ACCOUNT_ID),
+    "sobject.update": lambda sf: sf.sobject.update("Account", ACCOUNT_ID, {"Name": "B"}),
+    "sobject.delete": lambda sf: sf.sobject.delete("Account", ACCOUNT_ID),
+    "sobject.upsert": lambda sf: sf.sobject.upsert(
+        "Account", {"Ext__c": "1", "Name": "A"}, external_id_field="Ext__c"
+    ),
+    "query.all": lambda sf: sf.query("SELECT Id FROM Account").all(),
+    "query.count": lambda sf: sf.query("SELECT COUNT() FROM Account").count(),
+    "query.pages": _query_pages,
+    "composite.batch": _batch,
+    "composite": _composite,
+    "collections.create": lambda sf: sf.collections.create("Account", [{"Name": "A"}] * 250),
+    "collections.update": lambda sf: sf.collections.update(
+        "Account", [{"Id": ACCOUNT_ID, "Name": "A"}]
+    ),
+    "collections.delete": lambda sf: sf.collections.delete([ACCOUNT_ID]),
+    "collections.retrieve": lambda sf: sf.collections.retrieve(
+        "Account", [ACCOUNT_ID], fields=["Name"]
+    ),
+    "limits": lambda sf: sf.limits(),
+    "versions": lambda sf: sf.versions(),
+    "describe": lambda sf: sf.describe(),
+    "describe sobject": lambda sf: sf.describe("Account"),
+    "request": lambda sf: sf.request("GET", "recent"),
+    "request_json": lambda sf: sf.request_json("GET", "recent"),
+}
+
+
+@pytest.fixture
+def anything(router: respx.Router) -> respx.Route:
+    """Answers every request (token included) so that only a refusal can fail the call."""
+    return router.route().mock(return_value=httpx.Response(200, json={}))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", list(EVERY_REQUEST_PATH))
+async def test_every_request_path_of_a_closed_client_raises_client_closed_error(
+    path: str, router: respx.Router, anything: respx.Route
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as http:
+        # ClientCredentials: not even a token request may be made.
+        sf = Salesforce(INSTANCE, auth=ClientCredentials("id", "secret"), httpx_client=http)
+        await sf.aclose()
+        assert sf.is_closed
+        with pytest.raises(ClientClosedError, match="client is closed"):
+            await EVERY_REQUEST_PATH[path](sf)
+    assert anything.call_count == 0
+
+
+@pytest.mark.anyio
+async def test_a_client_used_after_its_async_with_block_raises_client_closed_error() -> None:
+    with respx.mock(base_url=INSTANCE, assert_all_called=False) as mock:
+        paths = r"/services/data/v62.0/(limits|sobjects/Account/describe)"
+        route = mock.get(path__regex=paths).mock(return_value=httpx.Response(200, json={}))
+        async with Salesforce(INSTANCE, auth=StaticToken(TOKEN)) as sf:
+            await sf.limits()
+            await sf.describe("Account")  # cached from here on
+        for call in (sf.limits, lambda: sf.describe("Account")):
+            with pytest.raises(ClientClosedError) as info:
+                await call()
+            # A sobjects error, and still the RuntimeError httpx used to raise.
+            assert isinstance(info.value, SalesforceError)
+            assert isinstance(info.value, RuntimeError)
+        with pytest.raises(ClientClosedError):
+            async with sf:
+                pass
+        await sf.aclose()  # closing twice is harmless
+    assert route.call_count == 2
+
+
+@pytest.mark.anyio
+async def test_a_closed_client_leaves_a_batch_pending(
+    sf: Salesforce, router: respx.Router, anything: respx.Route
+) -> None:
+    batch = sf.composite.batch(halt_on_error=True)
+    subs = [batch.sobject.create("Contact", {"LastName": f"N{i}"}) for i in range(30)]
+    await sf.aclose()
+    with pytest.raises(ClientClosedError):
+        await batch.execute()
+    # Refused before sending: nothing can have been applied.
+    assert not batch.executed
+    assert not any(s.done for s in subs)
+    assert anything.call_count == 0
+
+
+@pytest.mark.anyio
+async def test_a_caller_client_closed_by_its_owner_raises_client_closed_error(
+    router: respx.Router, anything: respx.Route
+) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+    sf = Salesforce(INSTANCE, auth=StaticToken(TOKEN), httpx_client=http)
+    await http.aclose()
+    assert sf.is_closed
+    with pytest.raises(ClientClosedError, match="httpx_client is closed"):
+        await sf.sobject.create("Account", {"Name": "Acme"})
+    assert anything.call_count == 0
+
+
+@pytest.mark.anyio
+async def test_a_caller_client_closed_during_the_request_is_translated_at_the_send(
+    router: respx.Router, anything: respx.Route
+) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+
+    async def close_http(event: RequestEvent) -> None:
+        # Emitted after the checks, just before httpx sends: as if another task closed it.
+        await http.aclose()
+
+    sf = Salesforce(
+        INSTANCE,
+        auth=StaticToken(TOKEN),
+        httpx_client=http,
+        event_hooks={"request": [close_http]},
+    )
+    with pytest.raises(ClientClosedError, match="was not sent") as info:
+        await sf.sobject.create("Account", {"Name": "Acme"})
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert anything.call_count == 0
+
+
+@pytest.mark.anyio
+async def test_other_runtime_errors_of_the_transport_are_not_translated(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    router.get("/services/data/v62.0/limits").mock(side_effect=RuntimeError("boom"))
+    with pytest.raises(RuntimeError, match="boom") as info:
+        await sf.limits()
+    assert not isinstance(info.value, ClientClosedError)

@@ -10,11 +10,14 @@ import pytest
 import respx
 
 from sobjects import Salesforce
+from sobjects.emulator import LocalOrg
 from sobjects.errors import (
     CompositeLimitError,
     ConfigurationError,
     FieldValidationError,
     ProcessingHaltedError,
+    RequiredFieldMissingError,
+    SubrequestErrorGroup,
 )
 
 pytestmark = pytest.mark.anyio
@@ -131,11 +134,14 @@ async def test_group_errors_for_composite(sf: Salesforce, router: respx.Router) 
             },
         )
     )
-    with pytest.raises(ExceptionGroup) as info:
+    with pytest.raises(SubrequestErrorGroup) as info:
         async with sf.composite(all_or_none=True, autoraise=True, group_errors=True) as c:
-            c.sobject.create("Account", {"Name": "Acme"})
-            c.sobject.create("Account", {"Name": "x" * 300})
+            rolled_back = c.sobject.create("Account", {"Name": "Acme"})
+            failed = c.sobject.create("Account", {"Name": "x" * 300})
     assert [type(e) for e in info.value.exceptions] == [ProcessingHaltedError, FieldValidationError]
+    assert str(info.value) == "2 subrequests: 1 failed, 1 rolled back (2 sub-exceptions)"
+    assert info.value.failed_subrequests == (failed,)
+    assert info.value.halted_subrequests == (rolled_back,)
 
 
 async def test_limits_are_checked_before_sending(sf: Salesforce, router: respx.Router) -> None:
@@ -356,3 +362,20 @@ async def test_composite_calls_wait_longer_than_salesforce_runs_them(
     timeout = route.calls.last.request.extensions["timeout"]
     assert timeout["read"] >= 600  # Salesforce may run a composite for 10 minutes
     assert timeout["connect"] == sf.timeout.connect
+
+
+async def test_the_dependants_of_a_failure_are_counted_as_not_run() -> None:
+    org = LocalOrg()
+    async with org.client() as sf:
+        composite = sf.composite(autoraise=True, group_errors=True)
+        account = composite.sobject.create("Account", {"Industry": "no name"})
+        contact = composite.sobject.create(
+            "Contact", {"LastName": "Orphan", "AccountId": account.reference.id}
+        )
+        with pytest.raises(SubrequestErrorGroup) as info:
+            await composite.execute()
+    assert str(info.value) == "2 subrequests: 1 failed, 1 not run (2 sub-exceptions)"
+    assert info.value.failed_subrequests == (account,)
+    assert info.value.halted_subrequests == (contact,)
+    assert isinstance(account.error(), RequiredFieldMissingError)
+    assert isinstance(contact.error(), ProcessingHaltedError)

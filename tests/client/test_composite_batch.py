@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -13,6 +13,8 @@ import respx
 
 from sobjects import RetryPolicy, Salesforce
 from sobjects.auth import StaticToken
+from sobjects.client import Subrequest
+from sobjects.emulator import LocalOrg
 from sobjects.errors import (
     ConfigurationError,
     InvalidFieldError,
@@ -24,6 +26,7 @@ from sobjects.errors import (
     ResponseError,
     ResultNotReadyError,
     ServerError,
+    SubrequestErrorGroup,
 )
 from tests.conftest import FAST_RETRY, INSTANCE, TOKEN
 
@@ -237,7 +240,11 @@ async def test_group_errors_raises_every_failure(
             batch.sobject.create("Contact", {"LastName": "ok"})
     kinds = [type(e) for e in info.value.exceptions]
     assert kinds == [RequiredFieldMissingError, NotFoundError]
-    assert "2 of 3 subrequests failed" in str(info.value)
+    # Nothing halted: plain "N failed".
+    assert str(info.value) == "3 subrequests: 2 failed (2 sub-exceptions)"
+    assert isinstance(info.value, SubrequestErrorGroup)
+    assert [s.kind for s in info.value.failed_subrequests] == ["create", "delete"]
+    assert info.value.halted_subrequests == ()
 
 
 async def test_no_autoraise_by_default(sf: Salesforce, endpoint: FakeBatchEndpoint) -> None:
@@ -689,3 +696,121 @@ async def test_cancelling_execute_cancels_the_requests(
     assert gate.in_flight == 0
     assert not any(s.done for s in subs)
     assert batch.executed  # sent, so they may have been applied: never sent again
+
+
+# -- failed or not run ---------------------------------------------------------------------------
+
+
+def failing_first(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    """Creates that succeed, except the one for Contact ``name``."""
+
+    def answer(sub: dict[str, Any]) -> tuple[int, Any]:
+        return (404, NOT_FOUND) if sub["richInput"]["LastName"] == name else echo_ids(sub)
+
+    return answer
+
+
+def assert_halted_alike(halted: Sequence[Subrequest]) -> None:
+    """Every halted subrequest reads the same, whoever halted it."""
+    assert all(s.halted and s.status_code == 412 and not s.is_success for s in halted)
+    assert len({str(s.errors) for s in halted}) == 1
+    assert halted[0].errors[0].code == "BATCH_PROCESSING_HALTED"
+    assert "Not run" in halted[0].errors[0].message
+    assert all(isinstance(s.error(), ProcessingHaltedError) for s in halted)
+
+
+@pytest.mark.parametrize(
+    ("failing", "server_halted"),
+    [(0, 24), (3, 21), (24, 0)],  # first, inside, and last of the first request of 25
+)
+async def test_halted_subrequests_are_counted_apart_from_the_failure(
+    sf: Salesforce, router: respx.Router, failing: int, server_halted: int
+) -> None:
+    fake = FakeBatchEndpoint(failing_first(f"N{failing}"))
+    router.post(f"{V}/composite/batch").mock(side_effect=fake)
+    batch = sf.composite.batch(halt_on_error=True, autoraise=True, group_errors=True)
+    subs = add_contacts(batch, 60)
+    with pytest.raises(SubrequestErrorGroup) as info:
+        await batch.execute()
+    group = info.value
+    not_run = 59 - failing
+    summary = f"60 subrequests: 1 failed, {not_run} not run"
+    assert str(group) == f"{summary} ({not_run + 1} sub-exceptions)"
+    assert group.failed_subrequests == (subs[failing],)
+    assert group.halted_subrequests == tuple(subs[failing + 1 :])
+    kinds = [type(e) for e in group.exceptions]
+    assert kinds == [NotFoundError] + [ProcessingHaltedError] * not_run
+    assert len(fake.payloads) == 1  # the later requests were never sent
+    # Halted by Salesforce (later in the failing request) or by the client (later requests):
+    # the same message and code, and the raw answer is still there.
+    by_server = subs[failing + 1 : 25]
+    assert len(by_server) == server_halted
+    assert all(s.response["result"] == HALTED for s in by_server)
+    assert_halted_alike(subs[failing + 1 :])
+    assert all(s.is_success and not s.halted for s in subs[:failing])
+
+
+async def test_autoraise_without_group_says_what_was_not_run(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    router.post(f"{V}/composite/batch").mock(side_effect=FakeBatchEndpoint(failing_first("N0")))
+    batch = sf.composite.batch(halt_on_error=True, autoraise=True)
+    subs = add_contacts(batch, 60)
+    with pytest.raises(NotFoundError) as info:
+        await batch.execute()
+    assert info.value.failed_subrequests == (subs[0],)
+    assert info.value.halted_subrequests == tuple(subs[1:])
+    assert info.value.__notes__ == ["60 subrequests: 1 failed, 59 not run"]
+
+
+async def test_except_star_parts_keep_the_counts(sf: Salesforce, router: respx.Router) -> None:
+    router.post(f"{V}/composite/batch").mock(side_effect=FakeBatchEndpoint(failing_first("N3")))
+    batch = sf.composite.batch(halt_on_error=True, autoraise=True, group_errors=True)
+    subs = add_contacts(batch, 30)
+    caught: list[ExceptionGroup[Exception]] = []
+    try:
+        await batch.execute()
+    except* ProcessingHaltedError as halted_part:
+        caught.append(halted_part)
+    except* NotFoundError as failed_part:
+        caught.append(failed_part)
+    assert [len(part.exceptions) for part in caught] == [26, 1]
+    for part in caught:
+        assert isinstance(part, SubrequestErrorGroup)
+        assert part.failed_subrequests == (subs[3],)
+        assert part.halted_subrequests == tuple(subs[4:])
+
+
+async def test_a_plain_412_is_a_failure_not_a_halt(sf: Salesforce, router: respx.Router) -> None:
+    precondition = [{"errorCode": "PRECONDITION_FAILED", "message": "changed since"}]
+    router.post(f"{V}/composite/batch").mock(
+        side_effect=FakeBatchEndpoint(lambda sub: (412, precondition))
+    )
+    batch = sf.composite.batch(autoraise=True, group_errors=True)
+    sub = batch.sobject.create("Contact", {"LastName": "A"})
+    with pytest.raises(SubrequestErrorGroup) as info:
+        await batch.execute()
+    assert not sub.halted and sub.result == precondition
+    assert info.value.failed_subrequests == (sub,)
+    assert str(info.value) == "1 subrequest: 1 failed (1 sub-exception)"
+
+
+async def test_the_local_org_halts_alike_and_applies_nothing_after_the_failure() -> None:
+    org = LocalOrg()
+    async with org.client() as sf:
+        batch = sf.composite.batch(halt_on_error=True, autoraise=True, group_errors=True)
+        broken = batch.sobject.create("Contact", {"FirstName": "no last name"})
+        rest = add_contacts(batch, 59)
+        with pytest.raises(SubrequestErrorGroup) as info:
+            await batch.execute()
+        assert str(info.value).startswith("60 subrequests: 1 failed, 59 not run")
+        assert info.value.failed_subrequests == (broken,)
+        assert info.value.halted_subrequests == tuple(rest)
+        assert isinstance(broken.error(), RequiredFieldMissingError)
+        assert_halted_alike(rest)
+        # 24 halted by the org in the first request, 35 never sent.
+        assert [s.response["result"][0]["message"] for s in rest[:24]] == [
+            "Batch processing halted per request"
+        ] * 24
+        assert org.api_usage == 25  # only the first request reached the org
+        assert await sf.query("SELECT COUNT() FROM Contact").count() == 0

@@ -28,6 +28,7 @@ from sobjects.client._events import (
 from sobjects.client._json import dumps
 from sobjects.client._retry import DEFAULT_RETRY, RetryPolicy, parse_retry_after
 from sobjects.errors import (
+    ClientClosedError,
     ConfigurationError,
     OutcomeUnknownError,
     SalesforceError,
@@ -112,6 +113,7 @@ class Salesforce:
     Give it the org's URL (My Domain) and an authentication strategy. The instance URL in the
     token reply wins over ``base_url``. A caller's ``httpx_client`` is used as is (and never
     closed); otherwise the client owns a pooled one, closed by ``async with`` or ``aclose()``.
+    Either way a client is done once closed: any later request raises ``ClientClosedError``.
     Every request has a timeout; at most ``concurrency_limit`` requests are in flight at once.
 
     >>> from sobjects.auth import StaticToken
@@ -145,6 +147,7 @@ class Salesforce:
         self.timeout = _check_timeout(timeout)
         self.concurrency_limit = concurrency_limit
         self._owns_http = httpx_client is None
+        self._closed = False
         self._http = httpx_client or httpx.AsyncClient(
             timeout=self.timeout,
             limits=httpx.Limits(max_connections=concurrency_limit),
@@ -165,6 +168,7 @@ class Salesforce:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Salesforce:
+        self._check_open()
         return self
 
     async def __aexit__(
@@ -176,9 +180,35 @@ class Salesforce:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pooled HTTP client if this client created it."""
+        """Close the client: later requests raise ``ClientClosedError``.
+
+        The pooled HTTP client is closed if this client created it; a caller's
+        ``httpx_client`` is left open for its owner. Closing twice is harmless.
+        """
+        # Marked closed whoever owns the httpx client: the same code must not work or fail
+        # depending on how the client was built.
+        self._closed = True
         if self._owns_http:
             await self._http.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``aclose()`` was called (or the caller's ``httpx_client`` was closed)."""
+        return self._closed or self._http.is_closed
+
+    def _check_open(self) -> None:
+        """Refuse to work once closed, before any HTTP (httpx would raise a bare
+        ``RuntimeError`` from deep inside the send)."""
+        if self._closed:
+            raise ClientClosedError(
+                "this Salesforce client is closed (aclose() was called or its `async with` "
+                "block ended); create a new Salesforce to send more requests"
+            )
+        if self._http.is_closed:
+            raise ClientClosedError(
+                "the httpx.AsyncClient given as httpx_client is closed; pass an open one "
+                "to a new Salesforce"
+            )
 
     def __repr__(self) -> str:
         return f"Salesforce({self.instance_url!r}, version={self.version!r}, auth={self.auth!r})"
@@ -261,6 +291,7 @@ class Salesforce:
 
         ``refresh=True`` bypasses and replaces the cached describe.
         """
+        self._check_open()  # even for a cached describe: a closed client answers nothing
         if sobject is None:
             return await self.request_json("GET", "sobjects")  # type: ignore[no-any-return]
         from sobjects.client._sobject import check_sobject_name
@@ -388,6 +419,8 @@ class Salesforce:
         attempt = 0
         may_reauthenticate = authenticated and self.auth.can_refresh
         while True:
+            # Checked before every attempt: the client may be closed during a backoff wait.
+            self._check_open()
             attempt += 1
             token = await self._current_token() if authenticated else None
             request = build(token)
@@ -437,6 +470,14 @@ class Salesforce:
             async with self._capacity():
                 response = await self._http.send(request)
                 await response.aread()
+        except RuntimeError as exc:
+            # httpx refuses to send on a closed client (closed while this request waited for
+            # a token or a slot): nothing left this machine.
+            if self._http.is_closed:
+                raise ClientClosedError(
+                    f"{request.method} {shown_url} was not sent: the HTTP client was closed"
+                ) from exc
+            raise
         except httpx.RequestError as exc:
             # TransportError (connect, read, timeout...) and the rest of httpx's request
             # failures (DecodingError, TooManyRedirects): no usable response either way.

@@ -40,6 +40,7 @@ from sobjects.client._sobject import (
     upsert_body,
 )
 from sobjects.errors import (
+    ClientClosedError,
     CompositeLimitError,
     ConfigurationError,
     ErrorDetail,
@@ -47,6 +48,7 @@ from sobjects.errors import (
     ProcessingHaltedError,
     ResponseError,
     ResultNotReadyError,
+    SubrequestErrorGroup,
     TransportError,
     error_for,
     parse_error_details,
@@ -78,7 +80,11 @@ COMPOSITE_MAX_SUBREQUESTS: Final = 25
 COMPOSITE_MAX_QUERIES: Final = 5
 
 _REFERENCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
-_HALTED_MESSAGE = "Batch processing halted: an earlier subrequest failed, so this one was not sent"
+# One message for every halted subrequest, whether Salesforce halted it (later in the same
+# request of 25) or the client did (a later request, never sent): callers see one cause.
+_HALTED_MESSAGE = (
+    "Not run: an earlier subrequest of this halt_on_error batch failed, so batch processing halted"
+)
 _ROLLED_BACK_MESSAGE = (
     "Rolled back: another subrequest of this all-or-none composite failed, so nothing was kept"
 )
@@ -168,8 +174,10 @@ class Subrequest:
 
     Before execution only ``done`` may be read; afterwards ``status_code``, ``result`` (what the
     standalone call would have returned), ``response`` (the raw subresult), ``is_success`` and
-    ``raise_for_status()`` tell what happened. A subrequest halted by ``halt_on_error`` has
-    status 412 and a ``BATCH_PROCESSING_HALTED`` error; ``halted`` is then true.
+    ``raise_for_status()`` tell what happened. A subrequest halted by ``halt_on_error`` (not
+    run because an earlier one failed) has ``halted`` true, status 412 and the same
+    ``BATCH_PROCESSING_HALTED`` error whether Salesforce halted it or the client never sent it;
+    ``response`` keeps what Salesforce sent, if anything.
     """
 
     kind: str = "request"
@@ -224,10 +232,13 @@ class Subrequest:
         self._result = result
         self._response = response
 
-    def _halt(self) -> None:
+    def _halt(self, response: dict[str, Any] | None = None) -> None:
+        """Mark as not run; ``response`` is Salesforce's subresult when it halted this one."""
         error = {"errorCode": "BATCH_PROCESSING_HALTED", "message": _HALTED_MESSAGE}
         self.halted = True
-        self._bind(412, [error], {"statusCode": 412, "result": [error]})
+        if response is None:
+            response = {"statusCode": 412, "result": [error]}
+        self._bind(412, [error], response)
 
     def _roll_back(self) -> None:
         error = {"errorCode": "PROCESSING_HALTED", "message": _ROLLED_BACK_MESSAGE}
@@ -659,20 +670,33 @@ class _Executable(_Builder):
         """The executed subrequests that failed (halted ones included), in order."""
         return [s for s in self.subrequests if s.done and not s.is_success]
 
+    # How the summary names collateral failures (see _raise_failures).
+    _collateral = "not run"
+
     def _raise_failures(self) -> None:
         if not self.autoraise:
             return
-        failed = self.failures()
-        if not failed:
+        errors = [(s, e) for s in self.failures() if (e := s.error()) is not None]
+        if not errors:
             return
-        exceptions = [e for e in (s.error() for s in failed) if e is not None]
+        # Genuine failures apart from collateral ones (halted or rolled back because another
+        # subrequest failed), so that callers need not parse the message to tell them apart.
+        genuine = [(s, e) for s, e in errors if not isinstance(e, ProcessingHaltedError)]
+        failed = tuple(s for s, _ in genuine)
+        halted = tuple(s for s, e in errors if isinstance(e, ProcessingHaltedError))
+        total = len(self.subrequests)
+        summary = f"{total} subrequest{'s' if total != 1 else ''}: {len(failed)} failed"
+        if halted:
+            summary += f", {len(halted)} {self._collateral}"
         if self.group_errors:
-            raise ExceptionGroup(
-                f"{len(exceptions)} of {len(self.subrequests)} subrequests failed", exceptions
-            )
-        # The first genuine failure, not a collateral one (halted or rolled back).
-        genuine = [e for e in exceptions if not isinstance(e, ProcessingHaltedError)]
-        raise (genuine or exceptions)[0]
+            group = SubrequestErrorGroup(summary, [e for _, e in errors])
+            group.failed_subrequests, group.halted_subrequests = failed, halted
+            raise group
+        # The first genuine failure, not a collateral one.
+        error = (genuine or errors)[0][1]
+        error.failed_subrequests, error.halted_subrequests = failed, halted
+        error.add_note(summary)
+        raise error
 
 
 class CompositeBatch(_Executable):
@@ -753,6 +777,8 @@ class CompositeBatch(_Executable):
         ``ExceptionGroup`` when several failed).
         """
         self._check_not_executed()
+        # One clear error up front, not one per concurrent request of 25.
+        self._client._check_open()
         pending = [s for s in self.subrequests if not s.done]
         chunks = [pending[i : i + BATCH_SIZE] for i in range(0, len(pending), BATCH_SIZE)]
         if self.halt_on_error:
@@ -814,9 +840,10 @@ class CompositeBatch(_Executable):
                 url="composite/batch",
             )
         for sub, status, item in zip(chunk, statuses, results, strict=True):
-            sub._bind(status, item.get("result"), item)
             if status == 412 and _is_halted(item.get("result")):
-                sub.halted = True
+                sub._halt(item)
+            else:
+                sub._bind(status, item.get("result"), item)
 
 
 def _batch_statuses(results: Any, expected: int) -> list[int] | None:
@@ -839,7 +866,7 @@ def nothing_applied(exc: BaseException) -> bool:
     """Whether a failed request certainly changed nothing in the org."""
     if isinstance(exc, OutcomeUnknownError):
         return False
-    if isinstance(exc, (TransportError, ConfigurationError)):
+    if isinstance(exc, (TransportError, ConfigurationError, ClientClosedError)):
         return True  # never sent, or refused before sending
     if isinstance(exc, ResponseError):
         # Refused as a whole (envelope, auth, limits) or throttled before processing.
@@ -881,6 +908,8 @@ class Composite(_Executable):
         self.collections = CollectionsBuilder(self)
         self._by_reference: dict[str, Subrequest] = {}
         self._referring: set[Subrequest] = set()  # subrequests whose body holds references
+        # All-or-none undoes what ran; otherwise only the dependants of a failure did not run.
+        self._collateral = "rolled back" if all_or_none else "not run"
 
     def _add(self, subrequest: S, *, reference_id: str | None) -> S:
         self._check_not_executed()
@@ -947,6 +976,7 @@ class Composite(_Executable):
     async def execute(self) -> Self:
         """Send the composite request; results are bound in place. Returns the composite."""
         self._check_not_executed()
+        self._client._check_open()
         if not self.subrequests:
             self.executed = True
             return self
