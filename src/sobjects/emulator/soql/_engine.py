@@ -1397,10 +1397,9 @@ class _Engine:
             return lambda r: False
         if lit.kind != "string":
             raise self.type_error(term, lit)
-        pattern = decode_like(lit.raw)
-        match = pattern.fullmatch
+        matches = decode_like(lit.raw).matches
         get = term.get
-        return lambda r: isinstance(v := get(r), str) and match(v) is not None
+        return lambda r: isinstance(v := get(r), str) and matches(v)
 
     def in_list(self, term: _Term, values: Sequence[Literal], negated: bool) -> Pred:
         if term.kind == MULTI:
