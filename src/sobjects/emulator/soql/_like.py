@@ -1,4 +1,4 @@
-"""SOQL ``LIKE`` matching without regular expressions, in time linear in the value.
+"""SOQL ``LIKE`` matching without regular expressions or backtracking.
 
 A pattern is split on ``%`` into segments of fixed length (characters and ``_``, which is
 exactly one character). A value matches when the first segment starts it, the last one ends
@@ -7,6 +7,8 @@ at its leftmost place is always right: segments have fixed lengths, so a later p
 only leave less room for the rest. There is no backtracking, so a hostile pattern such as
 ``'%a%a%a%a%a%a%a%b'`` costs one left-to-right pass instead of exponential time (a regular
 expression ``.*a.*a...b`` blocked the whole org for half a minute on a 60-character value).
+Segments without ``_`` are found by ``str.find``; one with ``_`` at worst tries each place,
+so the cost is bounded by the value's length times the pattern's.
 
 Comparison is case-insensitive, one character at a time (a character whose lower case is
 longer than one character, such as ``İ``, is compared as it is), so ``_`` still stands for
