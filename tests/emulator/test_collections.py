@@ -426,6 +426,35 @@ async def test_malformed_body_is_refused(http: httpx.AsyncClient, body: Any) -> 
     assert isinstance(response.json(), list)
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", COLLECTIONS), ("PATCH", COLLECTIONS), ("PATCH", f"{COLLECTIONS}/Account/Ext_Id__c")],
+)
+@pytest.mark.parametrize("odd", [1, "x", None, ["y"], True, 1.5])
+async def test_a_record_that_is_not_an_object_fails_the_whole_request(
+    http: httpx.AsyncClient, org: LocalOrg, method: str, path: str, odd: Any
+) -> None:
+    fine = account("Fine", Ext_Id__c="E-1")
+    response = await http.request(method, path, json={"records": [fine, odd]})
+    assert response.status_code == 400, response.text
+    error = only_error(response)
+    assert error["errorCode"] == "JSON_PARSER_ERROR"
+    assert "Cannot deserialize instance of SObject" in error["message"]
+    assert names(org) == []  # refused before any record is written
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"ids": "001", "fields": ["Name"]}, {"ids": [1], "fields": ["Name"]}, {"fields": [1]}],
+)
+async def test_retrieve_by_post_needs_arrays_of_strings(
+    http: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    response = await http.post(f"{COLLECTIONS}/Account", json=body)
+    assert response.status_code == 400, response.text
+    assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
+
+
 async def test_one_api_call_per_request(http: httpx.AsyncClient, org: LocalOrg) -> None:
     ids = await create_all(http, [account(f"A{i}") for i in range(5)])
     assert org.api_usage == 1

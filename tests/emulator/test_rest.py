@@ -586,6 +586,30 @@ async def test_datetimes_out_of_range_are_refused(
     assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
 
 
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "CreatedDate = LAST_N_DAYS:99999999999",
+        "CreatedDate = NEXT_N_DAYS:3000000",
+        "CreatedDate = NEXT_N_YEARS:99999999",
+        "CreatedDate = N_MONTHS_AGO:99999999999",
+        "CreatedDate < LAST_N_FISCAL_QUARTERS:99999999",
+        "CreatedDate > 9999-12-31T23:59:59-14:00",
+        "CreatedDate > 0001-01-01T00:00:00+14:00",
+    ],
+)
+async def test_dates_beyond_the_calendar_are_malformed_queries(
+    http: httpx.AsyncClient, condition: str
+) -> None:
+    await create(http, "Account", {"Name": "A"})
+    query = f"SELECT Id FROM Account WHERE {condition}"
+    response = await http.get(f"{V}/query", params={"q": query})
+    assert response.status_code == 400, response.text
+    error = only_error(response)
+    assert error["errorCode"] == "MALFORMED_QUERY"
+    assert "ERROR at Row:1:Column:" in error["message"]
+
+
 # -- query cursors -----------------------------------------------------------------------------
 
 PAGES = {"Sforce-Query-Options": "batchSize=200"}

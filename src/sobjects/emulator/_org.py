@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sobjects._ids import to_18
+from sobjects.emulator._body import BadJson, BodyTooLarge, parse_json, read_body
 from sobjects.emulator._errors import error_item
 from sobjects.emulator._faults import Faults
 from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
@@ -277,12 +278,19 @@ class LocalOrg:
         if path.startswith("/__emulator__"):  # the fault controls themselves never fail
             return self._admin(request.method, path, await request.body())
         if path.rstrip("/") == "/services/oauth2/token":  # nor does logging in
-            return self._token(request, await request.body())
+            try:
+                form = await read_body(request)
+            except BodyTooLarge as exc:
+                return _json(413, {"error": "invalid_request", "error_description": exc.message})
+            return self._token(request, form)
         if self.faults.latency:
             await anyio.sleep(self.faults.latency)
         if self.faults.take_drop():
             return _DropResponse()
-        raw = await request.body()
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge as exc:
+            return _json(413, [error_item("EXCEEDED_MAX_SIZE_REQUEST", exc.message)])
         if path.rstrip("/") == "/services/data":
             versions = [
                 {"label": _version_label(v), "url": f"/services/data/v{v}", "version": v}
@@ -302,13 +310,9 @@ class LocalOrg:
             code, message = _FAULT_ERRORS.get(status) or _unknown_exception()
             return _json(status, [error_item(code, message)], self._usage_headers())
         try:
-            body = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
-        except ValueError as exc:
-            return _json(
-                400,
-                [error_item("JSON_PARSER_ERROR", f"Unexpected character: {exc}")],
-                self._usage_headers(),
-            )
+            body = parse_json(raw) if raw.strip() else None
+        except BadJson as exc:
+            return _json(400, [error_item("JSON_PARSER_ERROR", str(exc))], self._usage_headers())
         cost = 1
         if rest.strip("/") == "composite/batch" and isinstance(body, dict):
             requests = body.get("batchRequests")
@@ -439,11 +443,6 @@ def _unknown_exception() -> tuple[str, str]:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    """``NaN`` / ``Infinity`` are not JSON: Salesforce's parser refuses them."""
-    raise ValueError(f"non-standard token '{name}'")
-
-
 def _jwt_claims_ok(assertion: str) -> bool:
     """A structurally valid, unexpired JWT with iss and sub (the signature is not checked:
     the local org does not know the connected app's certificate)."""
@@ -452,8 +451,8 @@ def _jwt_claims_ok(assertion: str) -> bool:
         return False
     try:
         padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except ValueError:
+        claims = parse_json(base64.urlsafe_b64decode(padded))
+    except ValueError:  # not base64, or not JSON (BadJson is a ValueError)
         return False
     if not isinstance(claims, dict):
         return False

@@ -653,7 +653,7 @@ class RestApi:
                 ids, fields = _split(query.get("ids")) or [], _split(query.get("fields")) or []
             else:
                 data = body if isinstance(body, Mapping) else {}
-                ids, fields = list(data.get("ids") or []), list(data.get("fields") or [])
+                ids, fields = _strings(data, "ids"), _strings(data, "fields")
             if not fields:
                 raise ApiError(400, "MALFORMED_QUERY", "fields is required")
             self._check_collection_size(len(ids))
@@ -672,7 +672,7 @@ class RestApi:
             fd = self.store.external_id_field(sobject, rest[1])
             records, all_or_none = self._collection_body(body)
             for record in records:
-                for key, value in record.items() if isinstance(record, Mapping) else ():
+                for key, value in record.items():
                     if key.lower() == fd.name.lower() and not _is_scalar(value):
                         # Like any value of the wrong JSON type: the body does not deserialize.
                         raise ApiError(
@@ -719,6 +719,15 @@ class RestApi:
             raise ApiError(400, "JSON_PARSER_ERROR", "records is required")
         records = body["records"]
         self._check_collection_size(len(records))
+        for record in records:
+            if not isinstance(record, Mapping):
+                # The body does not deserialize: the whole request fails, nothing runs.
+                raise ApiError(
+                    400,
+                    "JSON_PARSER_ERROR",
+                    f"Cannot deserialize instance of SObject from {_json_token(record)} value: "
+                    "each of records must be a JSON object",
+                )
         return records, bool(body.get("allOrNone"))
 
     def _each(self, items: list[Any], all_or_none: bool, action: Any) -> list[dict[str, Any]]:
@@ -906,6 +915,37 @@ def _check_subrequest(version: str, path: str, outer_version: str, *, batch: boo
             code,
             f"A {kind} subrequest cannot be a {'/'.join(parts[:2])} request",
         )
+
+
+def _strings(body: Mapping[str, Any], key: str) -> list[str]:
+    """``body[key]`` as a list of strings (absent or null: empty); JSON_PARSER_ERROR if it
+    is anything else."""
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            f"Cannot deserialize {key} from {_json_token(value)} value: expected an array of "
+            "strings",
+        )
+    return value
+
+
+def _json_token(value: Any) -> str:
+    """The name Salesforce's JSON parser gives the token that starts ``value``."""
+    if value is None:
+        return "VALUE_NULL"
+    if isinstance(value, bool):
+        return "VALUE_TRUE" if value else "VALUE_FALSE"
+    if isinstance(value, int):
+        return "VALUE_NUMBER_INT"
+    if isinstance(value, float):
+        return "VALUE_NUMBER_FLOAT"
+    if isinstance(value, str):
+        return "VALUE_STRING"
+    return "START_ARRAY" if isinstance(value, list) else "START_OBJECT"
 
 
 def _is_scalar(value: Any) -> bool:

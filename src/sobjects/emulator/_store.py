@@ -101,6 +101,12 @@ class Store:
         self.clock = clock
         self._records: dict[str, dict[str, Any]] = {}
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
+        # When each record entered _by_type: several matches of an indexed lookup come back
+        # in that order, as a scan of _by_type returned them.
+        self._seq: dict[str, int] = {}
+        self._next_seq = 0
+        # sObject (lower case) -> field name -> live records by value, built on first lookup.
+        self._indexes: dict[str, dict[str, _ValueIndex]] = {}
         self._counters: dict[str, int] = {}
         self._undo: list[list[tuple[str, dict[str, Any] | None]]] = []
         self._pending_journal: list[dict[str, Any]] = []
@@ -169,18 +175,34 @@ class Store:
         return record
 
     def find(self, sobject: SObjectDef, fd: FieldDef, value: Any) -> list[dict[str, Any]]:
-        """Live records whose ``fd`` equals ``value`` (case-insensitive for text)."""
+        """Live records whose ``fd`` equals ``value`` (case-insensitive for text), in the
+        order ``records()`` lists them. An index answers, not a scan of the records."""
         if fd.name == "Id":
             try:
                 return [self.retrieve(sobject, str(value))]
             except ApiError:
                 return []
         wanted = _match_key(fd, value)
-        return [
-            record
-            for record in self.records(sobject.name)
-            if record.get(fd.name) is not None and _match_key(fd, record[fd.name]) == wanted
-        ]
+        with self.lock:
+            ids = self._index(sobject.name, fd).entries.get(wanted)
+            if not ids:
+                return []
+            if len(ids) == 1:
+                return [self._records[record_id] for record_id in ids]
+            return [self._records[i] for i in sorted(ids, key=self._seq.__getitem__)]
+
+    def _index(self, sobject: str, fd: FieldDef) -> _ValueIndex:
+        """The index of ``fd``'s values, built by one scan the first time it is asked for
+        (or again when the field's case sensitivity was redefined)."""
+        by_field = self._indexes.setdefault(sobject.lower(), {})
+        index = by_field.get(fd.name)
+        case_sensitive = _case_sensitive(fd)
+        if index is None or index.case_sensitive != case_sensitive:
+            index = _ValueIndex(fd.name, case_sensitive)
+            for record in self._by_type.get(sobject.lower(), {}).values():
+                index.move(record["Id"], None, index.key_of(record))
+            by_field[fd.name] = index
+        return index
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -420,13 +442,27 @@ class Store:
             self._flush_journal()
 
     def _restore(self, record_id: str, record: dict[str, Any] | None) -> None:
+        """Make ``record`` (``None``: no record) the stored version of ``record_id``: every
+        change of the records goes through here (writes, rollbacks, journal replay), and so
+        every index is kept current here."""
+        old = self._records.get(record_id)
         if record is None:
-            old = self._records.pop(record_id, None)
             if old is not None:
+                del self._records[record_id]
                 self._by_type.get(old["attributes"]["type"].lower(), {}).pop(record_id, None)
+                self._seq.pop(record_id, None)
+        else:
+            self._records[record_id] = record
+            rows = self._by_type.setdefault(record["attributes"]["type"].lower(), {})
+            if record_id not in rows:
+                self._seq[record_id] = self._next_seq
+                self._next_seq += 1
+            rows[record_id] = record
+        current = record if record is not None else old
+        if current is None:
             return
-        self._records[record_id] = record
-        self._by_type.setdefault(record["attributes"]["type"].lower(), {})[record_id] = record
+        for index in self._indexes.get(current["attributes"]["type"].lower(), {}).values():
+            index.move(record_id, index.key_of(old), index.key_of(record))
 
     def journal_schema(self, entry: dict[str, Any]) -> None:
         """Record a schema change (``define`` / ``define_field``) so a restart replays it."""
@@ -630,8 +666,46 @@ class Store:
 def _match_key(fd: FieldDef, value: Any) -> str:
     """How external id and unique values compare: as text, case-insensitive unless the field
     is case-sensitive."""
+    return _value_key(value, _case_sensitive(fd))
+
+
+def _case_sensitive(fd: FieldDef) -> bool:
+    return bool(fd.describe.get("caseSensitive"))
+
+
+def _value_key(value: Any, case_sensitive: bool) -> str:
     text = str(value)
-    return text if fd.describe.get("caseSensitive") else text.lower()
+    return text if case_sensitive else text.lower()
+
+
+class _ValueIndex:
+    """The live records of one sObject by the match key of one field (``_match_key``):
+    external id and unique lookups without a scan of every record."""
+
+    __slots__ = ("case_sensitive", "entries", "field")
+
+    def __init__(self, field: str, case_sensitive: bool) -> None:
+        self.field = field
+        self.case_sensitive = case_sensitive
+        self.entries: dict[str, set[str]] = {}
+
+    def key_of(self, record: Mapping[str, Any] | None) -> str | None:
+        """Where ``record`` belongs (``None``: nowhere, being absent, deleted or empty)."""
+        if record is None or record.get("IsDeleted"):
+            return None
+        value = record.get(self.field)
+        return None if value is None else _value_key(value, self.case_sensitive)
+
+    def move(self, record_id: str, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        if old is not None:
+            ids = self.entries[old]
+            ids.discard(record_id)
+            if not ids:
+                del self.entries[old]
+        if new is not None:
+            self.entries.setdefault(new, set()).add(record_id)
 
 
 _ADDRESS_PARTS = {

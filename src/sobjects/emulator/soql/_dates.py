@@ -42,6 +42,15 @@ def _format(value: datetime) -> str:
     )
 
 
+def _utc_format(value: datetime) -> str | None:
+    """``_format``, or ``None`` when the instant in UTC is before year 1 or after 9999
+    (``9999-12-31T23:59:59-14:00``)."""
+    try:
+        return _format(value)
+    except OverflowError:
+        return None
+
+
 def datetime_key(value: object) -> str | None:
     """The UTC comparison key of a wire datetime (or a datetime literal); ``None`` if unreadable.
 
@@ -76,9 +85,9 @@ def datetime_key(value: object) -> str | None:
             offset = timedelta(hours=int(oh), minutes=int(om))
             stamp = stamp.replace(tzinfo=timezone(offset if sign == "+" else -offset))
         del zulu
-        return _format(stamp)
+        return _utc_format(stamp)
     if isinstance(value, datetime):
-        return _format(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
+        return _utc_format(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
     if isinstance(value, date):
         return midnight_key(value.isoformat())
     return None

@@ -1367,7 +1367,12 @@ class _Engine:
             raise self.malformed(lit.pos, f"unexpected token: '{lit.raw}'")
         if term.kind not in (DATE, DATETIME):
             raise self.type_error(term, lit)
-        first, last = date_range(name, lit.n, self.today)
+        try:
+            first, last = date_range(name, lit.n, self.today)
+        except (OverflowError, ValueError):  # beyond year 1..9999: no such dates
+            raise self.malformed(
+                lit.pos, f"invalid date literal: {name}:{lit.n} is out of the range of dates"
+            ) from None
         start, end = first.isoformat(), last.isoformat()
         norm: Callable[[Any], Any] = _date_norm
         if term.kind == DATETIME:
@@ -1397,10 +1402,9 @@ class _Engine:
             return lambda r: False
         if lit.kind != "string":
             raise self.type_error(term, lit)
-        pattern = decode_like(lit.raw)
-        match = pattern.fullmatch
+        matches = decode_like(lit.raw).matches
         get = term.get
-        return lambda r: isinstance(v := get(r), str) and match(v) is not None
+        return lambda r: isinstance(v := get(r), str) and matches(v)
 
     def in_list(self, term: _Term, values: Sequence[Literal], negated: bool) -> Pred:
         if term.kind == MULTI:
