@@ -814,3 +814,12 @@ async def test_the_local_org_halts_alike_and_applies_nothing_after_the_failure()
         ] * 24
         assert org.api_usage == 25  # only the first request reached the org
         assert await sf.query("SELECT COUNT() FROM Contact").count() == 0
+
+
+def test_a_refused_token_means_nothing_was_applied() -> None:
+    # A request that needed a token it could not get was never accepted by the org: a
+    # session keeps its operations pending instead of calling their outcome unknown.
+    from sobjects.client._composite import nothing_applied
+    from sobjects.errors import AuthenticationError
+
+    assert nothing_applied(AuthenticationError("invalid_grant", "expired", status_code=400))

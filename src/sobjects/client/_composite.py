@@ -40,6 +40,7 @@ from sobjects.client._sobject import (
     upsert_body,
 )
 from sobjects.errors import (
+    AuthenticationError,
     ClientClosedError,
     CompositeLimitError,
     ConfigurationError,
@@ -868,6 +869,8 @@ def nothing_applied(exc: BaseException) -> bool:
         return False
     if isinstance(exc, (TransportError, ConfigurationError, ClientClosedError)):
         return True  # never sent, or refused before sending
+    if isinstance(exc, AuthenticationError):
+        return True  # no token: never sent, or refused with 401 and not sent again
     if isinstance(exc, ResponseError):
         # Refused as a whole (envelope, auth, limits) or throttled before processing.
         return exc.status_code < 500 or exc.status_code == 503
