@@ -35,6 +35,17 @@ async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture
+async def admin(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the org's /__emulator__ controls (they take the admin token)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {org.admin_token}"},
+    ) as client:
+        yield client
+
+
 async def create(http: httpx.AsyncClient, sobject: str, data: dict[str, Any]) -> str:
     response = await http.post(f"{V}/sobjects/{sobject}", json=data)
     assert response.status_code == 201, response.text
@@ -109,20 +120,20 @@ async def test_injected_failures_answer_like_salesforce(
 
 
 async def test_faults_spare_the_controls_and_the_token_endpoint(
-    http: httpx.AsyncClient, org: LocalOrg
+    http: httpx.AsyncClient, admin: httpx.AsyncClient, org: LocalOrg
 ) -> None:
     org.faults.drop_next(1)
     org.faults.fail_next(1)
     org.faults.latency = 0.5
     started = time.monotonic()
-    usage = await http.get("/__emulator__/usage")
+    usage = await admin.get("/__emulator__/usage")
     assert usage.status_code == 200
     token = await http.post(
         "/services/oauth2/token",
         data={"grant_type": "client_credentials", "client_id": "i", "client_secret": "s"},
     )
     assert token.status_code == 200
-    assert (await http.post("/__emulator__/latency", json={"ms": 0})).status_code == 200
+    assert (await admin.post("/__emulator__/latency", json={"ms": 0})).status_code == 200
     assert time.monotonic() - started < 0.5
     # The scripted drop and failure are still there for the next API request.
     async with org.client(retry=NEVER) as sf:
@@ -231,49 +242,53 @@ async def test_latency_is_added_to_each_request(http: httpx.AsyncClient, org: Lo
 # -- the same over HTTP ----------------------------------------------------------------------
 
 
-async def test_faults_over_http(http: httpx.AsyncClient, org: LocalOrg) -> None:
+async def test_faults_over_http(
+    http: httpx.AsyncClient, admin: httpx.AsyncClient, org: LocalOrg
+) -> None:
     account_id = await create(http, "Account", {"Name": "Acme"})
     url = f"{V}/sobjects/Account/{account_id}"
 
-    set_fail = await http.post("/__emulator__/faults", json={"fail_next": 2})
+    set_fail = await admin.post("/__emulator__/faults", json={"fail_next": 2})
     assert (set_fail.status_code, set_fail.json()) == (200, {"ok": True})
     assert (await http.get(url)).status_code == 503
     assert (await http.get(url)).status_code == 503
     assert (await http.get(url)).status_code == 200
 
-    await http.post("/__emulator__/faults", json={"fail_next": 1, "status": 500})
+    await admin.post("/__emulator__/faults", json={"fail_next": 1, "status": 500})
     assert (await http.get(url)).status_code == 500
 
-    await http.post("/__emulator__/faults", json={"lock": account_id, "times": 1})
+    await admin.post("/__emulator__/faults", json={"lock": account_id, "times": 1})
     locked = await http.patch(url, json={"Name": "New"})
     assert only_error(locked)["errorCode"] == "UNABLE_TO_LOCK_ROW"
     assert (await http.patch(url, json={"Name": "New"})).status_code == 204
 
-    await http.post("/__emulator__/faults", json={"fail_next": 5, "lock": account_id})
-    cleared = await http.post("/__emulator__/faults", json={"clear": True})
+    await admin.post("/__emulator__/faults", json={"fail_next": 5, "lock": account_id})
+    cleared = await admin.post("/__emulator__/faults", json={"clear": True})
     assert cleared.status_code == 200
     assert (await http.patch(url, json={"Name": "Newer"})).status_code == 204
 
-    usage = await http.get("/__emulator__/usage")
+    usage = await admin.get("/__emulator__/usage")
     assert usage.json() == {"used": org.api_usage, "limit": org.daily_api_limit}
     # Metered: the create, the answered GET and the three PATCHes (a locked row is an
     # answer); injected failures and admin calls are not.
     assert org.api_usage == 5
 
 
-async def test_drop_and_latency_over_http(http: httpx.AsyncClient, org: LocalOrg) -> None:
-    dropping = await http.post("/__emulator__/faults", json={"drop_next": 1})
+async def test_drop_and_latency_over_http(
+    http: httpx.AsyncClient, admin: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    dropping = await admin.post("/__emulator__/faults", json={"drop_next": 1})
     assert dropping.json() == {"ok": True}
     async with org.client(retry=NEVER) as sf:
         with pytest.raises(TransportError):
             await sf.limits()
-    latency = await http.post("/__emulator__/latency", json={"ms": 50})
+    latency = await admin.post("/__emulator__/latency", json={"ms": 50})
     assert latency.json() == {"ok": True, "latency_ms": 50.0}
     assert org.faults.latency == pytest.approx(0.05)
     started = time.monotonic()
     assert (await http.get(f"{V}/limits")).status_code == 200
     assert time.monotonic() - started >= 0.05
-    await http.post("/__emulator__/latency", json={"ms": 0})
+    await admin.post("/__emulator__/latency", json={"ms": 0})
     assert org.faults.latency == 0
 
 
@@ -285,25 +300,27 @@ async def test_drop_and_latency_over_http(http: httpx.AsyncClient, org: LocalOrg
         ("POST", "/__emulator__/faults", {"lock": "not-an-id"}, 400),
         ("POST", "/__emulator__/latency", {"ms": "slow"}, 400),
         ("GET", "/__emulator__/nothing", None, 404),
-        ("GET", "/__emulator__/faults", None, 404),
+        ("PUT", "/__emulator__/faults", {}, 404),
     ],
 )
 async def test_admin_errors(
-    http: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
     org: LocalOrg,
     method: str,
     path: str,
     body: Any,
     status: int,
 ) -> None:
-    response = await http.request(method, path, json=body)
+    response = await admin.request(method, path, json=body)
     assert response.status_code == status, response.text
     assert "error" in response.json()
     assert org.faults.take_failure() is None  # nothing half-applied
 
 
-async def test_admin_refuses_non_json(http: httpx.AsyncClient) -> None:
-    response = await http.post("/__emulator__/faults", content=b"{nope")
+async def test_admin_refuses_non_json(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(
+        "/__emulator__/faults", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sobjects._ids import to_18
+from sobjects.emulator._admin import admin_endpoint
 from sobjects.emulator._errors import error_item
 from sobjects.emulator._faults import Faults
 from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
@@ -74,6 +75,7 @@ class LocalOrg:
     - ``org.app`` is the ASGI app (Starlette), ``org.client()`` a ``sobjects.Salesforce``
       wired to it in-process, ``org.serve()`` the same org on uvicorn at 127.0.0.1.
     - ``org.access_token`` is a valid bearer token; the token endpoint issues more.
+      ``org.admin_token`` is the one the ``/__emulator__`` controls take over HTTP.
     - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema.
     - ``org.faults`` injects latency and failures; ``daily_api_limit`` caps API usage.
     - With ``data=PATH`` every acknowledged write is journaled to PATH (fsynced) and replayed
@@ -110,6 +112,8 @@ class LocalOrg:
         self._lock = self.store.lock
         self.rest = RestApi(self)
         self.access_token = self.issue_token()
+        # Guards the /__emulator__ controls; never an API token (see _admin).
+        self.admin_token = secrets.token_urlsafe(32)
         self.app = Starlette(
             routes=[
                 Route(
@@ -275,7 +279,7 @@ class LocalOrg:
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         path = path.split("?", 1)[0]
         if path.startswith("/__emulator__"):  # the fault controls themselves never fail
-            return self._admin(request.method, path, await request.body())
+            return await admin_endpoint(self, request, path)
         if path.rstrip("/") == "/services/oauth2/token":  # nor does logging in
             return self._token(request, await request.body())
         if self.faults.latency:
@@ -387,35 +391,6 @@ class LocalOrg:
         if refresh is not None:
             body["refresh_token"] = refresh
         return _json(200, body)
-
-    def _admin(self, method: str, path: str, raw: bytes) -> Response:
-        """``/__emulator__/faults`` and ``/__emulator__/latency``: faults over HTTP."""
-        try:
-            data = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            return _json(400, {"error": "body must be JSON"})
-        name = path.removeprefix("/__emulator__/").strip("/")
-        try:
-            if name == "faults" and method == "POST":
-                if "fail_next" in data:
-                    self.faults.fail_next(
-                        int(data["fail_next"]), status=int(data.get("status", 503))
-                    )
-                if "drop_next" in data:
-                    self.faults.drop_next(int(data["drop_next"]))
-                if "lock" in data:
-                    self.faults.lock_record(str(data["lock"]), times=int(data.get("times", 1)))
-                if data.get("clear"):
-                    self.faults.clear()
-                return _json(200, {"ok": True})
-            if name == "latency" and method == "POST":
-                self.faults.latency = max(0.0, float(data.get("ms", 0)) / 1000)
-                return _json(200, {"ok": True, "latency_ms": self.faults.latency * 1000})
-            if name == "usage" and method == "GET":
-                return _json(200, {"used": self.api_usage, "limit": self.daily_api_limit})
-        except (TypeError, ValueError) as exc:
-            return _json(400, {"error": str(exc)})
-        return _json(404, {"error": f"no admin resource {method} {path}"})
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
