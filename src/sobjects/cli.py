@@ -59,12 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.api_limit is not None and args.api_limit < 0:
             print("sobjects emulator: --api-limit must be >= 0", file=sys.stderr)
             return 2
-        from sobjects.emulator._store import JournalInUse
+        from sobjects.emulator._store import JournalInUse, UnusableJournal
 
         try:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
                 anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
+        except UnusableJournal as exc:
+            print(f"sobjects emulator: --data: {exc}", file=sys.stderr)
+            return 2
         except JournalInUse as exc:
+            print(f"sobjects emulator: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # e.g. a journal it may not read or write
             print(f"sobjects emulator: {exc}", file=sys.stderr)
             return 1
         return 0
