@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import ipaddress
 import json
 import logging
 import os
@@ -198,6 +199,10 @@ class LocalOrg:
     async def serve(self, port: int = 0) -> AsyncIterator[str]:
         """Serve the org on ``http://127.0.0.1:<port>`` (a free port with 0); yields the URL.
 
+        Only requests addressed to a loopback host (``Host: 127.0.0.1``, ``localhost`` or
+        ``[::1]``, any port) are answered, others get 421: a web page that rebinds its own
+        domain name to 127.0.0.1 (DNS rebinding) cannot reach the org.
+
         uvicorn runs on its own thread and event loop, so this works under asyncio and trio.
         On the way out (even when cancelled) the server is stopped and its thread joined:
         gracefully, then forcibly after a few seconds; ``RuntimeError`` if it still runs.
@@ -205,7 +210,11 @@ class LocalOrg:
         import uvicorn
 
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            _LoopbackHostOnly(self.app),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -477,6 +486,57 @@ class _DropResponse(Response):
             }
         )
         raise ConnectionDropped("connection dropped by a scripted fault")
+
+
+class _LoopbackHostOnly:
+    """ASGI wrapper of the served org: 421 for a ``Host`` that is not a loopback address.
+
+    A page on evil.example whose name now resolves to 127.0.0.1 reaches the port with
+    ``Host: evil.example``; a name cannot be rebound if it is not accepted. ``org.app`` itself
+    does not check: in-process clients (``org.client()``, an ``httpx.ASGITransport``) may
+    name any host, and nothing outside the process reaches them.
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((v for k, v in scope["headers"] if k == b"host"), b"")
+            if not is_loopback_host(host.decode("latin-1")):
+                response = _json(
+                    421,
+                    [
+                        error_item(
+                            "MISDIRECTED_REQUEST",
+                            "The local org answers requests for 127.0.0.1, localhost or [::1] "
+                            f"only, not Host {host.decode('latin-1')[:100]!r}",
+                        )
+                    ],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a ``Host`` header names a loopback address: ``localhost``, ``127.x.x.x`` or
+    ``[::1]``, with or without a port."""
+    name = host.strip().lower()
+    if name.startswith("["):  # an IPv6 literal, maybe with a port after the bracket
+        name, bracket, port = name[1:].partition("]")
+        if not bracket or (port and not (port.startswith(":") and port[1:].isdigit())):
+            return False
+    else:
+        name, colon, port = name.partition(":")
+        if colon and not port.isdigit():
+            return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class _DroppingASGITransport(httpx.ASGITransport):
