@@ -246,9 +246,9 @@ async def test_the_object_form_and_the_state(bare: httpx.AsyncClient, org: Local
         },
     )
     assert response.status_code == 200, response.text
-    state = await bare.get("/__emulator__/faults", headers=as_admin(org))
-    assert state.json() == {
-        "latency": 0.0,
+    state = (await bare.get("/__emulator__/faults", headers=as_admin(org))).json()
+    assert state == org.faults.pending()
+    assert {k: v for k, v in state.items() if v} == {
         "fail_next": [[500, 2]],
         "drop_next": 1,
         "lock_record": {account: 3},

@@ -15,6 +15,7 @@ Errors answer ``{"error": "..."}``: these endpoints are the emulator's own, not 
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import secrets
@@ -35,18 +36,32 @@ __all__ = ["FAULT_KINDS", "admin_endpoint"]
 MAX_BODY = 64 * 1024  # a control body is a few keys
 MAX_LATENCY_MS = 60_000
 
-# HTTP name -> (the Faults method it calls, the argument a bare value stands for, the
-# arguments an object may give, the ones it must give). Names are the Python method names.
-FAULT_KINDS: dict[str, tuple[str, str, frozenset[str], frozenset[str]]] = {
-    "fail_next": ("fail_next", "count", frozenset({"count", "status"}), frozenset()),
-    "drop_next": ("drop_next", "count", frozenset({"count"}), frozenset()),
-    "lock_record": (
-        "lock_record",
-        "record_id",
-        frozenset({"record_id", "times"}),
-        frozenset({"record_id"}),
-    ),
-}
+_FAULT_METHODS = (
+    "delay_next",
+    "drop_next",
+    "throttle_next",
+    "fail_next",
+    "lock_record",
+    "lock_creates",
+    "fail_subrequests",
+    "drop_answer_next",
+    "fail_token_next",
+)
+
+
+def _kind(name: str) -> tuple[str, frozenset[str], frozenset[str]]:
+    """(the argument a bare value stands for, the arguments, the required ones) of a
+    ``Faults`` method, read from its signature so HTTP and Python never drift apart."""
+    parameters = list(inspect.signature(getattr(Faults, name)).parameters.values())[1:]
+    return (
+        parameters[0].name,
+        frozenset(p.name for p in parameters),
+        frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty),
+    )
+
+
+# HTTP name (the Python method's) -> its bare argument, its arguments, the required ones.
+FAULT_KINDS = {name: _kind(name) for name in _FAULT_METHODS}
 # Names of the first version of this API, still taken: "lock" is lock_record, and the flat
 # options "status" (of a bare fail_next) and "times" (of a bare lock).
 _ALIASES = {"lock": "lock_record"}
@@ -95,7 +110,7 @@ async def admin_endpoint(org: LocalOrg, request: Request, path: str) -> Response
             org.faults.latency = _milliseconds(data["ms"]) / 1000
             return _json(200, {"ok": True, "latency_ms": org.faults.latency * 1000})
         clear, calls = fault_calls(data)
-        rehearsal = Faults()
+        rehearsal = Faults(org.schema)
         for method_name, kwargs in calls:
             getattr(rehearsal, method_name)(**kwargs)
     except ValueError as exc:
@@ -128,7 +143,7 @@ def fault_calls(data: Mapping[str, Any]) -> tuple[bool, list[tuple[str, dict[str
         if kind in given:
             raise ValueError(f"{given[kind]} and {key} are the same fault: give one")
         given[kind] = key
-        method_name, bare, allowed, required = FAULT_KINDS[kind]
+        bare, allowed, required = FAULT_KINDS[kind]
         if isinstance(value, dict):
             _unknown_keys(value, allowed, where=f"{key}: ")
             kwargs = dict(value)
@@ -142,7 +157,7 @@ def fault_calls(data: Mapping[str, Any]) -> tuple[bool, list[tuple[str, dict[str
         missing = sorted(required - set(kwargs))
         if missing:
             raise ValueError(f"{key} needs {', '.join(missing)}")
-        calls.append((method_name, kwargs))
+        calls.append((kind, kwargs))
     for option, (owner, _) in _FLAT_OPTIONS.items():
         if option in data and owner not in given:
             raise ValueError(f"{option} goes with {owner}")

@@ -30,8 +30,8 @@ from starlette.types import Receive, Scope, Send
 
 from sobjects._ids import to_18
 from sobjects.emulator._admin import admin_endpoint
-from sobjects.emulator._errors import error_item
-from sobjects.emulator._faults import Faults
+from sobjects.emulator._errors import error_item, unknown_exception
+from sobjects.emulator._faults import Faults, injected_error
 from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
@@ -47,13 +47,6 @@ _VERSIONS = API_VERSIONS
 _JSON = "application/json;charset=UTF-8"
 # How long serve() waits for its server thread: a graceful stop, then a forced one.
 _STOP_TIMEOUT = 5.0
-# What an injected failure answers, by status (anything else: UNKNOWN_EXCEPTION).
-_FAULT_ERRORS = {
-    401: ("INVALID_SESSION_ID", "Session expired or invalid"),
-    403: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
-    404: ("NOT_FOUND", "The requested resource does not exist"),
-    503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable (injected fault)"),
-}
 
 
 def _version_label(version: str) -> str:
@@ -103,7 +96,7 @@ class LocalOrg:
         )
         self.api_version = api_version
         self.store = Store(self.schema, journal=data)
-        self.faults = Faults()
+        self.faults = Faults(self.schema)
         self.daily_api_limit = daily_api_limit
         self.api_usage = 0
         self.org_id = to_18("00D5e0000000001")
@@ -289,12 +282,33 @@ class LocalOrg:
         path = path.split("?", 1)[0]
         if path.startswith("/__emulator__"):  # the fault controls themselves never fail
             return await admin_endpoint(self, request, path)
-        if path.rstrip("/") == "/services/oauth2/token":  # nor does logging in
+        if path.rstrip("/") == "/services/oauth2/token":  # only faulted when asked for
+            status = self.faults.take_token_failure()
+            if status is not None:
+                return _token_failure(status)
             return self._token(request, await request.body())
-        if self.faults.latency:
-            await anyio.sleep(self.faults.latency)
+        response = await self._api(request, path)
+        if not isinstance(response, _DropResponse) and self.faults.take_answer_drop():
+            return _DropResponse()  # applied (and journaled), but the answer is lost
+        return response
+
+    async def _api(self, request: Request, path: str) -> Response:
+        delay = self.faults.take_delay()
+        if delay:
+            await anyio.sleep(delay)
         if self.faults.take_drop():
             return _DropResponse()
+        retry_after = self.faults.take_throttle()
+        if retry_after is not None:  # what a gateway in front of Salesforce may answer
+            return _json(
+                429,
+                [
+                    error_item(
+                        "REQUEST_LIMIT_EXCEEDED", f"Too many requests: retry after {retry_after} s"
+                    )
+                ],
+                {"Retry-After": str(retry_after)},
+            )
         raw = await request.body()
         if path.rstrip("/") == "/services/data":
             versions = [
@@ -312,8 +326,7 @@ class LocalOrg:
             return _json(401, [error_item("INVALID_SESSION_ID", "Session expired or invalid")])
         status = self.faults.take_failure()
         if status is not None:
-            code, message = _FAULT_ERRORS.get(status) or _unknown_exception()
-            return _json(status, [error_item(code, message)], self._usage_headers())
+            return _json(status, [error_item(*injected_error(status))], self._usage_headers())
         try:
             body = json.loads(raw, parse_constant=_reject_constant) if raw.strip() else None
         except ValueError as exc:
@@ -351,7 +364,7 @@ class LocalOrg:
             except Exception:
                 # A bug of the emulator: answer as Salesforce does for its own, in JSON.
                 logger.exception("local org: unexpected error on %s %s", request.method, path)
-                reply = Reply(500, [error_item(*_unknown_exception())])
+                reply = Reply(500, [error_item(*unknown_exception())])
             if cost > 1 and reply.status >= 400:
                 self.api_usage -= cost - 1  # a batch refused as a whole ran nothing
         return _reply(reply, self._usage_headers())
@@ -414,15 +427,6 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (unquote(client_id), unquote(secret)) if sep else None
 
 
-def _unknown_exception() -> tuple[str, str]:
-    """Salesforce's answer to its own bugs: UNKNOWN_EXCEPTION with a fresh ErrorId."""
-    return (
-        "UNKNOWN_EXCEPTION",
-        "An unexpected error occurred. Please include this ErrorId if you contact support: "
-        f"{secrets.randbelow(10**10)}-{secrets.randbelow(10**5)} ({secrets.randbelow(10**10)})",
-    )
-
-
 def _reject_constant(name: str) -> Any:
     """``NaN`` / ``Infinity`` are not JSON: Salesforce's parser refuses them."""
     raise ValueError(f"non-standard token '{name}'")
@@ -469,6 +473,15 @@ def _reply(reply: Reply, extra: Mapping[str, str]) -> Response:
 
 def _oauth_error(error: str, description: str) -> Response:
     return _json(400, {"error": error, "error_description": description})
+
+
+def _token_failure(status: int) -> Response:
+    """An injected token endpoint failure, in OAuth's error shape."""
+    if status < 500:
+        return _json(
+            status, {"error": "invalid_grant", "error_description": "authentication failure"}
+        )
+    return _json(status, {"error": "unknown_error", "error_description": "retry your request"})
 
 
 class _DropResponse(Response):
