@@ -1,7 +1,8 @@
 """The ``sobjects`` command line.
 
 ``sobjects emulator [--port N] [--data PATH] [--latency-ms N]`` serves a local org on
-127.0.0.1 and prints its base URL and an access token. ``sobjects demo`` runs the
+127.0.0.1 and prints its base URL, an access token and the admin token its
+``/__emulator__`` controls take. ``sobjects demo`` runs the
 end-to-end walkthrough on an in-process org. ``sobjects generate (--describe DIR | --org
 BASE_URL) --objects Account,Contact --out DIR [--check]`` writes typed models from describe
 metadata (or, with ``--check``, reports how the models on disk drifted from it).
@@ -30,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         "--data", default=None, help="journal file: writes survive restarts and kill -9"
     )
     emulator.add_argument(
-        "--latency-ms", type=float, default=0.0, help="added to every request (milliseconds)"
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="added to every request (milliseconds, up to 60000)",
     )
     emulator.add_argument("--api-limit", type=int, default=None, help="daily API request allowance")
     commands.add_parser("demo", help="run the end-to-end demo on an in-process local org")
@@ -49,18 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 <= args.port <= 65535:
             print("sobjects emulator: --port must be 0..65535", file=sys.stderr)
             return 2
-        if args.latency_ms < 0:
-            print("sobjects emulator: --latency-ms must be >= 0", file=sys.stderr)
+        if not 0 <= args.latency_ms <= 60_000:  # also refuses nan
+            print("sobjects emulator: --latency-ms must be 0..60000", file=sys.stderr)
             return 2
         if args.api_limit is not None and args.api_limit < 0:
             print("sobjects emulator: --api-limit must be >= 0", file=sys.stderr)
             return 2
-        from sobjects.emulator._store import JournalInUse
+        from sobjects.emulator._store import JournalInUse, UnusableJournal
 
         try:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
                 anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
+        except UnusableJournal as exc:
+            print(f"sobjects emulator: --data: {exc}", file=sys.stderr)
+            return 2
         except JournalInUse as exc:
+            print(f"sobjects emulator: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:  # e.g. a journal it may not read or write
             print(f"sobjects emulator: {exc}", file=sys.stderr)
             return 1
         return 0
@@ -87,6 +97,7 @@ async def _serve(port: int, data: str | None, latency_ms: float, api_limit: int 
         async with org.serve(port) as base_url:
             print(f"base_url: {base_url}", flush=True)
             print(f"access_token: {org.access_token}", flush=True)
+            print(f"admin_token: {org.admin_token}", flush=True)  # for /__emulator__/*
             if data:
                 print(f"data: {data}", flush=True)
             print("Press Ctrl+C to stop.", flush=True)

@@ -58,7 +58,9 @@ def test_help_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["--port", "-1"], "--port must be 0..65535"),
         (["--port", "65536"], "--port must be 0..65535"),
-        (["--latency-ms", "-5"], "--latency-ms must be >= 0"),
+        (["--latency-ms", "-5"], "--latency-ms must be 0..60000"),
+        (["--latency-ms", "60001"], "--latency-ms must be 0..60000"),
+        (["--latency-ms", "nan"], "--latency-ms must be 0..60000"),
         (["--api-limit", "-1"], "--api-limit must be >= 0"),
     ],
 )

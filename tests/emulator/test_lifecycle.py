@@ -225,3 +225,77 @@ async def test_serve_stops_even_with_a_request_in_flight(
     client.join(10)
     assert other_threads() <= before
     assert outcome and outcome != ["200"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example", "localhost.evil.example"],
+)
+async def test_served_org_answers_loopback_hosts_only(org: LocalOrg, host: str) -> None:
+    """DNS rebinding: a page whose name now resolves to 127.0.0.1 gets nothing, not even a
+    token (the token endpoint grants any credentials)."""
+    async with org.serve() as url, httpx.AsyncClient(base_url=url, trust_env=False) as http:
+        headers = {"Host": host.format(port=url.rsplit(":", 1)[1])}
+        for method, path, kwargs in [
+            ("GET", f"{V}/limits", {"headers": {"Authorization": f"Bearer {org.access_token}"}}),
+            ("POST", "/services/oauth2/token", {"data": {"grant_type": "client_credentials"}}),
+            ("POST", "/__emulator__/faults", {"json": {"fail_next": 1}}),
+        ]:
+            request = http.build_request(method, path, **kwargs)
+            request.headers.update(headers)
+            response = await http.send(request)
+            assert response.status_code == 421, (method, path)
+            assert response.json()[0]["errorCode"] == "MISDIRECTED_REQUEST"
+    assert org.api_usage == 0
+    assert org.faults.pending()["fail_next"] == []
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:{port}", "localhost:{port}", "localhost", "[::1]:{port}"]
+)
+async def test_served_org_answers_its_loopback_names(org: LocalOrg, host: str) -> None:
+    async with org.serve() as url, httpx.AsyncClient(base_url=url, trust_env=False) as http:
+        response = await http.get(
+            f"{V}/limits",
+            headers={
+                "Host": host.format(port=url.rsplit(":", 1)[1]),
+                "Authorization": f"Bearer {org.access_token}",
+            },
+        )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.1:8765", True),
+        ("127.1.2.3:80", True),
+        ("LOCALHOST:8765", True),
+        ("[::1]", True),
+        ("[::1]:8765", True),
+        ("::1", False),  # an IPv6 Host is bracketed
+        ("0.0.0.0", False),
+        ("10.0.0.1:80", False),
+        ("localhost:http", False),
+        ("[::1]x", False),
+        ("[::1", False),
+        ("[::2]:80", False),
+        ("localhost.", False),
+        ("evil.example", False),
+        ("", False),
+    ],
+)
+def test_is_loopback_host(host: str, loopback: bool) -> None:
+    from sobjects.emulator._org import is_loopback_host
+
+    assert is_loopback_host(host) is loopback
+
+
+async def test_in_process_clients_may_name_any_host(org: LocalOrg) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app),
+        base_url="https://local.my.salesforce.com",
+        headers={"Authorization": f"Bearer {org.access_token}"},
+    ) as http:
+        assert (await http.get(f"{V}/limits")).status_code == 200

@@ -28,7 +28,13 @@ from sobjects.cli import main
 from sobjects.emulator import LocalOrg
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
-from sobjects.emulator._store import JournalInUse, Store, StoreClosed
+from sobjects.emulator._store import (
+    JOURNAL_HEADER,
+    JournalInUse,
+    Store,
+    StoreClosed,
+    UnusableJournal,
+)
 
 V = "/services/data/v62.0"
 STARTUP_TIMEOUT = 20.0
@@ -448,3 +454,109 @@ def test_a_second_process_cannot_open_a_journal_in_use(tmp_path: Path) -> None:
         with pytest.raises(JournalInUse):
             LocalOrg(data=data)
         running.kill()
+
+
+# -- what --data may point at ----------------------------------------------------------------
+
+
+def test_a_new_journal_starts_with_its_header(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data) as org:
+        org.store.insert(org.schema.require("Account"), {"Name": "Kept"})
+    assert data.read_bytes().startswith(JOURNAL_HEADER)
+    with LocalOrg(data=data) as again:
+        assert [r["Name"] for r in again.store.records("Account")] == ["Kept"]
+    assert data.read_bytes().count(JOURNAL_HEADER) == 1  # written once, when created
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"name,phone\nAcme,555\n",  # a CSV
+        b'{"name": "settings"}\n',  # some other JSON lines
+        b"[]\n",
+        b"\x00\x01binary",
+        b"no newline at all",
+        b'{"sobjects_journal":"one"}\n',
+        b"\n",
+    ],
+)
+def test_a_file_that_is_not_a_journal_is_left_untouched(tmp_path: Path, content: bytes) -> None:
+    data = tmp_path / "precious.txt"
+    data.write_bytes(content)
+    with pytest.raises(UnusableJournal, match="is not a sobjects journal"):
+        LocalOrg(data=data)
+    assert data.read_bytes() == content
+    with LocalOrg(data=tmp_path / "other.jsonl"):  # nothing left locked or half-open
+        pass
+
+
+def test_a_journal_of_a_newer_format_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "org.jsonl"
+    data.write_bytes(b'{"sobjects_journal":2}\n{"records":[]}\n')
+    with pytest.raises(UnusableJournal, match="format 2, newer"):
+        LocalOrg(data=data)
+
+
+def test_a_journal_without_a_header_is_still_read(tmp_path: Path) -> None:
+    """Journals written before the header existed start with a unit of work."""
+    data = tmp_path / "org.jsonl"
+    with LocalOrg(data=data) as org:
+        kept = org.store.insert(org.schema.require("Account"), {"Name": "Old"})
+    data.write_bytes(data.read_bytes().removeprefix(JOURNAL_HEADER))
+    assert data.read_bytes().startswith(b'{"entries":')
+    with LocalOrg(data=data) as old:
+        assert old.store.get(kept) is not None
+        old.store.insert(old.schema.require("Account"), {"Name": "New"})
+    with LocalOrg(data=data) as again:
+        assert sorted(r["Name"] for r in again.store.records("Account")) == ["New", "Old"]
+
+
+@pytest.mark.parametrize("content", [b"", JOURNAL_HEADER[:7]])
+def test_an_empty_or_torn_new_journal_is_taken(tmp_path: Path, content: bytes) -> None:
+    """An empty file (``touch``), or a crash while the header was written."""
+    data = tmp_path / "org.jsonl"
+    data.write_bytes(content)
+    with LocalOrg(data=data) as org:
+        org.store.insert(org.schema.require("Account"), {"Name": "Kept"})
+    assert data.read_bytes().startswith(JOURNAL_HEADER)
+    with LocalOrg(data=data) as again:
+        assert [r["Name"] for r in again.store.records("Account")] == ["Kept"]
+
+
+def test_a_directory_or_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnusableJournal, match="is a directory"):
+        LocalOrg(data=tmp_path)
+    with pytest.raises(UnusableJournal, match="does not exist"):
+        LocalOrg(data=tmp_path / "missing" / "org.jsonl")
+    assert not (tmp_path / "missing").exists()
+    if Path("/dev/null").exists():
+        with pytest.raises(UnusableJournal, match="not a regular file"):
+            LocalOrg(data="/dev/null")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("precious.txt", "is not a sobjects journal"),
+        (".", "is a directory"),
+        ("missing/org.jsonl", "does not exist"),
+    ],
+)
+def test_the_command_refuses_a_bad_data_path_without_a_traceback(
+    tmp_path: Path, target: str, message: str
+) -> None:
+    (tmp_path / "precious.txt").write_text("keep me\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sobjects.cli", "emulator", "--data", str(tmp_path / target)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("sobjects emulator: --data: ")
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "base_url" not in done.stdout
+    assert (tmp_path / "precious.txt").read_text() == "keep me\n"

@@ -20,6 +20,7 @@ runs the large one (``python -m tests.orm.soak --records 200000``).
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 import time
@@ -240,12 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     failed = False
     for path in ("batch", "collections"):
-        report = anyio.run(
-            lambda path=path: soak(
-                args.records, path=path, seed=args.seed, per_round=args.per_round,
-                max_rounds=10 * args.records // args.per_round + 100,
-            )  # fmt: skip
+        run = functools.partial(
+            soak,
+            args.records,
+            path=path,
+            seed=args.seed,
+            per_round=args.per_round,
+            max_rounds=10 * args.records // args.per_round + 100,
         )
+        report = anyio.run(run)
         print(report.line(), flush=True)
         for problem in report.problems[:20]:
             print("  PROBLEM:", problem)

@@ -12,6 +12,14 @@ from sobjects.emulator._errors import ApiError
 from sobjects.emulator._faults import Faults
 from sobjects.emulator._org import LocalOrg
 from sobjects.emulator._schema import Schema
-from sobjects.emulator._store import JournalInUse, StoreClosed
+from sobjects.emulator._store import JournalInUse, StoreClosed, UnusableJournal
 
-__all__ = ["ApiError", "Faults", "JournalInUse", "LocalOrg", "Schema", "StoreClosed"]
+__all__ = [
+    "ApiError",
+    "Faults",
+    "JournalInUse",
+    "LocalOrg",
+    "Schema",
+    "StoreClosed",
+    "UnusableJournal",
+]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ApiError", "error_item"]
+__all__ = ["ApiError", "error_item", "unknown_exception"]
 
 
 def error_item(code: str, message: str, fields: Sequence[str] | None = None) -> dict[str, Any]:
@@ -14,6 +15,15 @@ def error_item(code: str, message: str, fields: Sequence[str] | None = None) -> 
     if fields is not None:
         item["fields"] = list(fields)
     return item
+
+
+def unknown_exception() -> tuple[str, str]:
+    """Salesforce's answer to its own bugs: UNKNOWN_EXCEPTION with a fresh ErrorId."""
+    return (
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId if you contact support: "
+        f"{secrets.randbelow(10**10)}-{secrets.randbelow(10**5)} ({secrets.randbelow(10**10)})",
+    )
 
 
 class ApiError(Exception):

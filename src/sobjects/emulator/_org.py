@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import ipaddress
 import json
 import logging
 import os
@@ -28,9 +29,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from sobjects._ids import to_18
+from sobjects.emulator._admin import admin_endpoint
 from sobjects.emulator._body import BadJson, BodyTooLarge, parse_json, read_body
-from sobjects.emulator._errors import error_item
-from sobjects.emulator._faults import Faults
+from sobjects.emulator._errors import error_item, unknown_exception
+from sobjects.emulator._faults import Faults, injected_error
 from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
@@ -46,13 +48,6 @@ _VERSIONS = API_VERSIONS
 _JSON = "application/json;charset=UTF-8"
 # How long serve() waits for its server thread: a graceful stop, then a forced one.
 _STOP_TIMEOUT = 5.0
-# What an injected failure answers, by status (anything else: UNKNOWN_EXCEPTION).
-_FAULT_ERRORS = {
-    401: ("INVALID_SESSION_ID", "Session expired or invalid"),
-    403: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
-    404: ("NOT_FOUND", "The requested resource does not exist"),
-    503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable (injected fault)"),
-}
 
 
 def _version_label(version: str) -> str:
@@ -75,6 +70,7 @@ class LocalOrg:
     - ``org.app`` is the ASGI app (Starlette), ``org.client()`` a ``sobjects.Salesforce``
       wired to it in-process, ``org.serve()`` the same org on uvicorn at 127.0.0.1.
     - ``org.access_token`` is a valid bearer token; the token endpoint issues more.
+      ``org.admin_token`` is the one the ``/__emulator__`` controls take over HTTP.
     - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema.
     - ``org.faults`` injects latency and failures; ``daily_api_limit`` caps API usage.
     - With ``data=PATH`` every acknowledged write is journaled to PATH (fsynced) and replayed
@@ -101,7 +97,7 @@ class LocalOrg:
         )
         self.api_version = api_version
         self.store = Store(self.schema, journal=data)
-        self.faults = Faults()
+        self.faults = Faults(self.schema)
         self.daily_api_limit = daily_api_limit
         self.api_usage = 0
         self.org_id = to_18("00D5e0000000001")
@@ -111,6 +107,8 @@ class LocalOrg:
         self._lock = self.store.lock
         self.rest = RestApi(self)
         self.access_token = self.issue_token()
+        # Guards the /__emulator__ controls; never an API token (see _admin).
+        self.admin_token = secrets.token_urlsafe(32)
         self.app = Starlette(
             routes=[
                 Route(
@@ -195,6 +193,10 @@ class LocalOrg:
     async def serve(self, port: int = 0) -> AsyncIterator[str]:
         """Serve the org on ``http://127.0.0.1:<port>`` (a free port with 0); yields the URL.
 
+        Only requests addressed to a loopback host (``Host: 127.0.0.1``, ``localhost`` or
+        ``[::1]``, any port) are answered, others get 421: a web page that rebinds its own
+        domain name to 127.0.0.1 (DNS rebinding) cannot reach the org.
+
         uvicorn runs on its own thread and event loop, so this works under asyncio and trio.
         On the way out (even when cancelled) the server is stopped and its thread joined:
         gracefully, then forcibly after a few seconds; ``RuntimeError`` if it still runs.
@@ -202,7 +204,11 @@ class LocalOrg:
         import uvicorn
 
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            _LoopbackHostOnly(self.app),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -276,17 +282,38 @@ class LocalOrg:
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         path = path.split("?", 1)[0]
         if path.startswith("/__emulator__"):  # the fault controls themselves never fail
-            return self._admin(request.method, path, await request.body())
-        if path.rstrip("/") == "/services/oauth2/token":  # nor does logging in
+            return await admin_endpoint(self, request, path)
+        if path.rstrip("/") == "/services/oauth2/token":  # only faulted when asked for
+            status = self.faults.take_token_failure()
+            if status is not None:
+                return _token_failure(status)
             try:
                 form = await read_body(request)
             except BodyTooLarge as exc:
                 return _json(413, {"error": "invalid_request", "error_description": exc.message})
             return self._token(request, form)
-        if self.faults.latency:
-            await anyio.sleep(self.faults.latency)
+        response = await self._api(request, path)
+        if not isinstance(response, _DropResponse) and self.faults.take_answer_drop():
+            return _DropResponse()  # applied (and journaled), but the answer is lost
+        return response
+
+    async def _api(self, request: Request, path: str) -> Response:
+        delay = self.faults.take_delay()
+        if delay:
+            await anyio.sleep(delay)
         if self.faults.take_drop():
             return _DropResponse()
+        retry_after = self.faults.take_throttle()
+        if retry_after is not None:  # what a gateway in front of Salesforce may answer
+            return _json(
+                429,
+                [
+                    error_item(
+                        "REQUEST_LIMIT_EXCEEDED", f"Too many requests: retry after {retry_after} s"
+                    )
+                ],
+                {"Retry-After": str(retry_after)},
+            )
         try:
             raw = await read_body(request)
         except BodyTooLarge as exc:
@@ -307,8 +334,7 @@ class LocalOrg:
             return _json(401, [error_item("INVALID_SESSION_ID", "Session expired or invalid")])
         status = self.faults.take_failure()
         if status is not None:
-            code, message = _FAULT_ERRORS.get(status) or _unknown_exception()
-            return _json(status, [error_item(code, message)], self._usage_headers())
+            return _json(status, [error_item(*injected_error(status))], self._usage_headers())
         try:
             body = parse_json(raw) if raw.strip() else None
         except BadJson as exc:
@@ -342,7 +368,7 @@ class LocalOrg:
             except Exception:
                 # A bug of the emulator: answer as Salesforce does for its own, in JSON.
                 logger.exception("local org: unexpected error on %s %s", request.method, path)
-                reply = Reply(500, [error_item(*_unknown_exception())])
+                reply = Reply(500, [error_item(*unknown_exception())])
             if cost > 1 and reply.status >= 400:
                 self.api_usage -= cost - 1  # a batch refused as a whole ran nothing
         return _reply(reply, self._usage_headers())
@@ -392,35 +418,6 @@ class LocalOrg:
             body["refresh_token"] = refresh
         return _json(200, body)
 
-    def _admin(self, method: str, path: str, raw: bytes) -> Response:
-        """``/__emulator__/faults`` and ``/__emulator__/latency``: faults over HTTP."""
-        try:
-            data = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            return _json(400, {"error": "body must be JSON"})
-        name = path.removeprefix("/__emulator__/").strip("/")
-        try:
-            if name == "faults" and method == "POST":
-                if "fail_next" in data:
-                    self.faults.fail_next(
-                        int(data["fail_next"]), status=int(data.get("status", 503))
-                    )
-                if "drop_next" in data:
-                    self.faults.drop_next(int(data["drop_next"]))
-                if "lock" in data:
-                    self.faults.lock_record(str(data["lock"]), times=int(data.get("times", 1)))
-                if data.get("clear"):
-                    self.faults.clear()
-                return _json(200, {"ok": True})
-            if name == "latency" and method == "POST":
-                self.faults.latency = max(0.0, float(data.get("ms", 0)) / 1000)
-                return _json(200, {"ok": True, "latency_ms": self.faults.latency * 1000})
-            if name == "usage" and method == "GET":
-                return _json(200, {"used": self.api_usage, "limit": self.daily_api_limit})
-        except (TypeError, ValueError) as exc:
-            return _json(400, {"error": str(exc)})
-        return _json(404, {"error": f"no admin resource {method} {path}"})
-
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     scheme, _, value = (header or "").partition(" ")
@@ -432,15 +429,6 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     client_id, sep, secret = decoded.partition(":")
     return (unquote(client_id), unquote(secret)) if sep else None
-
-
-def _unknown_exception() -> tuple[str, str]:
-    """Salesforce's answer to its own bugs: UNKNOWN_EXCEPTION with a fresh ErrorId."""
-    return (
-        "UNKNOWN_EXCEPTION",
-        "An unexpected error occurred. Please include this ErrorId if you contact support: "
-        f"{secrets.randbelow(10**10)}-{secrets.randbelow(10**5)} ({secrets.randbelow(10**10)})",
-    )
 
 
 def _jwt_claims_ok(assertion: str) -> bool:
@@ -486,6 +474,15 @@ def _oauth_error(error: str, description: str) -> Response:
     return _json(400, {"error": error, "error_description": description})
 
 
+def _token_failure(status: int) -> Response:
+    """An injected token endpoint failure, in OAuth's error shape."""
+    if status < 500:
+        return _json(
+            status, {"error": "invalid_grant", "error_description": "authentication failure"}
+        )
+    return _json(status, {"error": "unknown_error", "error_description": "retry your request"})
+
+
 class _DropResponse(Response):
     """Starts a response, then drops the connection before the body (a scripted fault)."""
 
@@ -501,6 +498,57 @@ class _DropResponse(Response):
             }
         )
         raise ConnectionDropped("connection dropped by a scripted fault")
+
+
+class _LoopbackHostOnly:
+    """ASGI wrapper of the served org: 421 for a ``Host`` that is not a loopback address.
+
+    A page on evil.example whose name now resolves to 127.0.0.1 reaches the port with
+    ``Host: evil.example``; a name cannot be rebound if it is not accepted. ``org.app`` itself
+    does not check: in-process clients (``org.client()``, an ``httpx.ASGITransport``) may
+    name any host, and nothing outside the process reaches them.
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((v for k, v in scope["headers"] if k == b"host"), b"")
+            if not is_loopback_host(host.decode("latin-1")):
+                response = _json(
+                    421,
+                    [
+                        error_item(
+                            "MISDIRECTED_REQUEST",
+                            "The local org answers requests for 127.0.0.1, localhost or [::1] "
+                            f"only, not Host {host.decode('latin-1')[:100]!r}",
+                        )
+                    ],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a ``Host`` header names a loopback address: ``localhost``, ``127.x.x.x`` or
+    ``[::1]``, with or without a port."""
+    name = host.strip().lower()
+    if name.startswith("["):  # an IPv6 literal, maybe with a port after the bracket
+        name, bracket, port = name[1:].partition("]")
+        if not bracket or (port and not (port.startswith(":") and port[1:].isdigit())):
+            return False
+    else:
+        name, colon, port = name.partition(":")
+        if colon and not port.isdigit():
+            return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class _DroppingASGITransport(httpx.ASGITransport):

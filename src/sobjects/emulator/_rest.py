@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError, error_item
+from sobjects.emulator._faults import injected_error
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
 
@@ -214,6 +215,7 @@ class RestApi:
 
     def _create(self, version: str, sobject: SObjectDef, body: Any) -> Reply:
         data = _body_dict(body)
+        self.org.faults.check_create_lock(sobject.name)
         record_id = self.store.insert(sobject, data)
         return Reply(
             201,
@@ -254,14 +256,14 @@ class RestApi:
                     "METHOD_NOT_ALLOWED",
                     "HTTP Method 'PATCH' not allowed. Allowed are GET,HEAD,POST",
                 )
-            for match in self.store.find(sobject, fd, value):
+            update_only = query.get("updateOnly", "").lower() == "true"
+            matches = self.store.find(sobject, fd, value)
+            for match in matches:
                 self.org.faults.check_lock(match["Id"])
+            if not matches and not update_only:
+                self.org.faults.check_create_lock(sobject.name)  # it would insert
             record_id, created = self.store.upsert(
-                sobject,
-                fd.name,
-                value,
-                _body_dict(body),
-                update_only=query.get("updateOnly", "").lower() == "true",
+                sobject, fd.name, value, _body_dict(body), update_only=update_only
             )
             if created:
                 result: dict[str, Any] = {"id": record_id, "success": True, "errors": []}
@@ -449,6 +451,9 @@ class RestApi:
         self, method: str, url: str, body: Any, headers: Mapping[str, str] | None, *, batch: bool
     ) -> Reply:
         """Run one subrequest URL (``vNN.N/...`` for batch, ``/services/data/vNN.N/...``)."""
+        injected = self.org.faults.take_subrequest_failure()
+        if injected is not None:  # this subrequest fails; the request and the others go on
+            return Reply(injected[0], [error_item(*injected_error(*injected))])
         try:
             version, rest, query = _parse_subrequest_url(url, batch=batch)
         except ApiError as exc:
@@ -689,8 +694,11 @@ class RestApi:
                     raise ApiError(
                         400, "REQUIRED_FIELD_MISSING", f"Missing external id {fd.name}", [fd.name]
                     )
-                for match in self.store.find(sobject, fd, value):
+                matches = self.store.find(sobject, fd, value)
+                for match in matches:
                     self.org.faults.check_lock(match["Id"])
+                if not matches:
+                    self.org.faults.check_create_lock(sobject.name)  # it would insert
                 try:
                     record_id, created = self.store.upsert(sobject, fd.name, str(value), data)
                 except MultipleMatches as exc:
@@ -780,6 +788,7 @@ class RestApi:
                 "cannot specify Id in an insert call",
                 ["Id"],
             )
+        self.org.faults.check_create_lock(sobject.name)
         return {"id": self.store.insert(sobject, data), "success": True, "errors": []}
 
     def _update_one(self, record: Mapping[str, Any]) -> dict[str, Any]:

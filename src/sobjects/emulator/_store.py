@@ -6,6 +6,8 @@ answers with Salesforce's error codes. ``transaction()`` groups writes that must
 roll back together (``allOrNone``). With a journal path, each acknowledged write is appended
 and fsynced before the call returns, so it survives a ``kill -9``; the journal is locked
 (``flock``) while a store has it open, so a second process cannot interleave its writes.
+A journal starts with a header line (``JOURNAL_HEADER``); an existing file without it (and not
+a journal of an earlier version) is refused, never rewritten.
 
 One re-entrant lock (``Store.lock``, shared by ``LocalOrg``) guards every read and write.
 """
@@ -29,10 +31,16 @@ from sobjects.emulator._errors import ApiError
 from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
 from sobjects.emulator._values import format_datetime, normalise_value, utc_now
 
-__all__ = ["JournalInUse", "Store", "StoreClosed"]
+__all__ = ["JOURNAL_HEADER", "JournalInUse", "Store", "StoreClosed", "UnusableJournal"]
 
 logger = logging.getLogger("sobjects.emulator")
 
+# The first line of every journal: how a file is recognised as one before anything is
+# appended to it. Journals of earlier versions have no header; they start with a unit of work.
+JOURNAL_FORMAT = 1
+JOURNAL_HEADER = b'{"sobjects_journal":1}\n'
+_HEADER_START = b'{"sobjects_journal":'
+_UNIT_START = b'{"entries":'
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SYSTEM_FIELDS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
 _ADMIN_USER = {
@@ -63,6 +71,48 @@ class StoreClosed(RuntimeError):
 
 class JournalInUse(RuntimeError):
     """Another open store (in this process or another one) holds the journal file."""
+
+
+class UnusableJournal(ValueError):
+    """The journal path cannot hold a journal: a directory, a missing folder, or an existing
+    file that is not a journal (it is never written to)."""
+
+
+def _check_journal_path(path: Path) -> None:
+    if path.is_dir():
+        raise UnusableJournal(
+            f"the journal {path} is a directory: give the path of a file (a new one is created)"
+        )
+    if not path.parent.is_dir():
+        raise UnusableJournal(
+            f"the folder of the journal {path} does not exist: create {path.parent} first"
+        )
+    if path.exists() and not path.is_file():
+        raise UnusableJournal(f"the journal {path} is not a regular file")
+
+
+def _check_journal_content(path: Path, content: bytes) -> None:
+    """Refuse a file that is not a journal, before a byte is appended to it."""
+    if not content or JOURNAL_HEADER.startswith(content) or content.startswith(_UNIT_START):
+        return  # new, torn while being created, or written by a version without the header
+    if content.startswith(_HEADER_START):
+        first = content.split(b"\n", 1)[0]
+        try:
+            header = json.loads(first)
+        except ValueError:
+            header = None
+        version = header.get("sobjects_journal") if isinstance(header, dict) else None
+        if version == JOURNAL_FORMAT:
+            return
+        if isinstance(version, int) and not isinstance(version, bool) and version > 0:
+            raise UnusableJournal(
+                f"the journal {path} has format {version}, newer than this version of sobjects "
+                f"reads ({JOURNAL_FORMAT}): upgrade sobjects"
+            )
+    raise UnusableJournal(
+        f"{path} exists and is not a sobjects journal (it does not start with the journal "
+        "header): it is left untouched; give a new file or an existing journal"
+    )
 
 
 def _lock_journal(handle: Any, path: Path) -> None:
@@ -116,10 +166,15 @@ class Store:
         self._journal: Any = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         if self._journal_path is not None:
+            _check_journal_path(self._journal_path)
             handle = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
             try:
                 _lock_journal(handle, self._journal_path)
                 self._replay(self._journal_path)
+                if os.fstat(handle.fileno()).st_size == 0:  # a new journal: its header first
+                    handle.write(JOURNAL_HEADER.decode())
+                    handle.flush()
+                    os.fsync(handle.fileno())
             except BaseException:
                 handle.close()
                 raise
@@ -490,6 +545,7 @@ class Store:
             return
         with open(path, "rb") as handle:
             content = handle.read()
+        _check_journal_content(path, content)
         complete = content.rfind(b"\n") + 1
         if complete < len(content):
             # A torn last line (a crash mid-write, never acknowledged): cut it off, so the
