@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo docs bench clean
+.PHONY: install test lint typecheck pytest demo docs bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: $(STAMP)
 # is the smoke run. No timing assertions anywhere.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The session against a local org that fails on purpose (every fault kind), 200,000 records
+# on each flush path: nothing lost, duplicated or misreported. The test suite runs a small one.
+soak: $(STAMP)
+	$(BIN)/python -m tests.orm.soak --records 200000
 
 # The documentation site (mkdocs-material, API reference by mkdocstrings) into site/.
 # --strict: any warning (a broken link, an unresolvable reference) fails the build.

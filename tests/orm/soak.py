@@ -92,9 +92,17 @@ class SoakReport:
 
 
 def _inject(org: LocalOrg, rng: random.Random, report: SoakReport, targets: list[str]) -> None:
-    """One to three faults, each for the next request or few."""
+    """Faults for the next request or few: in the first rounds each kind in turn (so a run
+    covers them all), then in half the rounds one at random; with up to two more."""
     faults = org.faults
-    for kind in rng.sample(FAULT_KINDS, rng.randint(1, 3)):
+    if report.rounds <= len(FAULT_KINDS):
+        kinds = [FAULT_KINDS[report.rounds - 1]]
+    elif rng.random() < 0.5:
+        kinds = [rng.choice(FAULT_KINDS)]
+    else:
+        return
+    kinds += rng.sample([k for k in FAULT_KINDS if k not in kinds], rng.randint(0, 2))
+    for kind in kinds:
         report.faults[kind] += 1
         if kind.startswith("fail_5"):
             faults.fail_next(rng.randint(1, 2), status=int(kind[-3:]))
@@ -105,14 +113,17 @@ def _inject(org: LocalOrg, rng: random.Random, report: SoakReport, targets: list
         elif kind == "expire_tokens":
             org.expire_tokens()
         elif kind == "fail_token":
-            org.expire_tokens()
+            org.expire_tokens()  # the next request must log in again, and that fails
             faults.fail_token_next(rng.randint(1, 2), status=rng.choice([400, 503]))
         elif kind == "throttle":
             faults.throttle_next(rng.randint(1, 2), retry_after=0)
         elif kind == "lock_creates":
             faults.lock_creates(times=rng.randint(1, 3))
-        elif kind == "lock_record" and targets:
-            faults.lock_record(rng.choice(targets), times=rng.randint(1, 2))
+        elif kind == "lock_record":
+            if targets:
+                faults.lock_record(rng.choice(targets), times=rng.randint(1, 2))
+            else:
+                faults.lock_creates(times=1)  # nothing to lock yet: a create instead
         elif kind == "fail_subrequests":
             faults.fail_subrequests(rng.randint(1, 3), status=rng.choice([400, 500]))
         elif kind == "delay":

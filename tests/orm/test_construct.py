@@ -162,3 +162,10 @@ def test_a_default_validated_per_field_uses_pydantics_constructor() -> None:
     assert constructor_for(Checked) is None
     with pytest.raises(ValidationError):
         Checked(last_name="Doe")
+
+
+def test_a_keyword_with_braces_is_reported_as_it_is() -> None:
+    with pytest.raises(ValidationError, match=r"Contact has no field '\{x\}'"):
+        Contact(**{"last_name": "X", "{x}": 1})
+    with pytest.raises(ValidationError, match=r"Contact has no field '\{x\}'"):
+        Contact.model_validate({"last_name": "X", "{x}": 1})

@@ -338,3 +338,16 @@ async def test_replay_upserts_false_treats_them_like_creates(org: LocalOrg, sf: 
     calls = Calls(org)
     await session.flush()
     assert calls.dispatched == []
+
+
+async def test_only_the_outermost_block_closes_the_session(org: LocalOrg, sf: Salesforce) -> None:
+    session = Session(sf)
+    async with session:
+        Contact(last_name="Dropped").save()
+        with pytest.raises(RuntimeError):
+            async with session:
+                raise RuntimeError("an inner block failed: what was recorded is discarded")
+        assert session.pending == [] and not session.closed
+        Contact(last_name="Kept").save()
+    assert session.closed
+    assert [r["LastName"] for r in rows(org, "Contact")] == ["Kept"]

@@ -106,7 +106,12 @@ def unknown_fields_error(
     """Pydantic's own error type, one line per unknown keyword, each with a suggestion: the
     field a misspelt name or an API name (``LastName``) most likely meant."""
     lines: list[Any] = [
-        {"type": PydanticCustomError("unknown_field", message), "loc": (key,), "input": data[key]}
+        {
+            # The message goes in as context, not as the template: a key may hold braces.
+            "type": PydanticCustomError("unknown_field", "{message}", {"message": message}),
+            "loc": (key,),
+            "input": data[key],
+        }
         for key, message in unknown_fields(cls, data, accepted)
     ]
     return ValidationError.from_exception_data(cls.__name__, lines)

@@ -503,7 +503,9 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             if accepted is not None and not accepted.issuperset(data):
                 # model_validate() of the user's data: the same refusal as the constructor.
                 messages = [text for _, text in unknown_fields(cls, data, accepted)]
-                raise PydanticCustomError("unknown_field", "; ".join(messages))
+                raise PydanticCustomError(
+                    "unknown_field", "{message}", {"message": "; ".join(messages)}
+                )
             return data
         meta = sobject_meta(cls)
         out: dict[str, Any] = {}

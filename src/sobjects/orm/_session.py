@@ -437,7 +437,9 @@ class Session:
                 await self.flush()
                 if outermost and not self.autosave:
                     self._warn_unsaved()
-            # If the block raised, nothing it recorded is sent: close() releases it all.
+            elif not outermost:
+                self.discard()  # an inner block failed: nothing recorded so far is sent
+            # The outermost block failed: nothing is sent, and close() releases it all.
         finally:
             if self._tokens:
                 current.reset(self._tokens.pop())
