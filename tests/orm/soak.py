@@ -78,6 +78,7 @@ class SoakReport:
     unknown_applied: int = 0  # of those, how many the org did apply
     faults: Counter[str] = field(default_factory=Counter)
     errors_raised: int = 0
+    api_calls: int = 0  # as the org counted them
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -86,7 +87,7 @@ class SoakReport:
             f"{self.path}: {self.records} records in {self.rounds} rounds, {self.seconds:.1f} s; "
             f"{self.created} created, {self.upserted} upserted, {self.updated} updated, "
             f"{self.unknown} unknown ({self.unknown_applied} of them applied); "
-            f"{self.errors_raised} errors raised; faults: {faults}; "
+            f"{self.errors_raised} errors raised, {self.api_calls} API calls; faults: {faults}; "
             f"problems: {len(self.problems)}"
         )
 
@@ -148,7 +149,7 @@ async def soak(
     misreported."""
     rng = random.Random(seed)
     report = SoakReport(path, records)
-    org = LocalOrg()
+    org = LocalOrg(daily_api_limit=10**9)  # a day's limit is not what this is about
     org.define_field("Account", {"name": "Ext_Id__c", "type": "string", "externalId": True})
     retry = RetryPolicy(backoff_base=0.001, backoff_max=0.002, deadline=30.0)
     started = time.perf_counter()
@@ -212,6 +213,7 @@ async def soak(
             if phase == "update":
                 report.unknown += len(unknown - unknown_before)
     report.seconds = time.perf_counter() - started
+    report.api_calls = org.api_usage
 
     # -- compare with the org ----------------------------------------------------------------
     rows: dict[str, list[dict[str, Any]]] = {}
