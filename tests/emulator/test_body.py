@@ -192,3 +192,16 @@ async def test_the_in_process_client_gets_the_same_answer(org: LocalOrg) -> None
         response = await sf.request("POST", "sobjects/Account", json=deep, raise_for_status=False)
     assert response.status_code == 400
     assert only_error(response)["errorCode"] == "JSON_PARSER_ERROR"
+
+
+@pytest.mark.anyio
+async def test_a_content_length_of_non_ascii_digits_is_not_trusted(
+    http: httpx.AsyncClient,
+) -> None:
+    # "²".isdigit() is true, and int("²") raises: such a header must not crash the app.
+    request = http.build_request(
+        "POST", "/services/data/v62.0/sobjects/Account", content=b'{"Name": "A"}'
+    )
+    request.headers["Content-Length"] = "²"
+    response = await http.send(request)
+    assert response.status_code < 500

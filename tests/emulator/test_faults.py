@@ -13,6 +13,7 @@ import pytest
 from sobjects import RequestEvent, RetryEvent, RetryPolicy, Salesforce
 from sobjects.auth import ClientCredentials, StaticToken
 from sobjects.emulator import LocalOrg
+from sobjects.emulator._org import ConnectionDropped
 from sobjects.errors import (
     AuthenticationError,
     OutcomeUnknownError,
@@ -432,6 +433,23 @@ async def test_drop_answer_next_applies_then_loses_the_answer(org: LocalOrg) -> 
         account_id = org.store.records("Account")[0]["Id"]
         assert (await sf.sobject.get("Account", account_id))["Name"] == "Applied"
         assert sent[1:] == ["GET 1", "GET 2"]
+    assert org.faults.pending()["drop_answer_next"] == 0
+
+
+async def test_drop_answer_next_waits_for_a_request_that_is_carried_out(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    # A request refused on the way in (throttled here) was not applied: its answer arrives,
+    # and the lost answer is the next applied request's.
+    org.faults.throttle_next(1, retry_after=0)
+    org.faults.drop_answer_next(1)
+    throttled = await http.post("/services/data/v62.0/sobjects/Account", json={"Name": "A"})
+    assert throttled.status_code == 429
+    assert org.store.records("Account") == []
+    assert org.faults.pending()["drop_answer_next"] == 1
+    with pytest.raises(ConnectionDropped):  # what the plain ASGI transport sees
+        await http.post("/services/data/v62.0/sobjects/Account", json={"Name": "B"})
+    assert [a["Name"] for a in org.store.records("Account")] == ["B"]
     assert org.faults.pending()["drop_answer_next"] == 0
 
 

@@ -88,7 +88,9 @@ async def admin_endpoint(org: LocalOrg, request: Request, path: str) -> Response
     if media_type != "application/json":
         return _error(415, "the controls take 'Content-Type: application/json' bodies only")
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY:  # refused before reading a byte of it
+    if (
+        length.isascii() and length.isdigit() and int(length) > MAX_BODY
+    ):  # refused before reading a byte of it
         return _error(413, f"a control body is at most {MAX_BODY} bytes")
     raw = b""
     async with aclosing(request.stream()) as chunks:

@@ -48,7 +48,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The whole body, or ``BodyTooLarge`` as soon as more than ``limit`` bytes are
     announced or received."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks = bytearray()
     # Closed explicitly: a generator left open when the cap cuts the loop short is finalised

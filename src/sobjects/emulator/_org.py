@@ -293,7 +293,9 @@ class LocalOrg:
                 return _json(413, {"error": "invalid_request", "error_description": exc.message})
             return self._token(request, form)
         response = await self._api(request, path)
-        if not isinstance(response, _DropResponse) and self.faults.take_answer_drop():
+        # Only a request that was carried out loses its answer: one refused on the way in
+        # (throttled, failed, unauthorised) leaves drop_answer_next for the next one.
+        if getattr(request.state, "dispatched", False) and self.faults.take_answer_drop():
             return _DropResponse()  # applied (and journaled), but the answer is lost
         return response
 
@@ -314,10 +316,6 @@ class LocalOrg:
                 ],
                 {"Retry-After": str(retry_after)},
             )
-        try:
-            raw = await read_body(request)
-        except BodyTooLarge as exc:
-            return _json(413, [error_item("EXCEEDED_MAX_SIZE_REQUEST", exc.message)])
         if path.rstrip("/") == "/services/data":
             versions = [
                 {"label": _version_label(v), "url": f"/services/data/v{v}", "version": v}
@@ -335,8 +333,17 @@ class LocalOrg:
         status = self.faults.take_failure()
         if status is not None:
             return _json(status, [error_item(*injected_error(status))], self._usage_headers())
+        # The body is read only now: a request without a valid token costs no buffering.
         try:
-            body = parse_json(raw) if raw.strip() else None
+            raw = await read_body(request)
+        except BodyTooLarge as exc:
+            return _json(413, [error_item("EXCEEDED_MAX_SIZE_REQUEST", exc.message)])
+        try:
+            if len(raw) > _PARSE_IN_THREAD:
+                # Seconds of parsing for tens of megabytes: not on the loop every request uses.
+                body = await anyio.to_thread.run_sync(parse_json, raw)
+            else:
+                body = parse_json(raw) if raw.strip() else None
         except BadJson as exc:
             return _json(400, [error_item("JSON_PARSER_ERROR", str(exc))], self._usage_headers())
         cost = 1
@@ -354,6 +361,7 @@ class LocalOrg:
                     self._usage_headers(),
                 )
             self.api_usage += cost
+            request.state.dispatched = True
             try:
                 reply = self.rest.dispatch(request.method, version, rest, query, body, headers)
             except StoreClosed:
@@ -417,6 +425,9 @@ class LocalOrg:
         if refresh is not None:
             body["refresh_token"] = refresh
         return _json(200, body)
+
+
+_PARSE_IN_THREAD = 1 << 20  # bytes of JSON parsed off the event loop
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -537,11 +548,13 @@ def is_loopback_host(host: str) -> bool:
     name = host.strip().lower()
     if name.startswith("["):  # an IPv6 literal, maybe with a port after the bracket
         name, bracket, port = name[1:].partition("]")
-        if not bracket or (port and not (port.startswith(":") and port[1:].isdigit())):
+        if not bracket or (
+            port and not (port.startswith(":") and port[1:].isascii() and port[1:].isdigit())
+        ):
             return False
     else:
         name, colon, port = name.partition(":")
-        if colon and not port.isdigit():
+        if colon and not (port.isascii() and port.isdigit()):
             return False
     if name == "localhost":
         return True

@@ -348,7 +348,12 @@ class _Builder(Transformer[Token, Any]):
     def constant(self, c: list[Token | None]) -> Literal:
         name, n = c
         assert name is not None
-        return Literal("constant", str(name), _pos(name), n=int(n) if n is not None else None)
+        count = None
+        if n is not None:
+            # Any n this long is out of range anyway (refused as such later on); int() of
+            # thousands of digits would raise instead.
+            count = int(n) if len(str(n)) <= 18 else 10**18
+        return Literal("constant", str(name), _pos(name), n=count)
 
 
 # Salesforce's reserved words: never identifiers, even where the grammar could not take the
