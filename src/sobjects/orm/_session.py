@@ -19,7 +19,7 @@ from contextvars import Token
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 import anyio
 
@@ -45,7 +45,6 @@ from sobjects.errors import (
     ErrorDetail,
     OutcomeUnknownError,
     ResponseError,
-    ResultNotReadyError,
     SalesforceError,
 )
 from sobjects.orm._context import NoSessionError, current, current_session, resolve_session
@@ -62,6 +61,7 @@ from sobjects.orm._model import (
     sobject_meta,
     write_field,
 )
+from sobjects.orm._operation import NOTHING, Kind, Operation, QueryHandle, describe
 from sobjects.orm._query import CountSelect, Select
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class FlushError(SalesforceError):
         self.not_run = [obj for obj, error in self.failures if _not_run(error)]
         lines = [f"{_tally(self.failures, total)}:"]
         for obj, error in self.failures[:_LISTED]:
-            lines.append(f"  {_describe(obj)}: {error}")
+            lines.append(f"  {describe(obj)}: {error}")
         if len(self.failures) > _LISTED:
             lines.append(f"  ... and {len(self.failures) - _LISTED} more (see .failures)")
         super().__init__("\n".join(lines))
@@ -207,147 +207,6 @@ def _tally(failures: Sequence[tuple[SObject, SalesforceError]], total: int) -> s
     if rolled_back:
         text += f", {rolled_back} rolled back"
     return text
-
-
-def _describe(obj: SObject) -> str:
-    """A record's name in messages: sObject and id, or its place among the session's
-    operations before it has an id. Never its field values (they may be personal data)."""
-    name = type(obj).__name__
-    record_id = obj.__dict__.get("id")
-    if record_id:
-        return f"{name} {record_id}"
-    pending = obj._sobject_state.pending
-    return (
-        f"new {name} #{pending.number}" if pending is not None and pending.number else f"new {name}"
-    )
-
-
-# -- operations --------------------------------------------------------------------------------
-
-
-Kind = Literal["create", "update", "upsert", "delete"]
-_NOTHING: dict[str, Any] = {}  # shared, never written: operations replace it, not fill it
-
-
-class Operation:
-    """A recorded write and, after the flush, its outcome.
-
-    Has the seed attributes of a subrequest: ``done``, ``status_code``, ``result``,
-    ``is_success`` and ``raise_for_status()``. ``skipped`` is true for an update with nothing
-    to send (no subrequest is spent on it).
-    """
-
-    __slots__ = (
-        "answer_lost",
-        "attempts",
-        "blocked_by",
-        "derived",
-        "error",
-        "external_id",
-        "in_flight",
-        "kind",
-        "meta",
-        "number",
-        "obj",
-        "outcome_unknown",
-        "sent_values",
-        "skipped",
-        "state",
-        "subrequest",
-        "unanswered",
-    )
-
-    def __init__(self, kind: Kind, obj: SObject, external_id: FieldMeta | None = None) -> None:
-        self.kind = kind
-        self.obj = obj
-        # Looked up once: the flush reads both several times per record.
-        self.state = obj._sobject_state
-        self.meta = sobject_meta(type(obj))
-        self.external_id = external_id
-        self.subrequest: Subrequest | None = None
-        self.skipped = False
-        self.attempts = 0
-        self.blocked_by: Operation | None = None  # a dependency that failed
-        # Python name -> value of the fields sent (what Salesforce holds once it succeeds).
-        self.sent_values: dict[str, Any] = _NOTHING
-        # Lookups sent for assigned parent relationships: API name -> (relation, parent).
-        self.derived: dict[str, tuple[str, SObject | None]] = _NOTHING
-        self.in_flight = False
-        # Sent, but no answer came back: never sent again unless saved again explicitly.
-        self.outcome_unknown = False
-        self.error: SalesforceError | None = None  # why it was not sent, or is unknown
-        self.unanswered: SalesforceError | None = None  # the request failure behind it
-        # An upsert sent once already whose answer was lost: it goes again (idempotent), but
-        # its created flag can then only be trusted when it says True.
-        self.answer_lost = False
-        self.number = 0  # its place among the session's operations: names it in messages
-
-    def __repr__(self) -> str:
-        state = "done" if self.done else "pending"
-        return f"<Operation {self.kind} {_describe(self.obj)} {state}>"
-
-    @property
-    def done(self) -> bool:
-        return self.skipped or (self.subrequest is not None and self.subrequest.done)
-
-    def _require(self) -> Subrequest:
-        if self.outcome_unknown and self.unanswered is not None:
-            raise self.unanswered
-        if self.subrequest is None or not self.subrequest.done:
-            raise ResultNotReadyError(
-                f"the {self.kind} of {_describe(self.obj)} has not been flushed yet: its result "
-                "exists after `await session.flush()` or the end of the session block"
-            )
-        return self.subrequest
-
-    @property
-    def status_code(self) -> int | None:
-        return None if self.skipped else self._require().status_code
-
-    @property
-    def result(self) -> Any:
-        return None if self.skipped else self._require().result
-
-    @property
-    def is_success(self) -> bool:
-        return self.skipped or self._require().is_success
-
-    def raise_for_status(self) -> None:
-        if not self.skipped:
-            self._require().raise_for_status()
-
-
-class QueryHandle(Generic[T]):
-    """A deferred query; ``records`` is filled by the flush, after the earlier writes."""
-
-    def __init__(self, query: Select[T]) -> None:
-        self.query = query
-        self.subrequest: QuerySubrequest | None = None
-        self._records: list[T] | None = None
-
-    @property
-    def done(self) -> bool:
-        return self._records is not None
-
-    @property
-    def records(self) -> list[T]:
-        if self._records is None:
-            raise ResultNotReadyError(
-                "this query runs at the flush: read .records after `await session.flush()` or "
-                "after the session block"
-            )
-        return self._records
-
-    @property
-    def status_code(self) -> int:
-        if self.subrequest is None or not self.subrequest.done:
-            raise ResultNotReadyError("this query has not been sent yet")
-        return self.subrequest.status_code
-
-    def raise_for_status(self) -> None:
-        if self.subrequest is None or not self.subrequest.done:
-            raise ResultNotReadyError("this query has not been sent yet")
-        self.subrequest.raise_for_status()
 
 
 @dataclass(slots=True)
@@ -507,7 +366,7 @@ class Session:
         unsaved = self.unsaved()
         if not unsaved:
             return
-        shown = [f"{_describe(obj)} ({', '.join(names)})" for obj, names in unsaved[:_LISTED]]
+        shown = [f"{describe(obj)} ({', '.join(names)})" for obj, names in unsaved[:_LISTED]]
         more = f" and {len(unsaved) - _LISTED} more" if len(unsaved) > _LISTED else ""
         warnings.warn(
             UnsavedChangesWarning(
@@ -528,7 +387,7 @@ class Session:
 
     def add(self, obj: SObject) -> SObject:
         """Attach an object to this session (its identity is then tracked here)."""
-        self._check_open(f"adding {_describe(obj)}")
+        self._check_open(f"adding {describe(obj)}")
         obj._sobject_state.session = self
         if obj.id:
             self._identity[obj.id] = obj
@@ -577,13 +436,13 @@ class Session:
                 current.skipped = True
                 return current
             if current is None or not current.in_flight:
-                raise ConfigurationError(f"{_describe(obj)} has no id: there is nothing to delete")
+                raise ConfigurationError(f"{describe(obj)} has no id: there is nothing to delete")
         return self._register(obj, "delete")
 
     def _register(
         self, obj: SObject, kind: Kind, external_id: FieldMeta | None = None
     ) -> Operation:
-        self._check_open(f"the {kind} of {_describe(obj)}")
+        self._check_open(f"the {kind} of {describe(obj)}")
         if kind != "delete":
             _check_sendable(obj)
         state = obj._sobject_state
@@ -595,7 +454,7 @@ class Session:
             and state.pending in other._pending
         ):
             raise ConfigurationError(
-                f"{_describe(obj)} has a pending {state.pending.kind} in another session: "
+                f"{describe(obj)} has a pending {state.pending.kind} in another session: "
                 "flush or discard it there first"
             )
         state.session = self
@@ -778,7 +637,7 @@ class Session:
         parent). A parent that has no id yet always counts."""
         state = obj._sobject_state
         if not state.assigned:
-            return _NOTHING
+            return NOTHING
         meta = sobject_meta(type(obj))
         out: dict[str, tuple[str, SObject | None]] = {}
         for name in state.assigned:
@@ -818,8 +677,8 @@ class Session:
                 in_flight = parent._sobject_state.pending
                 if id(parent) not in saving and not (in_flight and in_flight.in_flight):
                     raise ConfigurationError(
-                        f"{_describe(item.obj)} refers through .{relation} to a "
-                        f"{_describe(parent)}, which has no id and is not being saved: call "
+                        f"{describe(item.obj)} refers through .{relation} to a "
+                        f"{describe(parent)}, which has no id and is not being saved: call "
                         ".save() (or .upsert()) on it too"
                     )
 
@@ -838,7 +697,7 @@ class Session:
             if id(op) in level:
                 return level[id(op)]
             if op in visiting:
-                cycle = " -> ".join(_describe(o.obj) for o in [*visiting, op])
+                cycle = " -> ".join(describe(o.obj) for o in [*visiting, op])
                 raise ConfigurationError(
                     f"these new records depend on each other: {cycle}; save one of them "
                     "first, then set the relationship in a later flush"
@@ -940,7 +799,7 @@ class Session:
             item.blocked_by = parent._sobject_state.pending
             item.error = ResponseError(
                 0,
-                [ErrorDetail("NOT_SENT", f"depends on {_describe(parent)}, which was not saved")],
+                [ErrorDetail("NOT_SENT", f"depends on {describe(parent)}, which was not saved")],
             )
             return False
         item.blocked_by = None
@@ -1361,7 +1220,7 @@ class Session:
         if self.group_errors:
             exceptions: list[SalesforceError] = []
             for obj, error in failures:
-                error.add_note(f"while saving {_describe(obj)}")
+                error.add_note(f"while saving {describe(obj)}")
                 error.objects = [obj]
                 exceptions.append(error)
             raise FlushErrorGroup(
