@@ -1,0 +1,454 @@
+"""The flush planner: recorded work in, a ``FlushPlan`` out, with no I/O.
+
+A plan is what a flush will send when nothing fails: requests in rounds (a round waits for
+the one before it; its requests go concurrently), each request a list of calls (one
+subrequest each: a write, a deferred query, or an sObject Collections call carrying up to 200
+records), and what it costs in HTTP requests, round trips and API calls. Salesforce counts a
+Composite Batch request as one API call per subrequest, and a Composite request (whatever
+its subrequests, Collections calls included) as one.
+
+Strategies:
+
+- ``batch``: dependency waves, one round each. A large group of one write on one sObject
+  goes as Collections calls inside Composite requests; the rest as Composite Batch requests
+  of 25. A deferred query rides at the end of the batch of the writes it follows when they
+  all fit in that one request.
+- ``economy``: the fewest API calls with no more round trips. Records that depend on each
+  other go in one Composite request, children referring to their parent's new id with
+  ``@{ref.id}``; writes of one kind on one sObject share Collections calls; requests are
+  packed to Composite's limits (25 subrequests, 5 of them Collections calls or queries).
+  Work that does not fit one request falls back to ``batch`` waves.
+
+``str(plan)`` is a table, like a database's EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sobjects.client._collections import MAX_COLLECTION_SIZE
+from sobjects.client._composite import (
+    BATCH_SIZE,
+    COMPOSITE_MAX_QUERIES,
+    COMPOSITE_MAX_SUBREQUESTS,
+)
+from sobjects.errors import ConfigurationError
+from sobjects.orm._model import SObject
+from sobjects.orm._operation import Operation, QueryHandle
+
+__all__ = ["STRATEGIES", "Call", "FlushPlan", "PlannedRequest", "Strategy", "plan_flush"]
+
+Strategy = Literal["batch", "economy"]
+STRATEGIES: tuple[Strategy, ...] = ("batch", "economy")
+Endpoint = Literal["composite/batch", "composite"]
+Item = Operation | QueryHandle[Any]
+ParentsOf = Callable[[Operation], list[SObject]]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One subrequest: a single write or query, or a Collections call (``collection``)."""
+
+    action: str  # create, update, upsert, delete or query
+    sobject: str
+    items: tuple[Item, ...]
+    collection: bool = False
+
+    @property
+    def counts_as_query(self) -> bool:
+        """Composite allows at most 5 of these (queries and Collections calls)."""
+        return self.collection or self.action == "query"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """One HTTP request of a plan: its endpoint, round and calls."""
+
+    endpoint: Endpoint
+    round: int
+    calls: tuple[Call, ...]
+    all_or_none: bool = False
+
+    @property
+    def items(self) -> list[Item]:
+        return [item for call in self.calls for item in call.items]
+
+    @property
+    def subrequests(self) -> int:
+        return len(self.calls)
+
+    @property
+    def api_calls(self) -> int:
+        return len(self.calls) if self.endpoint == "composite/batch" else 1
+
+
+@dataclass(frozen=True)
+class FlushPlan:
+    """What a flush sends when nothing fails, and what it costs.
+
+    >>> FlushPlan("batch", (), concurrency=4).api_calls
+    0
+    """
+
+    strategy: Strategy
+    requests: tuple[PlannedRequest, ...]
+    concurrency: int = 4
+    operations: int = field(default=0)
+
+    @property
+    def http_requests(self) -> int:
+        return len(self.requests)
+
+    @property
+    def api_calls(self) -> int:
+        return sum(r.api_calls for r in self.requests)
+
+    @property
+    def round_trips(self) -> int:
+        """Requests one after another on the critical path: each round's requests go
+        ``concurrency`` at a time, and a round waits for the one before it."""
+        return round_trips(self.requests, self.concurrency)
+
+    def rounds(self) -> list[list[PlannedRequest]]:
+        out: dict[int, list[PlannedRequest]] = {}
+        for request in self.requests:
+            out.setdefault(request.round, []).append(request)
+        return [out[key] for key in sorted(out)]
+
+    def __str__(self) -> str:
+        head = (
+            f"FlushPlan ({self.strategy}): {self.operations} operations in "
+            f"{self.http_requests} requests, {self.round_trips} round trips, "
+            f"{self.api_calls} API calls"
+        )
+        rows = [("round", "request", "subrequests", "API calls", "carries")]
+        for request in self.requests:
+            endpoint = request.endpoint + (" (all or none)" if request.all_or_none else "")
+            rows.append(
+                (
+                    str(request.round + 1),
+                    endpoint,
+                    str(request.subrequests),
+                    str(request.api_calls),
+                    _carries(request.calls),
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines = [head]
+        for row in rows:
+            cells = [row[i].ljust(widths[i]) for i in range(4)]
+            lines.append("  ".join([*cells, row[4]]).rstrip())
+        return "\n".join(lines)
+
+
+def round_trips(requests: Iterable[PlannedRequest], concurrency: int) -> int:
+    per_round: dict[int, int] = {}
+    for request in requests:
+        per_round[request.round] = per_round.get(request.round, 0) + 1
+    return sum(math.ceil(n / max(1, concurrency)) for n in per_round.values())
+
+
+def _carries(calls: Sequence[Call]) -> str:
+    """``25 create Contact, 1 query Contact``: what a request's calls hold, in order."""
+    parts: list[tuple[str, str, int, bool]] = []
+    for call in calls:
+        key = (call.action, call.sobject, call.collection)
+        if parts and parts[-1][:2] == key[:2] and parts[-1][3] == call.collection:
+            action, sobject, count, collection = parts[-1]
+            parts[-1] = (action, sobject, count + len(call.items), collection)
+        else:
+            parts.append((call.action, call.sobject, len(call.items), call.collection))
+    return ", ".join(
+        f"{count} {action} {sobject}" + (" (Collections)" if collection else "")
+        for action, sobject, count, collection in parts
+    )
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def plan_flush(
+    work: Sequence[Item],
+    *,
+    strategy: Strategy,
+    parents_of: ParentsOf,
+    collections_threshold: int | None,
+    halt_on_error: bool,
+    concurrency: int,
+    transaction: bool = False,
+) -> FlushPlan:
+    """The plan for ``work`` (operations and deferred queries, in the order recorded)."""
+    if strategy not in STRATEGIES:
+        raise ConfigurationError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+    operations = sum(1 for item in work if isinstance(item, Operation))
+    if not work:
+        return FlushPlan(strategy, (), concurrency, 0)
+    if transaction:
+        ordered = [item for wave in waves_of(work, parents_of) for item in wave]
+        calls = tuple(_single(item) for item in ordered)
+        request = PlannedRequest("composite", 0, calls, all_or_none=True)
+        return FlushPlan(strategy, (request,), concurrency, operations)
+    if strategy == "economy" and not halt_on_error:
+        requests = _economy(work, parents_of, collections_threshold)
+    else:
+        requests = _batch(waves_of(work, parents_of), collections_threshold, halt_on_error)
+    return FlushPlan(strategy, tuple(requests), concurrency, operations)
+
+
+def waves_of(work: Sequence[Item], parents_of: ParentsOf) -> list[list[Item]]:
+    """Work in dependency waves (a topological sort): each operation after the new records
+    it refers to; a deferred query after the writes recorded before it."""
+    creators = {
+        id(w.obj): w
+        for w in work
+        if isinstance(w, Operation) and w.kind in ("create", "upsert")
+    }
+    level: dict[int, int] = {}
+    visiting: list[Operation] = []
+
+    def level_of(op: Operation) -> int:
+        if id(op) in level:
+            return level[id(op)]
+        if op in visiting:
+            from sobjects.orm._operation import describe
+
+            cycle = " -> ".join(describe(o.obj) for o in [*visiting, op])
+            raise ConfigurationError(
+                f"these new records depend on each other: {cycle}; save one of them "
+                "first, then set the relationship in a later flush"
+            )
+        visiting.append(op)
+        wave = 0
+        for parent in parents_of(op):
+            dep = creators.get(id(parent))
+            if dep is not None and dep is not op:
+                wave = max(wave, level_of(dep) + 1)
+        visiting.pop()
+        level[id(op)] = wave
+        return wave
+
+    waves: list[list[Item]] = []
+    latest_write = -1
+    for item in work:
+        if isinstance(item, QueryHandle):
+            wave = latest_write + 1
+        else:
+            wave = level_of(item) if item.state.assigned else 0
+            latest_write = max(latest_write, wave)
+        while len(waves) <= wave:
+            waves.append([])
+        waves[wave].append(item)
+    return waves
+
+
+def _single(item: Item) -> Call:
+    if isinstance(item, QueryHandle):
+        return Call("query", item.query.model.__sobject_name__, (item,))
+    return Call(item.kind, item.meta.api_name, (item,))
+
+
+def _group_key(op: Operation) -> tuple[str, str, str]:
+    ext = op.external_id.api_name if op.external_id else ""
+    return (op.kind, op.meta.api_name, ext)
+
+
+def _collection_calls(ops: Sequence[Operation]) -> list[Call]:
+    """Collections calls of up to 200 records for ops of one group."""
+    first = ops[0]
+    return [
+        Call(first.kind, first.meta.api_name, tuple(ops[i : i + MAX_COLLECTION_SIZE]), True)
+        for i in range(0, len(ops), MAX_COLLECTION_SIZE)
+    ]
+
+
+def _composites(calls: Sequence[Call], round_: int) -> list[PlannedRequest]:
+    """Calls packed, in order, into Composite requests within its limits."""
+    out: list[PlannedRequest] = []
+    current: list[Call] = []
+    limited = 0
+    for call in calls:
+        heavy = 1 if call.counts_as_query else 0
+        if current and (
+            len(current) == COMPOSITE_MAX_SUBREQUESTS or limited + heavy > COMPOSITE_MAX_QUERIES
+        ):
+            out.append(PlannedRequest("composite", round_, tuple(current)))
+            current, limited = [], 0
+        current.append(call)
+        limited += heavy
+    if current:
+        out.append(PlannedRequest("composite", round_, tuple(current)))
+    return out
+
+
+def pack_batch(
+    items: Sequence[Item], round_: int, collections_threshold: int | None, halt_on_error: bool
+) -> list[PlannedRequest]:
+    """One wave as ``batch`` sends it: large groups as Collections inside Composite, the rest
+    as Composite Batch requests of 25."""
+    groups: dict[tuple[str, str, str], list[Operation]] = {}
+    for item in items:
+        if isinstance(item, Operation):
+            groups.setdefault(_group_key(item), []).append(item)
+    # halt_on_error needs one ordered stream of subrequests: Collections would apply a whole
+    # group past the first failure.
+    threshold = None if halt_on_error else collections_threshold
+    bulk: set[int] = set()
+    requests: list[PlannedRequest] = []
+    for ops in groups.values():
+        if threshold is not None and len(ops) >= threshold:
+            bulk.update(id(op) for op in ops)
+            requests += _composites(_collection_calls(ops), round_)
+    rest = [item for item in items if id(item) not in bulk]
+    for start in range(0, len(rest), BATCH_SIZE):
+        chunk = rest[start : start + BATCH_SIZE]
+        requests.append(
+            PlannedRequest("composite/batch", round_, tuple(_single(i) for i in chunk))
+        )
+    return requests
+
+
+def _batch(
+    waves: list[list[Item]], collections_threshold: int | None, halt_on_error: bool
+) -> list[PlannedRequest]:
+    requests: list[PlannedRequest] = []
+    round_ = 0
+    previous: list[PlannedRequest] = []
+    for wave in waves:
+        queries = [i for i in wave if isinstance(i, QueryHandle)]
+        writes = [i for i in wave if not isinstance(i, QueryHandle)]
+        # A query after writes that went as one Composite Batch request rides at its end: a
+        # batch runs its subrequests in order. (Not with halt_on_error: a failure there would
+        # halt the query, where today it is simply not sent.)
+        if (
+            queries
+            and not halt_on_error
+            and len(previous) == 1
+            and previous[0].endpoint == "composite/batch"
+            and previous[0].subrequests + len(queries) <= BATCH_SIZE
+        ):
+            riding = previous[0]
+            merged = PlannedRequest(
+                "composite/batch",
+                riding.round,
+                riding.calls + tuple(_single(q) for q in queries),
+            )
+            requests[requests.index(riding)] = merged
+            queries = []
+        wave_requests = pack_batch(writes + queries, round_, collections_threshold, halt_on_error)
+        if not wave_requests:
+            continue
+        requests += wave_requests
+        previous = wave_requests
+        round_ += 1
+    return requests
+
+
+def _economy(
+    work: Sequence[Item], parents_of: ParentsOf, collections_threshold: int | None
+) -> list[PlannedRequest]:
+    ops = [item for item in work if isinstance(item, Operation)]
+    queries = [item for item in work if isinstance(item, QueryHandle)]
+    by_obj = {id(op.obj): op for op in ops if op.kind in ("create", "upsert")}
+    parents = {id(op): [by_obj[id(p)] for p in parents_of(op) if id(p) in by_obj] for op in ops}
+    referenced = {id(parent) for deps in parents.values() for parent in deps}
+    # Records that refer to each other form a component: it goes in one request.
+    root: dict[int, int] = {id(op): id(op) for op in ops}
+
+    def find(key: int) -> int:
+        while root[key] != key:
+            root[key] = root[root[key]]
+            key = root[key]
+        return key
+
+    for op in ops:
+        for parent in parents[id(op)]:
+            root[find(id(op))] = find(id(parent))
+    components: dict[int, list[Operation]] = {}
+    for op in ops:
+        components.setdefault(find(id(op)), []).append(op)
+    waves = waves_of(ops, parents_of)
+    level = {id(op): n for n, wave in enumerate(waves) for op in wave}
+
+    loose: dict[tuple[str, str, str], list[Operation]] = {}
+    bundles: list[list[Call]] = []  # calls that must share one request
+    fallback: list[Operation] = []
+    for members in components.values():
+        if len(members) == 1 and id(members[0]) not in referenced:
+            loose.setdefault(_group_key(members[0]), []).append(members[0])
+            continue
+        calls = _component_calls(members, level, referenced)
+        heavy = sum(1 for call in calls if call.counts_as_query)
+        if len(calls) <= COMPOSITE_MAX_SUBREQUESTS and heavy <= COMPOSITE_MAX_QUERIES:
+            bundles.append(calls)
+        else:
+            fallback += members
+    for group in loose.values():
+        if len(group) == 1:
+            bundles.append([_single(group[0])])
+        else:
+            bundles += [[call] for call in _collection_calls(group)]
+    requests = _pack_bundles(bundles)
+    if fallback:
+        order = {id(op): n for n, op in enumerate(ops)}
+        fallback.sort(key=lambda op: order[id(op)])
+        requests += _batch(waves_of(fallback, parents_of), collections_threshold, False)
+    if queries:
+        last = max((r.round for r in requests), default=-1)
+        if (
+            len(requests) == 1
+            and requests[0].endpoint == "composite"
+            and requests[0].subrequests + len(queries) <= COMPOSITE_MAX_SUBREQUESTS
+            and sum(c.counts_as_query for c in requests[0].calls) + len(queries)
+            <= COMPOSITE_MAX_QUERIES
+        ):
+            # A Composite request runs its subrequests in order: the queries see the writes.
+            only = requests[0]
+            requests = [
+                PlannedRequest("composite", 0, only.calls + tuple(_single(q) for q in queries))
+            ]
+        else:
+            requests += _composites([_single(q) for q in queries], last + 1)
+    return requests
+
+
+def _component_calls(
+    members: list[Operation], level: dict[int, int], referenced: set[int]
+) -> list[Call]:
+    """A component's calls in dependency order: a record others refer to is a single
+    subrequest (its id is referred to as ``@{ref.id}``); the others of one wave, kind and
+    sObject share Collections calls."""
+    calls: list[Call] = []
+    by_level: dict[int, list[Operation]] = {}
+    for op in members:
+        by_level.setdefault(level.get(id(op), 0), []).append(op)
+    for depth in sorted(by_level):
+        groups: dict[tuple[str, str, str], list[Operation]] = {}
+        for op in by_level[depth]:
+            if id(op) in referenced:
+                calls.append(_single(op))
+            else:
+                groups.setdefault(_group_key(op), []).append(op)
+        for group in groups.values():
+            calls += [_single(group[0])] if len(group) == 1 else _collection_calls(group)
+    return calls
+
+
+def _pack_bundles(bundles: list[list[Call]]) -> list[PlannedRequest]:
+    """Bundles into as few Composite requests as fit (first fit, largest first)."""
+    bins: list[list[Call]] = []
+    for bundle in sorted(bundles, key=len, reverse=True):
+        heavy = sum(1 for call in bundle if call.counts_as_query)
+        for calls in bins:
+            used = sum(1 for call in calls if call.counts_as_query)
+            if (
+                len(calls) + len(bundle) <= COMPOSITE_MAX_SUBREQUESTS
+                and used + heavy <= COMPOSITE_MAX_QUERIES
+            ):
+                calls += bundle
+                break
+        else:
+            bins.append(list(bundle))
+    return [PlannedRequest("composite", 0, tuple(calls)) for calls in bins]
