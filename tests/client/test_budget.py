@@ -400,7 +400,9 @@ async def test_a_retry_is_checked_too(http: httpx.AsyncClient, router: respx.Rou
     )
     sf = client(http, api_reserve=10)
     await sf.limits()
-    with pytest.raises(ApiBudgetError, match=r"again \(attempt 2\).*this attempt was not sent"):
+    with pytest.raises(
+        ApiBudgetError, match=r"again \(after 1 attempt\(s\)\).*this attempt was not sent"
+    ):
         await sf.describe()
     assert route.call_count == 1
 
@@ -423,6 +425,31 @@ async def test_the_usage_event_carries_every_part(
     expected = ApiUsage(10018, 100000, per_app=AppApiUsage("x", 17, 250), bursts=ApiBursts(1, 750))
     assert events == [ApiUsageEvent(expected)]
     assert sf.api_usage == expected
+
+
+@pytest.mark.anyio
+async def test_a_replay_after_401_is_refused_before_the_token_fetch(
+    http: httpx.AsyncClient, router: respx.Router
+) -> None:
+    from sobjects.auth import ClientCredentials
+    from tests.conftest import TOKEN_PATH, token_reply
+
+    token = router.post(TOKEN_PATH).mock(return_value=token_reply())
+    expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
+    route = router.get(f"{V}/sobjects").mock(
+        return_value=httpx.Response(401, json=expired, headers=usage_header(95))
+    )
+    sf = Salesforce(
+        INSTANCE,
+        auth=ClientCredentials("id", "secret"),
+        httpx_client=http,
+        retry=FAST_RETRY,
+        api_reserve=5,
+    )
+    with pytest.raises(ApiBudgetError, match=r"after 1 attempt\(s\)") as info:
+        await sf.describe()
+    assert "this attempt was not sent" in str(info.value)
+    assert (token.call_count, route.call_count) == (1, 1)  # no second token, no replay
 
 
 # -- meters ----------------------------------------------------------------------------------

@@ -510,20 +510,26 @@ class Salesforce:
         deadline = time.monotonic() + policy.deadline
         attempt = 0
         may_reauthenticate = authenticated and self.auth.can_refresh
+        sent = 0  # attempts that went out, 401 replays included
+        expired: Token | None = None  # the token a 401 refused, replaced before the replay
         while True:
             # Checked before every attempt: the client may be closed during a backoff wait.
             self._check_open()
             attempt += 1
             # Every attempt spends calls, so each is checked (and its calls held) before any
             # HTTP, the token fetch included.
-            meters = self._hold_calls(spending, attempt) if spending else ()
+            meters = self._hold_calls(spending, sent) if spending else ()
             reached = False  # until the attempt goes out: no token, closed, ...
             try:
+                if expired is not None:
+                    await self._refresh_token(stale=expired)
+                    expired = None
                 token = await self._current_token() if authenticated else None
                 request = build(token)
                 method, shown_url = request.method, str(request.url)
                 cost = spending.cost if spending else 0
                 reached = True  # from here it may reach Salesforce (cancelled or not)
+                sent += 1
                 response, failure = await self._attempt(request, shown_url, attempt, cost)
                 reached = not isinstance(failure, _NEVER_SENT)
             finally:
@@ -531,10 +537,11 @@ class Salesforce:
                     self._release_calls(spending.cost, meters, reached=reached)
             if response is not None and response.status_code == 401 and may_reauthenticate:
                 # An expired session: fetch one new token (shared with concurrent requests)
-                # and replay once. The replay does not count against the retry budget.
+                # and replay once. The replay does not count against the retry budget; its
+                # budget check comes before the new token is fetched.
                 may_reauthenticate = False
                 attempt -= 1
-                await self._refresh_token(stale=token)
+                expired = token
                 continue
             reason, delay = self._retry_decision(
                 policy, response, failure, attempt=attempt, idempotent=idempotent
@@ -636,7 +643,7 @@ class Salesforce:
 
     # -- the API budget --------------------------------------------------------------------
 
-    def _hold_calls(self, spending: _Spending, attempt: int) -> tuple[ApiCallMeter, ...]:
+    def _hold_calls(self, spending: _Spending, sent: int) -> tuple[ApiCallMeter, ...]:
         """Refuse an attempt that would break the reserve or a meter's budget, else count its
         calls as in flight and charge them to the active meters. No await in here: a
         concurrent request sees these calls held before it decides."""
@@ -647,10 +654,10 @@ class Salesforce:
         for meter in meters:
             if meter.budget is not None and meter.calls + cost > meter.budget:
                 raise ApiBudgetError(
-                    f"refusing to send {spending.describe(self, attempt)}: it costs "
+                    f"refusing to send {spending.describe(self, sent)}: it costs "
                     f"{_calls(cost)} and the API call "
                     f"meter's budget of {meter.budget} has {meter.budget - meter.calls} left "
-                    f"({meter.calls} spent); {spending.not_sent(attempt)}",
+                    f"({meter.calls} spent); {spending.not_sent(sent)}",
                     cost=cost,
                     usage=self._api_usage,
                     budget=meter.budget,
@@ -662,13 +669,13 @@ class Salesforce:
             if left - cost < reserve:
                 in_flight = self._calls_in_flight
                 raise ApiBudgetError(
-                    f"refusing to send {spending.describe(self, attempt)}: it costs "
+                    f"refusing to send {spending.describe(self, sent)}: it costs "
                     f"{_calls(cost)} and the org has "
                     f"{usage.remaining} of {usage.limit} daily API calls left "
                     f"(api-usage={usage.used}/{usage.limit}"
                     + (f", {in_flight} more in flight" if in_flight else "")
                     + f"), which would eat into the api_reserve of {reserve}; "
-                    + spending.not_sent(attempt),
+                    + spending.not_sent(sent),
                     cost=cost,
                     usage=usage,
                     reserve=reserve,
@@ -763,14 +770,14 @@ class _Spending:
         self.cost = cost
         self.reserve_exempt = reserve_exempt
 
-    def describe(self, client: Salesforce, attempt: int) -> str:
+    def describe(self, client: Salesforce, sent: int) -> str:
         # No query string: it may hold a SOQL query's values.
         url = client.url_for(self.path).split("?", 1)[0]
-        return f"{self.method} {url}" + (f" again (attempt {attempt})" if attempt > 1 else "")
+        return f"{self.method} {url}" + (f" again (after {sent} attempt(s))" if sent else "")
 
     @staticmethod
-    def not_sent(attempt: int) -> str:
-        return "nothing was sent" if attempt == 1 else "this attempt was not sent"
+    def not_sent(sent: int) -> str:
+        return "nothing was sent" if not sent else "this attempt was not sent"
 
 
 def _calls(count: int) -> str:
