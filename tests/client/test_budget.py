@@ -12,12 +12,12 @@ import pytest
 import respx
 
 from sobjects import ApiUsage, ApiUsageEvent, RequestEvent, Salesforce
-from sobjects.auth import StaticToken
+from sobjects.auth import ClientCredentials, StaticToken
 from sobjects.client import ApiBursts, ApiCallMeter, AppApiUsage, api_cost
 from sobjects.client._budget import parse_limit_info
 from sobjects.emulator import LocalOrg
 from sobjects.errors import ApiBudgetError, ConfigurationError, RequestLimitExceededError
-from tests.conftest import DATA, FAST_RETRY, INSTANCE, TOKEN
+from tests.conftest import DATA, FAST_RETRY, INSTANCE, TOKEN, TOKEN_PATH, token_reply
 
 V = "/services/data/v62.0"
 LIMITS = f"{V}/limits"
@@ -385,14 +385,8 @@ async def test_calls_in_flight_count_against_the_reserve(anyio_backend: str) -> 
 
 @pytest.mark.anyio
 async def test_a_retry_is_checked_too(http: httpx.AsyncClient, router: respx.Router) -> None:
-    route = router.get(LIMITS).mock(
-        side_effect=[
-            httpx.Response(200, json={}, headers=usage_header(80)),
-            httpx.Response(503, text="busy", headers=usage_header(90)),
-            httpx.Response(200, json={}, headers=usage_header(91)),
-        ]
-    )
-    router.get(f"{V}/sobjects").mock(
+    router.get(LIMITS).mock(return_value=httpx.Response(200, json={}, headers=usage_header(80)))
+    route = router.get(f"{V}/sobjects").mock(
         side_effect=[
             httpx.Response(503, text="busy", headers=usage_header(90)),
             httpx.Response(200, json={}),
@@ -431,9 +425,6 @@ async def test_the_usage_event_carries_every_part(
 async def test_a_replay_after_401_is_refused_before_the_token_fetch(
     http: httpx.AsyncClient, router: respx.Router
 ) -> None:
-    from sobjects.auth import ClientCredentials
-    from tests.conftest import TOKEN_PATH, token_reply
-
     token = router.post(TOKEN_PATH).mock(return_value=token_reply())
     expired = [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]
     route = router.get(f"{V}/sobjects").mock(
