@@ -8,7 +8,8 @@ first error's code, falling back to the HTTP status.
 
     SalesforceError                         base of everything below
     ├── ConfigurationError (ValueError)     bad arguments, caught before any HTTP is spent
-    │   └── CompositeLimitError             too many subrequests / query subrequests
+    │   ├── CompositeLimitError             too many subrequests / query subrequests
+    │   └── ApiBudgetError                  a request would eat into api_reserve or a meter's budget
     ├── ResultNotReadyError (RuntimeError)  a subrequest's result read before execution
     ├── ClientClosedError (RuntimeError)    the client was used after aclose() / `async with`
     ├── TransportError                      no usable HTTP response (connect error, timeout, ...)
@@ -56,9 +57,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sobjects.client._budget import ApiUsage
     from sobjects.client._composite import Subrequest
 
 __all__ = [
+    "ApiBudgetError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -177,6 +180,33 @@ class ConfigurationError(SalesforceError, ValueError):
 
 class CompositeLimitError(ConfigurationError):
     """A composite request breaks a documented limit (subrequest counts)."""
+
+
+class ApiBudgetError(ConfigurationError):
+    """A request was refused before any HTTP: it would eat into the client's ``api_reserve``
+    (the last calls of the org's daily allowance) or take an ``ApiCallMeter`` past its budget.
+
+    Nothing was sent, so nothing was applied. ``cost`` is what the request would have spent;
+    ``usage`` the org's last reading and ``reserve`` the client's reserve (when the reserve
+    refused); ``budget`` and ``spent`` the meter's (when a meter refused).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cost: int,
+        usage: ApiUsage | None = None,
+        reserve: int | None = None,
+        budget: int | None = None,
+        spent: int | None = None,
+    ) -> None:
+        self.cost = cost
+        self.usage = usage
+        self.reserve = reserve
+        self.budget = budget
+        self.spent = spent
+        super().__init__(message)
 
 
 class ResultNotReadyError(SalesforceError, RuntimeError):

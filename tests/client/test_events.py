@@ -1,4 +1,4 @@
-"""Event hooks and the ``Sforce-Limit-Info`` header."""
+"""Event hooks and the usage the client keeps from ``Sforce-Limit-Info``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from sobjects import (
     Salesforce,
 )
 from sobjects.auth import StaticToken
-from sobjects.client._events import HookRunner, parse_limit_info
+from sobjects.client import AppApiUsage
+from sobjects.client._events import HookRunner
 from sobjects.errors import ConfigurationError
 from tests.conftest import DATA, FAST_RETRY, INSTANCE, TOKEN
 
@@ -173,7 +174,7 @@ async def test_api_usage_updates(sf: Salesforce, router: respx.Router) -> None:
     await sf.limits()  # no header: the last reading stays
     assert sf.api_usage == ApiUsage(used=18, limit=5000)
     await sf.limits()
-    assert sf.api_usage == ApiUsage(used=19, limit=5000)
+    assert sf.api_usage == ApiUsage(19, 5000, per_app=AppApiUsage("x", used=3, limit=250))
 
 
 @pytest.mark.anyio
@@ -190,30 +191,6 @@ async def test_api_usage_is_read_from_error_responses_too(
     with pytest.raises(Exception, match="NOT_FOUND"):
         await sf.limits()
     assert sf.api_usage == ApiUsage(7, 15000)
-
-
-@pytest.mark.parametrize(
-    ("header", "usage"),
-    [
-        ("api-usage=18/5000", ApiUsage(18, 5000)),
-        ("api-usage=18/5000; per-app-api-usage=17/250(appName=sample)", ApiUsage(18, 5000)),
-        ("per-app-api-usage=17/250(appName=sample); api-usage=18/5000", ApiUsage(18, 5000)),
-        ("api-bursts=1/750, api-usage=0/15000", ApiUsage(0, 15000)),
-        ("per-app-api-usage=17/250(appName=sample)", None),
-        ("api-usage=abc", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_parse_limit_info(header: str | None, usage: ApiUsage | None) -> None:
-    assert parse_limit_info(header) == usage
-
-
-def test_api_usage_arithmetic() -> None:
-    assert ApiUsage(18, 5000).remaining == 4982
-    assert ApiUsage(18, 5000).fraction == pytest.approx(0.0036)
-    assert ApiUsage(6000, 5000).remaining == 0
-    assert ApiUsage(0, 0).fraction == 1.0
 
 
 def test_hook_runner_rejects_unknown_names() -> None:

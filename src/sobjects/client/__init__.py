@@ -1,5 +1,6 @@
 """The HTTP layer: everything that speaks to Salesforce's REST API."""
 
+from sobjects.client._budget import ApiBursts, ApiCallMeter, ApiUsage, AppApiUsage, api_cost
 from sobjects.client._client import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, Salesforce
 from sobjects.client._collections import CollectionResult, CollectionsAPI
 from sobjects.client._composite import (
@@ -17,7 +18,6 @@ from sobjects.client._composite import (
     UpsertSubrequest,
 )
 from sobjects.client._events import (
-    ApiUsage,
     ApiUsageEvent,
     EventHooks,
     RequestEvent,
@@ -32,8 +32,11 @@ from sobjects.client._soql import format_soql, quote_soql_like, quote_soql_strin
 __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_TIMEOUT",
+    "ApiBursts",
+    "ApiCallMeter",
     "ApiUsage",
     "ApiUsageEvent",
+    "AppApiUsage",
     "CollectionResult",
     "CollectionSubrequest",
     "CollectionsAPI",
@@ -59,6 +62,7 @@ __all__ = [
     "UpdateSubrequest",
     "UpsertResult",
     "UpsertSubrequest",
+    "api_cost",
     "format_soql",
     "quote_soql_like",
     "quote_soql_string",

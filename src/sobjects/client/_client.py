@@ -15,19 +15,26 @@ import anyio
 import httpx
 
 from sobjects.client._auth import Auth, Token
-from sobjects.client._events import (
+from sobjects.client._budget import (
+    ApiCallMeter,
     ApiUsage,
+    active_meters,
+    api_cost,
+    check_call_count,
+    parse_limit_info,
+)
+from sobjects.client._events import (
     ApiUsageEvent,
     EventHooks,
     HookRunner,
     RequestEvent,
     ResponseEvent,
     RetryEvent,
-    parse_limit_info,
 )
 from sobjects.client._json import dumps
 from sobjects.client._retry import DEFAULT_RETRY, RetryPolicy, parse_retry_after
 from sobjects.errors import (
+    ApiBudgetError,
     ClientClosedError,
     ConfigurationError,
     OutcomeUnknownError,
@@ -115,6 +122,9 @@ class Salesforce:
     closed); otherwise the client owns a pooled one, closed by ``async with`` or ``aclose()``.
     Either way a client is done once closed: any later request raises ``ClientClosedError``.
     Every request has a timeout; at most ``concurrency_limit`` requests are in flight at once.
+    With ``api_reserve=N`` the client refuses (``ApiBudgetError``, before any HTTP) a request
+    that would leave the org fewer than N calls of its daily allowance, going by the last
+    ``Sforce-Limit-Info`` reading and the calls still in flight.
 
     >>> from sobjects.auth import StaticToken
     >>> sf = Salesforce("https://acme.my.salesforce.com", auth=StaticToken("00D!token"))
@@ -133,6 +143,7 @@ class Salesforce:
         concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT,
         retry: RetryPolicy = DEFAULT_RETRY,
         event_hooks: EventHooks | None = None,
+        api_reserve: int | None = None,
     ) -> None:
         if not isinstance(auth, Auth):
             raise ConfigurationError(
@@ -146,6 +157,10 @@ class Salesforce:
         self.retry = retry
         self.timeout = _check_timeout(timeout)
         self.concurrency_limit = concurrency_limit
+        self._api_reserve = check_call_count(api_reserve, "api_reserve")
+        # API calls of requests sent and not yet answered: the last reading does not count
+        # them yet, so the reserve check does.
+        self._calls_in_flight = 0
         self._owns_http = httpx_client is None
         self._closed = False
         self._http = httpx_client or httpx.AsyncClient(
@@ -226,6 +241,37 @@ class Salesforce:
         return self._api_usage
 
     @property
+    def api_reserve(self) -> int | None:
+        """API calls of the org's daily allowance this client leaves alone (``None``: off).
+
+        May be changed at any time; the next request is checked against the new value.
+        """
+        return self._api_reserve
+
+    @api_reserve.setter
+    def api_reserve(self, value: int | None) -> None:
+        self._api_reserve = check_call_count(value, "api_reserve")
+
+    @property
+    def api_calls_in_flight(self) -> int:
+        """API calls of the requests sent and not answered yet (not in ``api_usage`` yet)."""
+        return self._calls_in_flight
+
+    @property
+    def api_calls_available(self) -> int | None:
+        """Calls this client may still spend before the reserve: the last reading's
+        ``remaining``, less the calls in flight and ``api_reserve`` (0 when off), at least 0.
+        ``None`` before any reading: then nothing is refused.
+
+        A planner asks ``available is None or available >= cost`` (``api_cost`` tells a
+        request's cost).
+        """
+        usage = self._api_usage
+        if usage is None:
+            return None
+        return max(0, usage.remaining - self._calls_in_flight - (self._api_reserve or 0))
+
+    @property
     def long_timeout(self) -> httpx.Timeout:
         """The timeout for composite calls, which Salesforce may run for up to 10 minutes."""
         read = self.timeout.read
@@ -304,8 +350,13 @@ class Salesforce:
         return self._describe_cache[key]
 
     async def limits(self) -> dict[str, Any]:
-        """The org's limits (``DailyApiRequests`` and the rest) as Salesforce reports them."""
-        return await self.request_json("GET", "limits")  # type: ignore[no-any-return]
+        """The org's limits (``DailyApiRequests`` and the rest) as Salesforce reports them.
+
+        Never refused by ``api_reserve`` (it is how a client that refused learns that the
+        rolling 24 hours freed calls); an ``ApiCallMeter``'s budget still applies.
+        """
+        response = await self._request("GET", "limits", reserve_exempt=True)
+        return body_of(response)  # type: ignore[no-any-return]
 
     async def versions(self) -> list[dict[str, Any]]:
         """The API versions the org serves, oldest first."""
@@ -339,6 +390,7 @@ class Salesforce:
         raise_for_status: bool = True,
         # An httpx per-phase timeout (connect, read, ...), not a cancel scope.
         timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109
+        cost: int | None = None,
     ) -> httpx.Response:
         """Send one authenticated request to any REST resource (the escape hatch).
 
@@ -346,6 +398,8 @@ class Salesforce:
         Error statuses raise the matching ``sobjects.errors`` exception unless
         ``raise_for_status=False``. ``idempotent`` overrides the method-based guess used by
         the retry rules. ``timeout`` replaces the client's timeout for this request.
+        ``cost`` is the API calls Salesforce will count for it, checked against
+        ``api_reserve`` and the active meters (default: ``api_cost(method, path, json)``).
 
         A non-idempotent request that was sent but got no answer raises
         ``OutcomeUnknownError`` and is never repeated.
@@ -353,7 +407,35 @@ class Salesforce:
         >>> async def recent(sf: Salesforce) -> Any:
         ...     return (await sf.request("GET", "recent")).json()
         """
+        return await self._request(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+            raise_for_status=raise_for_status,
+            timeout=timeout,
+            cost=cost,
+        )
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        raise_for_status: bool = True,
+        timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109
+        cost: int | None = None,
+        reserve_exempt: bool = False,
+    ) -> httpx.Response:
         method = method.upper()
+        spend = api_cost(method, path, json) if cost is None else check_call_count(cost, "cost")
+        assert spend is not None
         content = None if json is None else dumps(json)
         request_headers = {"Accept": "application/json"}
         if content is not None:
@@ -368,6 +450,8 @@ class Salesforce:
             headers=request_headers,
             idempotent=method in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
             timeout=self.timeout if timeout is None else _check_timeout(timeout),
+            cost=spend,
+            reserve_exempt=reserve_exempt,
         )
         if raise_for_status and response.status_code >= 300 and response.status_code != 304:
             raise error_for(
@@ -393,6 +477,8 @@ class Salesforce:
         headers: dict[str, str],
         idempotent: bool,
         timeout: httpx.Timeout,  # noqa: ASYNC109 (httpx per-phase timeout)
+        cost: int,
+        reserve_exempt: bool,
     ) -> httpx.Response:
         def build(token: Token | None) -> httpx.Request:
             assert token is not None
@@ -405,7 +491,12 @@ class Salesforce:
                 timeout=timeout,
             )
 
-        return await self._send_with_retries(build, idempotent=idempotent, authenticated=True)
+        return await self._send_with_retries(
+            build,
+            idempotent=idempotent,
+            authenticated=True,
+            spending=_Spending(method, path, cost, reserve_exempt),
+        )
 
     async def _send_with_retries(
         self,
@@ -413,25 +504,44 @@ class Salesforce:
         *,
         idempotent: bool,
         authenticated: bool,
+        spending: _Spending | None = None,
     ) -> httpx.Response:
         policy = self.retry
         deadline = time.monotonic() + policy.deadline
         attempt = 0
         may_reauthenticate = authenticated and self.auth.can_refresh
+        sent = 0  # attempts that went out, 401 replays included
+        expired: Token | None = None  # the token a 401 refused, replaced before the replay
         while True:
             # Checked before every attempt: the client may be closed during a backoff wait.
             self._check_open()
             attempt += 1
-            token = await self._current_token() if authenticated else None
-            request = build(token)
-            method, shown_url = request.method, str(request.url)
-            response, failure = await self._attempt(request, shown_url, attempt)
+            # Every attempt spends calls, so each is checked (and its calls held) before any
+            # HTTP, the token fetch included.
+            meters = self._hold_calls(spending, sent) if spending else ()
+            reached = False  # until the attempt goes out: no token, closed, ...
+            try:
+                if expired is not None:
+                    await self._refresh_token(stale=expired)
+                    expired = None
+                token = await self._current_token() if authenticated else None
+                request = build(token)
+                method, shown_url = request.method, str(request.url)
+                cost = spending.cost if spending else 0
+                reached = True  # from here it may reach Salesforce (cancelled or not)
+                sent += 1
+                response, failure = await self._attempt(request, shown_url, attempt, cost)
+                reached = not isinstance(failure, _NEVER_SENT)
+            finally:
+                if spending:
+                    self._release_calls(spending.cost, meters, reached=reached)
             if response is not None and response.status_code == 401 and may_reauthenticate:
                 # An expired session: fetch one new token (shared with concurrent requests)
-                # and replay once. The replay does not count against the retry budget.
+                # and replay once. The replay does not count against the retry budget; its
+                # budget check comes before the new token is fetched.
                 may_reauthenticate = False
                 attempt -= 1
-                await self._refresh_token(stale=token)
+                expired = token
                 continue
             reason, delay = self._retry_decision(
                 policy, response, failure, attempt=attempt, idempotent=idempotent
@@ -462,9 +572,9 @@ class Salesforce:
             return response
 
     async def _attempt(
-        self, request: httpx.Request, shown_url: str, attempt: int
+        self, request: httpx.Request, shown_url: str, attempt: int, cost: int
     ) -> tuple[httpx.Response | None, Exception | None]:
-        await self._hooks.emit("request", RequestEvent(request.method, shown_url, attempt))
+        await self._hooks.emit("request", RequestEvent(request.method, shown_url, attempt, cost))
         started = time.monotonic()
         try:
             async with self._capacity():
@@ -531,6 +641,60 @@ class Salesforce:
             delay = max(delay, retry_after)
         return f"HTTP {status}" + (f" {code}" if code else ""), delay
 
+    # -- the API budget --------------------------------------------------------------------
+
+    def _hold_calls(self, spending: _Spending, sent: int) -> tuple[ApiCallMeter, ...]:
+        """Refuse an attempt that would break the reserve or a meter's budget, else count its
+        calls as in flight and charge them to the active meters. No await in here: a
+        concurrent request sees these calls held before it decides."""
+        cost = spending.cost
+        meters = active_meters()
+        if cost == 0:
+            return meters
+        for meter in meters:
+            if meter.budget is not None and meter.calls + cost > meter.budget:
+                raise ApiBudgetError(
+                    f"refusing to send {spending.describe(self, sent)}: it costs "
+                    f"{_calls(cost)} and the API call "
+                    f"meter's budget of {meter.budget} has {meter.budget - meter.calls} left "
+                    f"({meter.calls} spent); {spending.not_sent(sent)}",
+                    cost=cost,
+                    usage=self._api_usage,
+                    budget=meter.budget,
+                    spent=meter.calls,
+                )
+        reserve, usage = self._api_reserve, self._api_usage
+        if reserve is not None and usage is not None and not spending.reserve_exempt:
+            left = usage.remaining - self._calls_in_flight
+            if left - cost < reserve:
+                in_flight = self._calls_in_flight
+                raise ApiBudgetError(
+                    f"refusing to send {spending.describe(self, sent)}: it costs "
+                    f"{_calls(cost)} and the org has "
+                    f"{usage.remaining} of {usage.limit} daily API calls left "
+                    f"(api-usage={usage.used}/{usage.limit}"
+                    + (f", {in_flight} more in flight" if in_flight else "")
+                    + f"), which would eat into the api_reserve of {reserve}; "
+                    + spending.not_sent(sent),
+                    cost=cost,
+                    usage=usage,
+                    reserve=reserve,
+                )
+        self._calls_in_flight += cost
+        for meter in meters:
+            meter.calls += cost
+        return meters
+
+    def _release_calls(self, cost: int, meters: tuple[ApiCallMeter, ...], *, reached: bool) -> None:
+        """The attempt is over: its calls are no longer in flight (the reading its answer
+        carried counts them); refund the meters if it never reached Salesforce."""
+        if cost == 0:
+            return
+        self._calls_in_flight -= cost
+        if not reached:
+            for meter in meters:
+                meter.calls -= cost
+
     # -- tokens and concurrency ------------------------------------------------------------
 
     def _capacity(self) -> anyio.CapacityLimiter:
@@ -593,6 +757,31 @@ class Salesforce:
 
         # Asking for a token has no side effect worth protecting: treat it as idempotent.
         return await self._send_with_retries(build, idempotent=True, authenticated=False)
+
+
+class _Spending:
+    """What one request spends: its cost, and whether ``api_reserve`` applies to it."""
+
+    __slots__ = ("cost", "method", "path", "reserve_exempt")
+
+    def __init__(self, method: str, path: str, cost: int, reserve_exempt: bool) -> None:
+        self.method = method
+        self.path = path
+        self.cost = cost
+        self.reserve_exempt = reserve_exempt
+
+    def describe(self, client: Salesforce, sent: int) -> str:
+        # No query string: it may hold a SOQL query's values.
+        url = client.url_for(self.path).split("?", 1)[0]
+        return f"{self.method} {url}" + (f" again (after {sent} attempt(s))" if sent else "")
+
+    @staticmethod
+    def not_sent(sent: int) -> str:
+        return "nothing was sent" if not sent else "this attempt was not sent"
+
+
+def _calls(count: int) -> str:
+    return f"{count} API call" + ("" if count == 1 else "s")
 
 
 def body_of(response: httpx.Response) -> Any:

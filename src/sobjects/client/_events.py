@@ -1,4 +1,4 @@
-"""Event hooks and the ``Sforce-Limit-Info`` header.
+"""Event hooks.
 
 Hooks are async callables registered per event name. They are awaited in registration order;
 an exception in a hook is logged and swallowed, so observability code never breaks a request.
@@ -8,13 +8,13 @@ Events carry no credentials: URLs, statuses and timings only.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import httpx
 
+from sobjects.client._budget import ApiUsage, parse_limit_info
 from sobjects.errors import ConfigurationError
 
 __all__ = [
@@ -31,50 +31,14 @@ logger = logging.getLogger("sobjects")
 
 
 @dataclass(frozen=True, slots=True)
-class ApiUsage:
-    """The org's API calls used and allowed in the rolling 24 hours (``Sforce-Limit-Info``).
-
-    >>> ApiUsage(used=18, limit=5000).remaining
-    4982
-    """
-
-    used: int
-    limit: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
-
-    @property
-    def fraction(self) -> float:
-        """Share of the allowance used, 0.0 to 1.0 (1.0 when the limit is 0)."""
-        return self.used / self.limit if self.limit else 1.0
-
-
-_API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
-
-
-def parse_limit_info(header: str | None) -> ApiUsage | None:
-    """Parse ``api-usage=USED/MAX`` out of a ``Sforce-Limit-Info`` header.
-
-    >>> parse_limit_info("api-usage=18/5000; per-app-api-usage=17/250(appName=x)")
-    ApiUsage(used=18, limit=5000)
-    """
-    if not header:
-        return None
-    match = _API_USAGE.search(header)
-    if match is None:
-        return None
-    return ApiUsage(used=int(match.group(1)), limit=int(match.group(2)))
-
-
-@dataclass(frozen=True, slots=True)
 class RequestEvent:
-    """A request is about to be sent (once per attempt)."""
+    """A request is about to be sent (once per attempt); ``cost`` is the API calls the
+    attempt spends (one per subrequest for a Composite Batch, none for the versions list)."""
 
     method: str
     url: str
     attempt: int
+    cost: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +66,8 @@ class RetryEvent:
 
 @dataclass(frozen=True, slots=True)
 class ApiUsageEvent:
-    """A response reported the org's API usage."""
+    """A response reported the org's API usage (``usage.per_app`` and ``usage.bursts`` too,
+    when the header carried them)."""
 
     usage: ApiUsage
 
