@@ -39,7 +39,17 @@ from sobjects.errors import ConfigurationError
 from sobjects.orm._model import SObject
 from sobjects.orm._operation import Operation, QueryHandle
 
-__all__ = ["STRATEGIES", "Call", "FlushPlan", "PlannedRequest", "Strategy", "plan_flush"]
+__all__ = [
+    "STRATEGIES",
+    "Call",
+    "FlushPlan",
+    "FlushReport",
+    "PlannedRequest",
+    "SendLog",
+    "SentRequest",
+    "Strategy",
+    "plan_flush",
+]
 
 Strategy = Literal["batch", "economy"]
 STRATEGIES: tuple[Strategy, ...] = ("batch", "economy")
@@ -188,6 +198,14 @@ def plan_flush(
         return FlushPlan(strategy, (), concurrency, 0)
     if transaction:
         ordered = [item for wave in waves_of(work, parents_of) for item in wave]
+        queries = sum(1 for item in ordered if isinstance(item, QueryHandle))
+        if len(ordered) > COMPOSITE_MAX_SUBREQUESTS or queries > COMPOSITE_MAX_QUERIES:
+            raise ConfigurationError(
+                "transaction=True sends one all-or-none Composite request: at most "
+                f"{COMPOSITE_MAX_SUBREQUESTS} operations, {COMPOSITE_MAX_QUERIES} of them "
+                f"queries; this flush has {len(ordered)} ({queries} queries). Flush in "
+                "smaller steps."
+            )
         calls = tuple(_single(item) for item in ordered)
         request = PlannedRequest("composite", 0, calls, all_or_none=True)
         return FlushPlan(strategy, (request,), concurrency, operations)
@@ -202,9 +220,7 @@ def waves_of(work: Sequence[Item], parents_of: ParentsOf) -> list[list[Item]]:
     """Work in dependency waves (a topological sort): each operation after the new records
     it refers to; a deferred query after the writes recorded before it."""
     creators = {
-        id(w.obj): w
-        for w in work
-        if isinstance(w, Operation) and w.kind in ("create", "upsert")
+        id(w.obj): w for w in work if isinstance(w, Operation) and w.kind in ("create", "upsert")
     }
     level: dict[int, int] = {}
     visiting: list[Operation] = []
@@ -304,9 +320,7 @@ def pack_batch(
     rest = [item for item in items if id(item) not in bulk]
     for start in range(0, len(rest), BATCH_SIZE):
         chunk = rest[start : start + BATCH_SIZE]
-        requests.append(
-            PlannedRequest("composite/batch", round_, tuple(_single(i) for i in chunk))
-        )
+        requests.append(PlannedRequest("composite/batch", round_, tuple(_single(i) for i in chunk)))
     return requests
 
 
@@ -337,7 +351,9 @@ def _batch(
             )
             requests[requests.index(riding)] = merged
             queries = []
-        wave_requests = pack_batch(writes + queries, round_, collections_threshold, halt_on_error)
+        wave_requests = pack_batch(
+            [*writes, *queries], round_, collections_threshold, halt_on_error
+        )
         if not wave_requests:
             continue
         requests += wave_requests
@@ -452,3 +468,95 @@ def _pack_bundles(bundles: list[list[Call]]) -> list[PlannedRequest]:
         else:
             bins.append(list(bundle))
     return [PlannedRequest("composite", 0, tuple(calls)) for calls in bins]
+
+
+# -- what was sent -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    endpoint: Endpoint
+    subrequests: int
+
+    @property
+    def api_calls(self) -> int:
+        return self.subrequests if self.endpoint == "composite/batch" else 1
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    """What a flush sent (``session.last_flush``): requests, round trips, API calls, and
+    how many operations ended in each outcome (``succeeded``, ``failed``, ``not_run``,
+    ``unknown``, ``pending``). When nothing fails it equals the flush's plan."""
+
+    requests: tuple[SentRequest, ...]
+    round_trips: int
+    outcomes: dict[str, int]
+
+    @property
+    def http_requests(self) -> int:
+        return len(self.requests)
+
+    @property
+    def api_calls(self) -> int:
+        return sum(r.api_calls for r in self.requests)
+
+    def matches(self, plan: FlushPlan) -> bool:
+        """Whether this flush sent exactly what ``plan`` said (requests, their sizes and
+        endpoints in order, round trips)."""
+        planned = [(r.endpoint, r.subrequests) for r in plan.requests]
+        sent = [(r.endpoint, r.subrequests) for r in self.requests]
+        return sorted(planned) == sorted(sent) and self.round_trips == plan.round_trips
+
+    def __str__(self) -> str:
+        outcomes = ", ".join(f"{n} {name}" for name, n in self.outcomes.items() if n)
+        return (
+            f"sent {self.http_requests} requests in {self.round_trips} round trips, "
+            f"{self.api_calls} API calls; {outcomes or 'no operations'}"
+        )
+
+
+_COLLATERAL = frozenset(
+    {
+        "NOT_SENT",
+        "BATCH_PROCESSING_HALTED",
+        "PROCESSING_HALTED",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    }
+)
+
+
+class SendLog:
+    """What a flush sends, as it sends it."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = max(1, concurrency)
+        self.requests: list[SentRequest] = []
+        self.trips = 0
+
+    def round(self, requests: int) -> None:
+        self.trips += math.ceil(requests / self.concurrency)
+
+    def request(self, endpoint: Endpoint, subrequests: int) -> None:
+        self.requests.append(SentRequest(endpoint, subrequests))
+
+    def report(self, work: Sequence[Item]) -> FlushReport:
+        outcomes = dict.fromkeys(("succeeded", "failed", "not_run", "unknown", "pending"), 0)
+        for item in work:
+            if isinstance(item, Operation) and not item.skipped:
+                outcomes[_outcome(item)] += 1
+        return FlushReport(tuple(self.requests), self.trips, outcomes)
+
+
+def _outcome(op: Operation) -> str:
+    if op.outcome_unknown:
+        return "unknown"
+    sub = op.subrequest
+    if sub is not None and sub.done:
+        if sub.succeeded:
+            return "succeeded"
+        codes = {d.code for d in sub.errors}
+        return "not_run" if codes & _COLLATERAL else "failed"
+    if op.error is not None and any(d.code == "NOT_SENT" for d in getattr(op.error, "errors", ())):
+        return "not_run"
+    return "pending"

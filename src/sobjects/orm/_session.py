@@ -24,11 +24,9 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 import anyio
 
 from sobjects._ids import to_18
-from sobjects.client._collections import MAX_COLLECTION_SIZE, CollectionResult
+from sobjects.client._collections import CollectionResult
 from sobjects.client._composite import (
     BATCH_SIZE,
-    COMPOSITE_MAX_QUERIES,
-    COMPOSITE_MAX_SUBREQUESTS,
     CollectionSubrequest,
     Composite,
     CompositeBatch,
@@ -62,6 +60,16 @@ from sobjects.orm._model import (
     write_field,
 )
 from sobjects.orm._operation import NOTHING, Kind, Operation, QueryHandle, describe
+from sobjects.orm._plan import (
+    STRATEGIES,
+    Call,
+    FlushPlan,
+    FlushReport,
+    PlannedRequest,
+    SendLog,
+    Strategy,
+    plan_flush,
+)
 from sobjects.orm._query import CountSelect, Select
 
 if TYPE_CHECKING:
@@ -254,7 +262,10 @@ class Session:
         collections_threshold: int | None = 200,
         autosave: bool = False,
         replay_upserts: bool = True,
+        strategy: Strategy = "batch",
     ) -> None:
+        if strategy not in STRATEGIES:
+            raise ConfigurationError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
         if collections_threshold is not None and collections_threshold < 1:
             raise ConfigurationError("collections_threshold must be >= 1, or None")
         if concurrency < 1 or lock_retries < 0:
@@ -269,6 +280,10 @@ class Session:
         self.collections_threshold = collections_threshold
         self.autosave = autosave
         self.replay_upserts = replay_upserts
+        self.strategy: Strategy = strategy
+        self.last_flush: FlushReport | None = None  # what the last flush sent
+        self.api_calls = 0  # API calls this session's flushes spent, as planned and sent
+        self._log = SendLog(concurrency)
         self.closed = False
         self._recorded = 0  # operations recorded so far: numbers them for messages
         # Insertion-ordered, and removal is O(1): a flush of 100,000 records finishes each.
@@ -600,28 +615,72 @@ class Session:
                     self.register_save(obj)
             await self._flush()
 
+    def plan(self) -> FlushPlan:
+        """What a flush would send now, and what it would cost; no I/O.
+
+        ``print(session.plan())`` shows it as a table (rounds, requests, subrequests, API
+        calls). When nothing fails, ``session.last_flush`` after the flush equals it.
+        """
+        extra = [obj for obj, _ in self.unsaved()] if self.autosave else []
+        work = self._work(mark_skipped=False)
+        if extra:
+            # What autosave would record, planned without recording it.
+            planned = {id(w.obj) for w in work if isinstance(w, Operation)}
+            work += [Operation("update", obj) for obj in extra if id(obj) not in planned]
+        self._check_parents(work)
+        return self._plan(work)
+
+    def _work(self, *, mark_skipped: bool) -> list[Operation | QueryHandle[Any]]:
+        """What a flush sends: pending work, less outcome-unknown operations and updates with
+        nothing to send (marked skipped and finished when ``mark_skipped``)."""
+        work: list[Operation | QueryHandle[Any]] = []
+        for item in list(self._pending):  # finishing a skipped update removes it
+            if isinstance(item, Operation):
+                if item.outcome_unknown:
+                    continue
+                if (
+                    item.kind == "update"
+                    and item.obj.id
+                    and not changed_fields(item.obj)
+                    and not self._relation_changes(item.obj)
+                ):
+                    if mark_skipped:
+                        item.skipped = True
+                        self._finish(item)
+                    continue
+            work.append(item)
+        return work
+
+    def _plan(self, work: Sequence[Operation | QueryHandle[Any]]) -> FlushPlan:
+        return plan_flush(
+            work,
+            strategy=self.strategy,
+            parents_of=self._new_parents,
+            collections_threshold=self.collections_threshold,
+            halt_on_error=self.halt_on_error,
+            # With halt_on_error the requests of a round go one after another.
+            concurrency=1 if self.halt_on_error else self.concurrency,
+            transaction=self.transaction,
+        )
+
     async def _flush(self) -> None:
-        work = [w for w in self._pending if not (isinstance(w, Operation) and w.outcome_unknown)]
+        if not self._pending:
+            return
+        work = self._work(mark_skipped=True)
         if not work:
             return
-        for item in work:
-            if (
-                isinstance(item, Operation)
-                and item.kind == "update"
-                and item.obj.id
-                and not changed_fields(item.obj)
-                and not self._relation_changes(item.obj)
-            ):
-                item.skipped = True
-                self._finish(item)
-        work = [w for w in work if not (isinstance(w, Operation) and w.skipped)]
         self._check_parents(work)
-        waves = self._waves(work)
+        plan = self._plan(work)
         transport: list[SalesforceError] = []
-        if self.transaction:
-            await self._flush_transaction(waves, transport)
-        else:
-            await self._flush_batches(waves, transport)
+        self._log = SendLog(self.concurrency if not self.halt_on_error else 1)
+        try:
+            if self.transaction:
+                await self._flush_transaction([plan.requests[0].items], transport)
+            else:
+                await self._execute_plan(plan, transport)
+        finally:
+            self.last_flush = self._log.report(work)
+            self.api_calls += self.last_flush.api_calls
         self._raise_failures(work, transport)
 
     def _finish(self, op: Operation) -> None:
@@ -682,98 +741,76 @@ class Session:
                         ".save() (or .upsert()) on it too"
                     )
 
-    def _waves(self, work: list[Operation | QueryHandle[Any]]) -> list[list[Any]]:
-        """Order work so each item comes after what it depends on (a topological sort);
-        deferred queries come after the writes recorded before them."""
-        creators = {
-            id(w.obj): w
-            for w in work
-            if isinstance(w, Operation) and w.kind in ("create", "upsert")
-        }
-        level: dict[int, int] = {}
-        visiting: list[Operation] = []
-
-        def level_of(op: Operation) -> int:
-            if id(op) in level:
-                return level[id(op)]
-            if op in visiting:
-                cycle = " -> ".join(describe(o.obj) for o in [*visiting, op])
-                raise ConfigurationError(
-                    f"these new records depend on each other: {cycle}; save one of them "
-                    "first, then set the relationship in a later flush"
-                )
-            visiting.append(op)
-            wave = 0
-            for parent in self._new_parents(op):
-                dep = creators.get(id(parent))
-                if dep is not None and dep is not op:
-                    wave = max(wave, level_of(dep) + 1)
-            visiting.pop()
-            level[id(op)] = wave
-            return wave
-
-        waves: list[list[Any]] = []
-        latest_write = -1
-        for item in work:
-            if isinstance(item, QueryHandle):
-                wave = latest_write + 1
-            else:
-                wave = level_of(item) if item.state.assigned else 0
-                latest_write = max(latest_write, wave)
-            while len(waves) <= wave:
-                waves.append([])
-            waves[wave].append(item)
-        return waves
-
-    async def _flush_batches(
-        self, waves: list[list[Any]], transport: list[SalesforceError]
-    ) -> None:
-        for wave in waves:
-            items = wave
+    async def _execute_plan(self, plan: FlushPlan, transport: list[SalesforceError]) -> None:
+        """Send a plan round by round; in a round, requests go concurrently (one after
+        another with halt_on_error). Row locks are retried, and so are records a Composite
+        request could not send because a record they refer to failed in it."""
+        for requests in plan.rounds():
+            items = [item for request in requests for item in request.items]
             for attempt in range(self.lock_retries + 1):
-                sendable = [i for i in items if self._ready(i)]
+                sendable = self._sendable(requests)
                 if not sendable:
                     break
-                units = self._units(sendable)
+                self._log.round(len(sendable))
                 if self.halt_on_error:
-                    # In order, and nothing more after a genuine failure.
-                    for unit in units:
-                        await self._send_unit(unit, transport)
-                        if transport or any(_genuine_failure(i) for i in unit[1]):
+                    for request in sendable:
+                        await self._send_request(request, transport)
+                        if transport or any(_genuine_failure(i) for i in request.items):
                             break
                 else:
                     limiter = anyio.CapacityLimiter(self.concurrency)
 
                     async def send(
-                        unit: tuple[str, list[Any]], limiter: anyio.CapacityLimiter = limiter
+                        request: PlannedRequest, limiter: anyio.CapacityLimiter = limiter
                     ) -> None:
                         async with limiter:
-                            await self._send_unit(unit, transport)
+                            await self._send_request(request, transport)
 
                     async with anyio.create_task_group() as group:
-                        for unit in units:
-                            group.start_soon(send, unit)
-                retry = _lock_retries(sendable)
-                if retry:
-                    # With halt_on_error, the lock may have stopped items that were never
-                    # sent: they go with the retry.
-                    retry += [
-                        i
-                        for i in sendable
-                        if i not in retry
-                        and isinstance(i, Operation)
-                        and not i.outcome_unknown
-                        and (i.subrequest is None or not i.subrequest.done)
-                    ]
+                        for request in sendable:
+                            group.start_soon(send, request)
+                sent = [item for request in sendable for item in request.items]
+                retry = _retries(sent)
                 if not retry or attempt == self.lock_retries or transport:
                     break
                 await anyio.sleep(0.2 * (2**attempt))
-                items = retry
-            if transport or (self.halt_on_error and any(_genuine_failure(i) for i in wave)):
-                return  # later waves are not sent
+                requests = list(self._plan(retry).requests)
+            if transport or (self.halt_on_error and any(_genuine_failure(i) for i in items)):
+                return  # later rounds are not sent
 
-    def _ready(self, item: Operation | QueryHandle[Any]) -> bool:
-        """Whether an item can be sent now: not done, not unknown, its parents have ids."""
+    def _sendable(self, requests: Sequence[PlannedRequest]) -> list[PlannedRequest]:
+        """The requests of a round with what can be sent now; a request that lost items
+        (a parent failed, say) is packed again from the rest."""
+        out: list[PlannedRequest] = []
+        for request in requests:
+            together = (
+                {id(op.obj) for op in request.items if isinstance(op, Operation)}
+                if request.endpoint == "composite"
+                else set()
+            )
+            ready = [item for item in request.items if self._ready(item, together)]
+            if len(ready) == len(request.items):
+                out.append(request)
+            elif ready:
+                out += [
+                    PlannedRequest(r.endpoint, request.round, r.calls, r.all_or_none)
+                    for r in self._plan(ready).requests
+                ]
+        return out
+
+    async def _send_request(
+        self, request: PlannedRequest, transport: list[SalesforceError]
+    ) -> None:
+        if request.endpoint == "composite/batch":
+            await self._send_chunk(request.items, transport)
+        else:
+            await self._send_composite(request.calls, transport)
+
+    def _ready(
+        self, item: Operation | QueryHandle[Any], together: set[int] | frozenset[int] = frozenset()
+    ) -> bool:
+        """Whether an item can be sent now: not done, not unknown, its parents have ids (or
+        go in the same Composite request, ``together``, to be referred to)."""
         if (
             item.__class__ is Operation
             and item.kind == "create"
@@ -796,6 +833,8 @@ class Session:
             )
             return False
         for parent in self._new_parents(item):
+            if id(parent) in together:
+                continue  # created earlier in the same Composite request
             item.blocked_by = parent._sobject_state.pending
             item.error = ResponseError(
                 0,
@@ -806,106 +845,91 @@ class Session:
         item.error = None
         return True
 
-    def _units(self, sendable: list[Any]) -> list[tuple[str, list[Any]]]:
-        """Split a wave into requests: large groups of one write on one sObject go as sObject
-        Collections (one API call per 1,000 records), the rest as Composite Batch requests
-        of 25 (one API call per subrequest)."""
-        groups: dict[tuple[str, str, str], list[Operation]] = {}
-        for item in sendable:
-            if isinstance(item, Operation):
-                ext = item.external_id.api_name if item.external_id else ""
-                key = (item.kind, item.meta.api_name, ext)
-                groups.setdefault(key, []).append(item)
-        # halt_on_error needs one ordered stream of subrequests: Collections would apply a
-        # whole group past the first failure.
-        threshold = None if self.halt_on_error else self.collections_threshold
-        bulk = {
-            id(op)
-            for ops in groups.values()
-            if threshold is not None and len(ops) >= threshold
-            for op in ops
-        }
-        units: list[tuple[str, list[Any]]] = []
-        for ops in groups.values():
-            if id(ops[0]) in bulk:
-                per_request = MAX_COLLECTION_SIZE * COMPOSITE_MAX_QUERIES
-                units += [
-                    ("collections", ops[i : i + per_request])
-                    for i in range(0, len(ops), per_request)
-                ]
-        rest = [item for item in sendable if id(item) not in bulk]
-        units += [("batch", rest[i : i + BATCH_LIMIT]) for i in range(0, len(rest), BATCH_LIMIT)]
-        return units
-
-    async def _send_unit(
-        self, unit: tuple[str, list[Any]], transport: list[SalesforceError]
+    async def _send_composite(
+        self, calls: Sequence[Call], transport: list[SalesforceError]
     ) -> None:
-        kind, items = unit
-        if kind == "collections":
-            await self._send_collections(items, transport)
-        else:
-            await self._send_chunk(items, transport)
-
-    async def _send_collections(
-        self, ops: list[Operation], transport: list[SalesforceError]
-    ) -> None:
-        """One Composite request carrying up to 5 sObject Collections calls of 200 records."""
+        """One Composite request (not all or none): single subrequests that later ones may
+        refer to (``@{ref.id}``), Collections calls of up to 200 records, queries."""
         composite = self.sf.composite(all_or_none=False)
-        first = ops[0]
-        api_name = sobject_meta(type(first.obj)).api_name
-        calls: list[tuple[CollectionSubrequest, list[Operation]]] = []
+        refs: dict[int, Subrequest] = {}
+        collections: list[tuple[CollectionSubrequest, list[Operation]]] = []
         sent: list[_Sent] = []
-        for start in range(0, len(ops), MAX_COLLECTION_SIZE):
-            chunk = ops[start : start + MAX_COLLECTION_SIZE]
+        for call in calls:
+            if not call.collection:
+                item = call.items[0]
+                with _landing([item]):
+                    sub = self._add_subrequest(composite, item, refs=refs)
+                if isinstance(item, Operation):
+                    refs[id(item.obj)] = sub
+                sent.append(_Sent(item, sub))
+                continue
+            chunk = [op for op in call.items if isinstance(op, Operation)]
             with _landing(chunk):
-                records = [self._record_values(op) for op in chunk]  # marks them in flight
+                records = [self._record_values(op, refs) for op in chunk]  # marks them in flight
+            first = chunk[0]
             if first.kind == "create":
-                call = composite.collections.create(api_name, records)
+                collection = composite.collections.create(call.sobject, records)
             elif first.kind == "update":
-                call = composite.collections.update(api_name, records)
+                collection = composite.collections.update(call.sobject, records)
             elif first.kind == "upsert":
                 assert first.external_id is not None
-                call = composite.collections.upsert(
-                    api_name, records, external_id_field=first.external_id.api_name
+                collection = composite.collections.upsert(
+                    call.sobject, records, external_id_field=first.external_id.api_name
                 )
             else:
-                call = composite.collections.delete([op.obj.id or "" for op in chunk])
-            calls.append((call, chunk))
+                collection = composite.collections.delete([op.obj.id or "" for op in chunk])
+            collections.append((collection, chunk))
             for op in chunk:
-                op.subrequest = _item_subrequest(op, api_name)
+                op.subrequest = _item_subrequest(op, call.sobject)
                 sent.append(_Sent(op, op.subrequest))
+        self._log.request("composite", len(calls))
         await self._execute(composite, sent, transport)
         try:
-            for call, chunk in calls:
-                if not call.done:
-                    continue
-                if not call.is_success:
-                    for op in chunk:
-                        assert op.subrequest is not None
-                        op.subrequest._bind(call.status_code, call.result, call.response)
-                    continue
-                try:
-                    results = call.results
-                    if len(results) != len(chunk):
-                        raise ValueError(f"{len(results)} results for {len(chunk)} records")
-                except (SalesforceError, ValueError) as exc:
-                    # The call was applied but its answer cannot be matched to the records.
-                    unknown = OutcomeUnknownError(
-                        f"a Collections answer could not be matched to its records ({exc}); "
-                        "they may have been applied, so they are not sent again"
-                    )
-                    transport.append(unknown)
-                    self._unanswered([e for e in sent if e.op in chunk], unknown)
-                    continue
-                items = call.result  # the records' answers as Salesforce sent them
-                for op, result, item in zip(chunk, results, items, strict=True):
-                    _bind_item(op, result, item)
+            for collection, chunk in collections:
+                self._bind_collection(collection, chunk, sent, transport)
         finally:
             for entry in sent:
-                self._apply(entry.op, entry.subrequest)
+                if isinstance(entry.op, Operation):
+                    self._apply(entry.op, entry.subrequest)
+        await self._complete_queries(sent)
 
-    def _record_values(self, op: Operation) -> dict[str, Any]:
-        """One record of a Collections call (the same values a subrequest would carry)."""
+    def _bind_collection(
+        self,
+        call: CollectionSubrequest,
+        chunk: list[Operation],
+        sent: list[_Sent],
+        transport: list[SalesforceError],
+    ) -> None:
+        """Each record's own result, from its Collections call's answer."""
+        if not call.done:
+            return
+        if not call.is_success:
+            for op in chunk:
+                assert op.subrequest is not None
+                op.subrequest._bind(call.status_code, call.result, call.response)
+            return
+        try:
+            results = call.results
+            if len(results) != len(chunk):
+                raise ValueError(f"{len(results)} results for {len(chunk)} records")
+        except (SalesforceError, ValueError) as exc:
+            # The call was applied but its answer cannot be matched to the records.
+            unknown = OutcomeUnknownError(
+                f"a Collections answer could not be matched to its records ({exc}); "
+                "they may have been applied, so they are not sent again"
+            )
+            transport.append(unknown)
+            self._unanswered([e for e in sent if e.op in chunk], unknown)
+            return
+        items = call.result  # the records' answers as Salesforce sent them
+        for op, result, item in zip(chunk, results, items, strict=True):
+            _bind_item(op, result, item)
+
+    def _record_values(
+        self, op: Operation, refs: dict[int, Subrequest] | None = None
+    ) -> dict[str, Any]:
+        """One record of a Collections call (the same values a subrequest would carry); a
+        parent created earlier in the same Composite request is referred to."""
         op.attempts += 1
         op.in_flight = True
         obj = op.obj
@@ -913,7 +937,10 @@ class Session:
             return {}
         values = self._values(op)
         for api_name, (_, parent) in op.derived.items():
-            values[api_name] = parent.id if parent is not None else None
+            if parent is not None and not parent.id and refs is not None and id(parent) in refs:
+                values[api_name] = refs[id(parent)].reference.id
+            else:
+                values[api_name] = parent.id if parent is not None else None
         if op.kind == "update":
             values["Id"] = obj.id
         elif op.kind == "upsert":
@@ -925,6 +952,7 @@ class Session:
         batch = self.sf.composite.batch(halt_on_error=self.halt_on_error)
         with _landing(chunk):
             sent = [_Sent(item, self._add_subrequest(batch, item, refs=None)) for item in chunk]
+        self._log.request("composite/batch", len(chunk))
         await self._execute(batch, sent, transport)
         for entry in sent:
             self._apply(entry.op, entry.subrequest)
@@ -976,16 +1004,10 @@ class Session:
     async def _flush_transaction(
         self, waves: list[list[Any]], transport: list[SalesforceError]
     ) -> None:
-        ordered = [item for wave in waves for item in wave]
-        queries = sum(1 for item in ordered if isinstance(item, QueryHandle))
-        if len(ordered) > COMPOSITE_MAX_SUBREQUESTS or queries > COMPOSITE_MAX_QUERIES:
-            raise ConfigurationError(
-                "transaction=True sends one all-or-none Composite request: at most "
-                f"{COMPOSITE_MAX_SUBREQUESTS} operations, {COMPOSITE_MAX_QUERIES} of them "
-                f"queries; this flush has {len(ordered)} ({queries} queries). Flush in "
-                "smaller steps."
-            )
+        ordered = [item for wave in waves for item in wave]  # the planner checked the limits
         for attempt in range(self.lock_retries + 1):
+            self._log.round(1)
+            self._log.request("composite", len(ordered))
             composite = self.sf.composite(all_or_none=True)
             refs: dict[int, Subrequest] = {}
             sent: list[_Sent] = []
@@ -1334,17 +1356,24 @@ def _genuine_failure(item: Any) -> bool:
     return not getattr(sub, "halted", False)
 
 
-def _lock_retries(sendable: list[Any]) -> list[Operation]:
-    """Operations to send again after a row lock: the locked ones and those halted behind."""
-    ops = [i for i in sendable if isinstance(i, Operation)]
-    if not any(_failed_with(op, LOCK_ROW) for op in ops):
-        return []
-    return [
-        op
-        for op in ops
-        if _failed_with(op, LOCK_ROW)
-        or (op.subrequest is not None and getattr(op.subrequest, "halted", False))
-    ]
+def _retries(sent: list[Any]) -> list[Operation]:
+    """Operations to send again at once: those that met a row lock, those halted behind
+    one, and those a Composite request could not send because a record they refer to in it
+    failed (``PROCESSING_HALTED``: the next attempt sends them if their own parent made it,
+    and reports them not sent otherwise)."""
+    ops = [i for i in sent if isinstance(i, Operation)]
+    locked = any(_failed_with(op, LOCK_ROW) for op in ops)
+    out: list[Operation] = []
+    for op in ops:
+        if op.outcome_unknown:
+            continue
+        sub = op.subrequest
+        if _failed_with(op, LOCK_ROW) or _failed_with(op, "PROCESSING_HALTED"):
+            out.append(op)
+        elif locked and sub is not None and (getattr(sub, "halted", False) or not sub.done):
+            # With halt_on_error, the lock may have stopped items that were never sent.
+            out.append(op)
+    return out
 
 
 def _failed_with(op: Operation, code: str) -> bool:
