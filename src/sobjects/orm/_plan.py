@@ -130,9 +130,9 @@ class FlushPlan:
 
     def __str__(self) -> str:
         head = (
-            f"FlushPlan ({self.strategy}): {self.operations} operations in "
-            f"{self.http_requests} requests, {self.round_trips} round trips, "
-            f"{self.api_calls} API calls"
+            f"FlushPlan ({self.strategy}): {_n(self.operations, 'operation')} in "
+            f"{_n(self.http_requests, 'request')}, {_n(self.round_trips, 'round trip')}, "
+            f"{_n(self.api_calls, 'API call')}"
         )
         rows = [("round", "request", "subrequests", "API calls", "carries")]
         for request in self.requests:
@@ -152,6 +152,10 @@ class FlushPlan:
             cells = [row[i].ljust(widths[i]) for i in range(4)]
             lines.append("  ".join([*cells, row[4]]).rstrip())
         return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def round_trips(requests: Iterable[PlannedRequest], concurrency: int) -> int:
@@ -209,11 +213,28 @@ def plan_flush(
         calls = tuple(_single(item) for item in ordered)
         request = PlannedRequest("composite", 0, calls, all_or_none=True)
         return FlushPlan(strategy, (request,), concurrency, operations)
-    if strategy == "economy" and not halt_on_error:
-        requests = _economy(work, parents_of, collections_threshold)
-    else:
-        requests = _batch(waves_of(work, parents_of), collections_threshold, halt_on_error)
-    return FlushPlan(strategy, tuple(requests), concurrency, operations)
+    waves = waves_of(work, parents_of)
+    batch = FlushPlan(
+        strategy,
+        tuple(_batch(waves, collections_threshold, halt_on_error)),
+        concurrency,
+        operations,
+    )
+    if strategy == "batch" or halt_on_error:
+        return batch
+    # Economy: the cheapest of its candidates that takes no more round trips than batch.
+    candidates = [
+        FlushPlan(
+            strategy,
+            tuple(_economy(work, parents_of, collections_threshold)),
+            concurrency,
+            operations,
+        ),
+        FlushPlan(strategy, tuple(_economy_waves(waves)), concurrency, operations),
+        batch,
+    ]
+    fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
+    return min(fit, key=lambda plan: (plan.api_calls, plan.round_trips, plan.http_requests))
 
 
 def waves_of(work: Sequence[Item], parents_of: ParentsOf) -> list[list[Item]]:
@@ -360,6 +381,43 @@ def _batch(
         previous = wave_requests
         round_ += 1
     return requests
+
+
+def _economy_waves(waves: list[list[Item]]) -> list[PlannedRequest]:
+    """Economy by dependency waves: each wave's writes share Collections calls inside
+    Composite requests (parents' ids are known by then); queries ride where they fit."""
+    requests: list[PlannedRequest] = []
+    round_ = 0
+    for wave in waves:
+        groups: dict[tuple[str, str, str], list[Operation]] = {}
+        calls: list[Call] = []
+        for item in wave:
+            if isinstance(item, Operation):
+                groups.setdefault(_group_key(item), []).append(item)
+        for group in groups.values():
+            calls += [_single(group[0])] if len(group) == 1 else _collection_calls(group)
+        queries = [_single(i) for i in wave if isinstance(i, QueryHandle)]
+        previous = [r for r in requests if r.round == round_ - 1]
+        if queries and not calls and len(previous) == 1 and _room(previous[0], queries):
+            # The writes it follows went as one Composite request: it runs in order.
+            index = requests.index(previous[0])
+            requests[index] = PlannedRequest(
+                "composite", previous[0].round, previous[0].calls + tuple(queries)
+            )
+            continue
+        wave_requests = _composites(calls + queries, round_)
+        if wave_requests:
+            requests += wave_requests
+            round_ += 1
+    return requests
+
+
+def _room(request: PlannedRequest, extra: Sequence[Call]) -> bool:
+    heavy = sum(1 for c in (*request.calls, *extra) if c.counts_as_query)
+    return (
+        request.subrequests + len(extra) <= COMPOSITE_MAX_SUBREQUESTS
+        and heavy <= COMPOSITE_MAX_QUERIES
+    )
 
 
 def _economy(
@@ -511,8 +569,8 @@ class FlushReport:
     def __str__(self) -> str:
         outcomes = ", ".join(f"{n} {name}" for name, n in self.outcomes.items() if n)
         return (
-            f"sent {self.http_requests} requests in {self.round_trips} round trips, "
-            f"{self.api_calls} API calls; {outcomes or 'no operations'}"
+            f"sent {_n(self.http_requests, 'request')} in {_n(self.round_trips, 'round trip')}, "
+            f"{_n(self.api_calls, 'API call')}; {outcomes or 'no operations'}"
         )
 
 
