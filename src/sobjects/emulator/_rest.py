@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
+from sobjects.emulator._graph import composite_graph
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
 from sobjects.emulator._subrequests import (
@@ -29,10 +30,13 @@ from sobjects.emulator._subrequests import (
     UnresolvedReference,
     check_subrequest,
     composite_item,
+    invalid_reference,
     parse_subrequest_url,
     resolve,
     resolve_text,
+    rolled_back,
 )
+from sobjects.emulator._tree import create_trees
 
 if TYPE_CHECKING:
     from sobjects.emulator._org import LocalOrg
@@ -449,11 +453,19 @@ class RestApi:
             return self._only(method, "POST", lambda: self._composite(version, body))
         if rest == ["batch"]:
             return self._only(method, "POST", lambda: self._batch(version, body))
+        if rest == ["graph"]:
+            return self._only(
+                method, "POST", lambda: Reply(200, composite_graph(self, version, body))
+            )
+        if rest[0] == "tree" and len(rest) == 2:
+            return self._only(
+                method, "POST", lambda: Reply(*create_trees(self, version, rest[1], body))
+            )
         if rest[0] == "sobjects":
             return self._collections(method, version, rest[1:], query, body)
         raise ApiError.not_found()
 
-    def _subrequest(
+    def subrequest(
         self, method: str, url: str, body: Any, headers: Mapping[str, str] | None, *, batch: bool
     ) -> Reply:
         """Run one subrequest URL (``vNN.N/...`` for batch, ``/services/data/vNN.N/...``)."""
@@ -503,7 +515,7 @@ class RestApi:
                     }
                 )
                 continue
-            reply = self._subrequest(
+            reply = self.subrequest(
                 str(sub["method"]).upper(),
                 str(sub["url"]),
                 sub.get("richInput"),
@@ -579,17 +591,7 @@ class RestApi:
                     url = resolve_text(str(sub["url"]), results, url_encode=True)
                     sub_body = resolve(sub.get("body"), results)
                 except UnresolvedReference as missing:
-                    replies[index] = composite_item(
-                        ref,
-                        400,
-                        [
-                            error_item(
-                                "PROCESSING_HALTED",
-                                f"Invalid reference specified. No value for {missing} found in "
-                                f"{missing.ref}. Provided referenceId ('{missing.ref}') ...",
-                            )
-                        ],
-                    )
+                    replies[index] = composite_item(ref, 400, invalid_reference(missing))
                     if all_or_none:
                         failed_at = index
                         raise Rollback from None
@@ -602,7 +604,7 @@ class RestApi:
                         sub_body = {**sub_body, "allOrNone": True}
                     if method == "DELETE":
                         url += ("&" if "?" in url else "?") + "allOrNone=true"
-                reply = self._subrequest(method, url, sub_body, sub.get("httpHeaders"), batch=False)
+                reply = self.subrequest(method, url, sub_body, sub.get("httpHeaders"), batch=False)
                 replies[index] = composite_item(ref, reply.status, reply.body, reply.headers)
                 if reply.status < 400:
                     results[ref] = reply.body
@@ -622,13 +624,7 @@ class RestApi:
                 with self.store.transaction():
                     run_all()
             except Rollback:
-                halted = [
-                    error_item(
-                        "PROCESSING_HALTED",
-                        "The transaction was rolled back since another operation in the same "
-                        "transaction failed.",
-                    )
-                ]
+                halted = rolled_back()
                 for index, sub in enumerate(requests):
                     if index != failed_at:
                         replies[index] = composite_item(sub["referenceId"], 400, halted)

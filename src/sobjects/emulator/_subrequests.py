@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from sobjects.emulator._errors import ApiError
+from sobjects.emulator._errors import ApiError, error_item
 
 __all__ = [
     "API_VERSIONS",
@@ -23,10 +23,13 @@ __all__ = [
     "UnresolvedReference",
     "check_subrequest",
     "composite_item",
+    "invalid_reference",
     "lookup",
     "parse_subrequest_url",
+    "reference_root",
     "resolve",
     "resolve_text",
+    "rolled_back",
 ]
 
 # The API versions the org serves. Spring '26 is 66.0; every release adds one.
@@ -40,14 +43,41 @@ class Rollback(Exception):
     """Internal: unwinds a transaction after a failure in an all-or-none request."""
 
 
+def reference_root(expression: str) -> str:
+    """The referenceId a reference expression starts with: ``acct`` in ``acct.Owner.Id``."""
+    return re.split(r"[.\[]", expression, maxsplit=1)[0]
+
+
 class UnresolvedReference(Exception):
     def __init__(self, expression: str) -> None:
         self.expression = expression
-        self.ref = re.split(r"[.\[]", expression, maxsplit=1)[0]
+        self.ref = reference_root(expression)
         super().__init__(expression)
 
     def __str__(self) -> str:
         return self.expression
+
+
+def rolled_back() -> list[dict[str, Any]]:
+    """The error body of a subrequest undone because another one of its transaction failed."""
+    return [
+        error_item(
+            "PROCESSING_HALTED",
+            "The transaction was rolled back since another operation in the same transaction "
+            "failed.",
+        )
+    ]
+
+
+def invalid_reference(missing: UnresolvedReference) -> list[dict[str, Any]]:
+    """The error body of a subrequest whose ``@{...}`` reference has no value."""
+    return [
+        error_item(
+            "PROCESSING_HALTED",
+            f"Invalid reference specified. No value for {missing} found in {missing.ref}. "
+            f"Provided referenceId ('{missing.ref}') ...",
+        )
+    ]
 
 
 def lookup(expression: str, results: Mapping[str, Any]) -> Any:
