@@ -458,9 +458,7 @@ class RestApi:
                 method, "POST", lambda: Reply(200, composite_graph(self, version, body))
             )
         if rest[0] == "tree" and len(rest) == 2:
-            return self._only(
-                method, "POST", lambda: Reply(*create_trees(self, version, rest[1], body))
-            )
+            return self._only(method, "POST", lambda: Reply(*create_trees(self, rest[1], body)))
         if rest[0] == "sobjects":
             return self._collections(method, version, rest[1:], query, body)
         raise ApiError.not_found()

@@ -46,7 +46,7 @@ class _Record:
     id: str | None = None
 
 
-def create_trees(api: RestApi, version: str, sobject_name: str, body: Any) -> tuple[int, Any]:
+def create_trees(api: RestApi, sobject_name: str, body: Any) -> tuple[int, Any]:
     """``(status, body)`` of an sObject Tree request."""
     root = api.schema.require(sobject_name)  # 404 NOT_FOUND for an unknown sObject
     if not isinstance(body, Mapping) or not isinstance(body.get("records"), list):
