@@ -240,6 +240,36 @@ def test_per_record_status_code_shape() -> None:
     assert parse_error_details(single) == [ErrorDetail("DUPLICATE_VALUE", "dup", ("Ext__c",))]
 
 
+def test_sobject_tree_failure_shape() -> None:
+    # salesforce-rest.md section 7: every record named keeps its errors and its referenceId.
+    body = {
+        "hasErrors": True,
+        "results": [
+            {
+                "referenceId": "ref2",
+                "errors": [
+                    {
+                        "statusCode": "INVALID_EMAIL_ADDRESS",
+                        "message": "Email: invalid email address: 123",
+                        "fields": ["Email"],
+                    }
+                ],
+            },
+            {"referenceId": "ref3", "errors": [{"statusCode": "INVALID_INPUT", "message": "x"}]},
+        ],
+    }
+    assert parse_error_details(body) == [
+        ErrorDetail(
+            "INVALID_EMAIL_ADDRESS",
+            "Email: invalid email address: 123",
+            ("Email",),
+            {"referenceId": "ref2"},
+        ),
+        ErrorDetail("INVALID_INPUT", "x", (), {"referenceId": "ref3"}),
+    ]
+    assert isinstance(error_for(400, body), FieldValidationError)
+
+
 def test_oauth_error_shape() -> None:
     body = {"error": "invalid_grant", "error_description": "authentication failure"}
     assert parse_error_details(body) == [ErrorDetail("invalid_grant", "authentication failure")]

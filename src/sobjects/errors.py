@@ -135,9 +135,11 @@ class ErrorDetail:
 def parse_error_details(body: Any) -> list[ErrorDetail]:
     """Every error carried by an error body, whatever its shape.
 
-    Handles the REST error array, a single error object, the OAuth ``{"error": ...}`` shape and
-    per-record results (``{"success": false, "errors": [...]}``). Anything else (an HTML page from
-    an edge proxy, say) becomes one ``UNKNOWN_ERROR`` holding the raw text.
+    Handles the REST error array, a single error object, the OAuth ``{"error": ...}`` shape,
+    per-record results (``{"success": false, "errors": [...]}``) and sObject Tree failures
+    (``{"hasErrors": true, "results": [{"referenceId", "errors"}]}``: every error, its record's
+    referenceId in ``extra``). Anything else (an HTML page from an edge proxy, say) becomes one
+    ``UNKNOWN_ERROR`` holding the raw text.
     """
     if isinstance(body, (bytes, str)):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
@@ -148,6 +150,15 @@ def parse_error_details(body: Any) -> list[ErrorDetail]:
     if body is None:
         return []
     if isinstance(body, Mapping):
+        if isinstance(body.get("results"), list) and "hasErrors" in body:
+            # An sObject Tree failure: each record's errors, naming it (extra["referenceId"]).
+            return [
+                ErrorDetail.from_json({**error, "referenceId": result.get("referenceId")})
+                for result in body["results"]
+                if isinstance(result, Mapping)
+                for error in result.get("errors") or ()
+                if isinstance(error, Mapping)
+            ]
         if "errors" in body and isinstance(body["errors"], list):
             return [ErrorDetail.from_json(e) for e in body["errors"] if isinstance(e, Mapping)]
         if "error" in body and isinstance(body["error"], str):

@@ -24,6 +24,7 @@ from sobjects.client._events import (
     ResponseEvent,
     RetryEvent,
 )
+from sobjects.client._graph import CompositeGraph, Graph
 from sobjects.client._query import DecodedPage, QueryResult
 from sobjects.client._retry import RetryPolicy, RetryRule
 from sobjects.client._sobject import SObjectAPI, UpsertResult
@@ -43,11 +44,13 @@ __all__ = [
     "Composite",
     "CompositeAPI",
     "CompositeBatch",
+    "CompositeGraph",
     "CreateSubrequest",
     "DecodedPage",
     "DeleteSubrequest",
     "EventHooks",
     "GetSubrequest",
+    "Graph",
     "QueryResult",
     "QuerySubrequest",
     "Reference",

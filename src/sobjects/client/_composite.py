@@ -57,6 +57,7 @@ from sobjects.errors import (
 
 if TYPE_CHECKING:
     from sobjects.client._client import Salesforce
+    from sobjects.client._graph import CompositeGraph
 
 __all__ = [
     "BATCH_SIZE",
@@ -962,19 +963,9 @@ class Composite(_Executable):
             )
 
     def _wire(self, subrequest: Subrequest) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "method": subrequest.method,
-            "url": f"{self._client.data_path}/{subrequest.path}",
-            "referenceId": subrequest.reference_id,
-        }
-        if subrequest.body is not None:
-            body = subrequest.body
-            # Most bodies (every Collections body of a flush) hold no reference: sent as is.
-            referring = subrequest in self._referring
-            item["body"] = _render_references(body) if referring else body
-        if subrequest.headers:
-            item["httpHeaders"] = subrequest.headers
-        return item
+        return composite_subrequest_json(
+            subrequest, self._client.data_path, referring=subrequest in self._referring
+        )
 
     async def execute(self) -> Self:
         """Send the composite request; results are bound in place. Returns the composite."""
@@ -1014,12 +1005,33 @@ class Composite(_Executable):
         return self
 
 
+def composite_subrequest_json(
+    subrequest: Subrequest, data_path: str, *, referring: bool
+) -> dict[str, Any]:
+    """A subrequest as Composite and Composite Graph take it; ``referring``: its body holds
+    references (rendered as ``@{...}``)."""
+    item: dict[str, Any] = {
+        "method": subrequest.method,
+        "url": f"{data_path}/{subrequest.path}",
+        "referenceId": subrequest.reference_id,
+    }
+    if subrequest.body is not None:
+        body = subrequest.body
+        # Most bodies (every Collections body of a flush) hold no reference: sent as is.
+        item["body"] = _render_references(body) if referring else body
+    if subrequest.headers:
+        item["httpHeaders"] = subrequest.headers
+    return item
+
+
 class CompositeAPI:
-    """``sf.composite``: call it for a Composite request, or use ``.batch()``.
+    """``sf.composite``: call it for a Composite request, or use ``.batch()``, ``.graph()``
+    (Composite Graph) or ``.tree()`` (sObject Tree).
 
     >>> async def demo(sf: Salesforce) -> None:
     ...     composite = sf.composite(all_or_none=True)
     ...     batch = sf.composite.batch(halt_on_error=True)
+    ...     graph_request = sf.composite.graph()
     """
 
     def __init__(self, client: Salesforce) -> None:
@@ -1054,3 +1066,33 @@ class CompositeAPI:
             autoraise=autoraise,
             group_errors=group_errors,
         )
+
+    def graph(self, *, autoraise: bool = False, group_errors: bool = False) -> CompositeGraph:
+        """A Composite Graph request: graphs of sObject nodes, each applied entirely or not at
+        all, as few API calls as Salesforce's limits allow (see ``CompositeGraph``)."""
+        from sobjects.client._graph import CompositeGraph  # it builds on this module
+
+        return CompositeGraph(self._client, autoraise=autoraise, group_errors=group_errors)
+
+    async def tree(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """Create records with their children (sObject Tree), all or nothing, in one API call;
+        returns ``{referenceId: id}``.
+
+        Each record has ``attributes.referenceId`` (unique in the call) and, except for a
+        root (which is a ``sobject``), ``attributes.type``; children go under a child
+        relationship name as ``{"records": [...]}``. At most 200 records, 5 levels and 5
+        types (``CompositeLimitError``). If a record cannot be created, nothing is and the
+        ``sobjects.errors`` exception for its error is raised: ``exc.errors`` holds every
+        per-record error, each naming its record in ``extra["referenceId"]``.
+
+        >>> async def demo(sf: Salesforce) -> None:
+        ...     ids = await sf.composite.tree("Account", [
+        ...         {"attributes": {"referenceId": "acme"}, "Name": "Acme",
+        ...          "Contacts": {"records": [{"attributes": {"type": "Contact",
+        ...              "referenceId": "doe"}, "LastName": "Doe"}]}},
+        ...     ])
+        ...     print(ids["acme"], ids["doe"])
+        """
+        from sobjects.client._tree import create_tree
+
+        return await create_tree(self._client, sobject, records)

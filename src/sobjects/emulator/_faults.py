@@ -154,8 +154,9 @@ class Faults:
       ``UNABLE_TO_LOCK_ROW``;
     - ``lock_creates(sobject=None, times=1)``: the next ``times`` creates (of that sObject,
       or of any) answer ``UNABLE_TO_LOCK_ROW``, in the shape of the operation;
-    - ``fail_subrequests(n, status=500, error_code=None)``: the next ``n`` Composite or
-      Composite Batch subrequests answer that error; the request and the others go on;
+    - ``fail_subrequests(n, status=500, error_code=None)``: the next ``n`` Composite,
+      Composite Batch subrequests or Composite Graph nodes answer that error; the request
+      and the others go on (a graph whose node fails is rolled back, as for any failure);
     - ``drop_answer_next(n)``: the next ``n`` requests are applied (and journaled), then the
       connection is dropped instead of answering;
     - ``fail_token_next(n, status=503)``: the next ``n`` token requests fail (4xx:

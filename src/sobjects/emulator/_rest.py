@@ -15,22 +15,34 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import unquote
 
 from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
+from sobjects.emulator._graph import composite_graph
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
+from sobjects.emulator._subrequests import (
+    API_VERSIONS,
+    REFERENCE_ID_RE,
+    Rollback,
+    UnresolvedReference,
+    check_subrequest,
+    composite_item,
+    invalid_reference,
+    parse_subrequest_url,
+    resolve,
+    resolve_text,
+    rolled_back,
+)
+from sobjects.emulator._tree import create_trees
 
 if TYPE_CHECKING:
     from sobjects.emulator._org import LocalOrg
 
 __all__ = ["API_VERSIONS", "Reply", "RestApi"]
 
-# The API versions the org serves. Spring '26 is 66.0; every release adds one.
-API_VERSIONS = [f"{n}.0" for n in range(31, 67)]
-MIN_BATCH_VERSION = 34.0  # Composite Batch appeared in 34.0
 MAX_BATCH = 25
 MAX_COMPOSITE = 25
 MAX_COMPOSITE_QUERIES = 5
@@ -40,8 +52,6 @@ DEFAULT_BATCH_SIZE = 2000
 # (least recently used first).
 CURSOR_TTL = 15 * 60.0
 MAX_CURSORS = 1000
-_REFERENCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
-_REFERENCE_RE = re.compile(r"@\{([^}]*)\}")
 _LOCATOR_RE = re.compile(r"^(01g[0-9A-Za-z]{15})-(\d+)$")
 _FORBIDDEN_SUBREQUEST_HEADERS = frozenset({"accept", "authorization", "content-type"})
 _COMPOSITE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -443,11 +453,17 @@ class RestApi:
             return self._only(method, "POST", lambda: self._composite(version, body))
         if rest == ["batch"]:
             return self._only(method, "POST", lambda: self._batch(version, body))
+        if rest == ["graph"]:
+            return self._only(
+                method, "POST", lambda: Reply(200, composite_graph(self, version, body))
+            )
+        if rest[0] == "tree" and len(rest) == 2:
+            return self._only(method, "POST", lambda: Reply(*create_trees(self, rest[1], body)))
         if rest[0] == "sobjects":
             return self._collections(method, version, rest[1:], query, body)
         raise ApiError.not_found()
 
-    def _subrequest(
+    def subrequest(
         self, method: str, url: str, body: Any, headers: Mapping[str, str] | None, *, batch: bool
     ) -> Reply:
         """Run one subrequest URL (``vNN.N/...`` for batch, ``/services/data/vNN.N/...``)."""
@@ -455,7 +471,7 @@ class RestApi:
         if injected is not None:  # this subrequest fails; the request and the others go on
             return Reply(injected[0], [error_item(*injected_error(*injected))])
         try:
-            version, rest, query = _parse_subrequest_url(url, batch=batch)
+            version, rest, query = parse_subrequest_url(url, batch=batch)
         except ApiError as exc:
             return Reply.error(exc)
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
@@ -479,8 +495,8 @@ class RestApi:
                     400, "JSON_PARSER_ERROR", f"Invalid subrequest method: {sub['method']}"
                 )
             # A bad URL refuses the batch.
-            sub_version, path, _ = _parse_subrequest_url(str(sub["url"]), batch=True)
-            _check_subrequest(sub_version, path, version, batch=True)
+            sub_version, path, _ = parse_subrequest_url(str(sub["url"]), batch=True)
+            check_subrequest(sub_version, path, version, batch=True)
         halt = bool(body.get("haltOnError"))
         results: list[dict[str, Any]] = []
         failed = False
@@ -497,7 +513,7 @@ class RestApi:
                     }
                 )
                 continue
-            reply = self._subrequest(
+            reply = self.subrequest(
                 str(sub["method"]).upper(),
                 str(sub["url"]),
                 sub.get("richInput"),
@@ -522,7 +538,7 @@ class RestApi:
         queries = 0
         for sub in requests:
             ref = sub.get("referenceId") if isinstance(sub, Mapping) else None
-            if not isinstance(ref, str) or not _REFERENCE_ID_RE.fullmatch(ref):
+            if not isinstance(ref, str) or not REFERENCE_ID_RE.fullmatch(ref):
                 raise ApiError(
                     400,
                     "JSON_PARSER_ERROR",
@@ -541,8 +557,8 @@ class RestApi:
                 )
             if not isinstance(sub.get("url"), str):
                 raise ApiError(400, "JSON_PARSER_ERROR", f"Subrequest '{ref}' needs a url")
-            sub_version, path, _ = _parse_subrequest_url(sub["url"], batch=False)
-            _check_subrequest(sub_version, path, version, batch=False)
+            sub_version, path, _ = parse_subrequest_url(sub["url"], batch=False)
+            check_subrequest(sub_version, path, version, batch=False)
             if path.startswith(("query", "queryAll", "composite/sobjects")):
                 queries += 1
             sub_headers = sub.get("httpHeaders")
@@ -570,23 +586,13 @@ class RestApi:
             for index, sub in enumerate(requests):
                 ref = sub["referenceId"]
                 try:
-                    url = _resolve_text(str(sub["url"]), results, url_encode=True)
-                    sub_body = _resolve(sub.get("body"), results)
-                except _UnresolvedReference as missing:
-                    replies[index] = _composite_item(
-                        ref,
-                        400,
-                        [
-                            error_item(
-                                "PROCESSING_HALTED",
-                                f"Invalid reference specified. No value for {missing} found in "
-                                f"{missing.ref}. Provided referenceId ('{missing.ref}') ...",
-                            )
-                        ],
-                    )
+                    url = resolve_text(str(sub["url"]), results, url_encode=True)
+                    sub_body = resolve(sub.get("body"), results)
+                except UnresolvedReference as missing:
+                    replies[index] = composite_item(ref, 400, invalid_reference(missing))
                     if all_or_none:
                         failed_at = index
-                        raise _Rollback from None
+                        raise Rollback from None
                     continue
                 method = str(sub["method"])
                 collection_write = method != "GET" and _is_collection(url)
@@ -596,8 +602,8 @@ class RestApi:
                         sub_body = {**sub_body, "allOrNone": True}
                     if method == "DELETE":
                         url += ("&" if "?" in url else "?") + "allOrNone=true"
-                reply = self._subrequest(method, url, sub_body, sub.get("httpHeaders"), batch=False)
-                replies[index] = _composite_item(ref, reply.status, reply.body, reply.headers)
+                reply = self.subrequest(method, url, sub_body, sub.get("httpHeaders"), batch=False)
+                replies[index] = composite_item(ref, reply.status, reply.body, reply.headers)
                 if reply.status < 400:
                     results[ref] = reply.body
                 partly_failed = (
@@ -609,23 +615,17 @@ class RestApi:
                 )
                 if all_or_none and (reply.status >= 400 or partly_failed):
                     failed_at = index
-                    raise _Rollback
+                    raise Rollback
 
         if all_or_none:
             try:
                 with self.store.transaction():
                     run_all()
-            except _Rollback:
-                halted = [
-                    error_item(
-                        "PROCESSING_HALTED",
-                        "The transaction was rolled back since another operation in the same "
-                        "transaction failed.",
-                    )
-                ]
+            except Rollback:
+                halted = rolled_back()
                 for index, sub in enumerate(requests):
                     if index != failed_at:
-                        replies[index] = _composite_item(sub["referenceId"], 400, halted)
+                        replies[index] = composite_item(sub["referenceId"], 400, halted)
         else:
             run_all()
         return Reply(200, {"compositeResponse": replies})
@@ -752,8 +752,8 @@ class RestApi:
                         failed = True
                         results.append({"success": False, "errors": exc.as_save_errors()})
                 if all_or_none and failed:
-                    raise _Rollback
-        except _Rollback:
+                    raise Rollback
+        except Rollback:
             rolled_back = {
                 "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
                 "message": "Record rolled back because not all records were valid and the "
@@ -808,124 +808,6 @@ class RestApi:
         return {"id": to_18(record_id), "success": True, "errors": []}
 
 
-class _Rollback(Exception):
-    """Internal: unwinds a transaction after a failure in an all-or-none request."""
-
-
-class _UnresolvedReference(Exception):
-    def __init__(self, expression: str) -> None:
-        self.expression = expression
-        self.ref = re.split(r"[.\[]", expression, maxsplit=1)[0]
-        super().__init__(expression)
-
-    def __str__(self) -> str:
-        return self.expression
-
-
-def _lookup(expression: str, results: Mapping[str, Any]) -> Any:
-    """The value at ``ref.path[0].Field`` in earlier results (case-sensitive, like Salesforce)."""
-    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", expression)
-    if not tokens or tokens[0] not in results:
-        raise _UnresolvedReference(expression)
-    value: Any = results[tokens[0]]
-    for token in tokens[1:]:
-        if token.startswith("["):
-            index = int(token[1:-1])
-            if not isinstance(value, list) or index >= len(value):
-                raise _UnresolvedReference(expression)
-            value = value[index]
-        else:
-            if not isinstance(value, Mapping) or token not in value:
-                raise _UnresolvedReference(expression)
-            value = value[token]
-    return value
-
-
-def _resolve_text(text: str, results: Mapping[str, Any], *, url_encode: bool = False) -> Any:
-    whole = _REFERENCE_RE.fullmatch(text)
-    if whole and not url_encode:
-        return _lookup(whole.group(1), results)  # a whole-value reference keeps its type
-
-    def substitute(match: re.Match[str]) -> str:
-        value = _lookup(match.group(1), results)
-        text_value = (
-            "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-        )
-        return quote(text_value, safe="") if url_encode else text_value
-
-    return _REFERENCE_RE.sub(substitute, text)
-
-
-def _resolve(value: Any, results: Mapping[str, Any]) -> Any:
-    if isinstance(value, str):
-        return _resolve_text(value, results) if "@{" in value else value
-    if isinstance(value, Mapping):
-        return {k: _resolve(v, results) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(v, results) for v in value]
-    return value
-
-
-def _composite_item(
-    ref: str, status: int, body: Any, headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    return {
-        "body": body,
-        "httpHeaders": dict(headers or {}),
-        "httpStatusCode": status,
-        "referenceId": ref,
-    }
-
-
-def _parse_subrequest_url(url: str, *, batch: bool) -> tuple[str, str, dict[str, str]]:
-    """``(version, path after vNN.N/, query)`` of a subrequest URL; 400 if it is not one.
-
-    Batch takes ``vNN.N/...`` (or the full ``/services/data/vNN.N/...``); Composite only the
-    full form.
-    """
-    parts = urlsplit(url)
-    path = parts.path
-    prefix = "/services/data/"
-    if batch:
-        path = path.lstrip("/")
-        if path.startswith("services/data/"):
-            path = path[len("services/data/") :]
-    elif path.startswith(prefix):
-        path = path[len(prefix) :]
-    else:
-        raise ApiError(400, "INVALID_URL", f"The subrequest URL must start with {prefix}vNN.N/")
-    version_part, _, rest = path.partition("/")
-    if not re.fullmatch(r"v\d+\.\d", version_part):
-        raise ApiError(
-            400, "INVALID_URL", f"The subrequest URL must name an API version (vNN.N): {url}"
-        )
-    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    return version_part[1:], rest.strip("/"), query
-
-
-def _check_subrequest(version: str, path: str, outer_version: str, *, batch: bool) -> None:
-    """400 for a subrequest the envelope may not hold: an API version the org does not serve,
-    above the outer request's (or below 34.0 in a batch), or a nested Composite / Batch
-    (or, in a batch, an sObject Collections) request."""
-    code = "INVALID_BATCH_REQUEST" if batch else "INVALID_API_INPUT"
-    kind = "batch" if batch else "composite"
-    lowest = MIN_BATCH_VERSION if batch else float(API_VERSIONS[0])
-    if version not in API_VERSIONS or not lowest <= float(version) <= float(outer_version):
-        raise ApiError(
-            400,
-            code,
-            f"The API version of a {kind} subrequest (v{version}) must be between "
-            f"v{lowest:.1f} and the {kind} request's own (v{outer_version})",
-        )
-    parts = [unquote(p) for p in path.split("/")]
-    if parts[0] == "composite" and (batch or parts[1:2] != ["sobjects"]):
-        raise ApiError(
-            400,
-            code,
-            f"A {kind} subrequest cannot be a {'/'.join(parts[:2])} request",
-        )
-
-
 def _strings(body: Mapping[str, Any], key: str) -> list[str]:
     """``body[key]`` as a list of strings (absent or null: empty); JSON_PARSER_ERROR if it
     is anything else."""
@@ -963,7 +845,7 @@ def _is_scalar(value: Any) -> bool:
 
 def _is_collection(url: str) -> bool:
     """Whether a (valid) Composite subrequest URL is an sObject Collections resource."""
-    return _parse_subrequest_url(url, batch=False)[1].startswith("composite/sobjects")
+    return parse_subrequest_url(url, batch=False)[1].startswith("composite/sobjects")
 
 
 def _split(value: str | None) -> list[str] | None:
