@@ -39,6 +39,7 @@ from sobjects.client._composite import (
     nothing_applied,
 )
 from sobjects.errors import (
+    ApiBudgetError,
     ConfigurationError,
     ErrorDetail,
     OutcomeUnknownError,
@@ -263,9 +264,14 @@ class Session:
         autosave: bool = False,
         replay_upserts: bool = True,
         strategy: Strategy = "batch",
+        api_budget: int | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ConfigurationError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+        if api_budget is not None and (
+            not isinstance(api_budget, int) or isinstance(api_budget, bool) or api_budget < 0
+        ):
+            raise ConfigurationError(f"api_budget must be an int >= 0, or None; got {api_budget!r}")
         if collections_threshold is not None and collections_threshold < 1:
             raise ConfigurationError("collections_threshold must be >= 1, or None")
         if concurrency < 1 or lock_retries < 0:
@@ -283,6 +289,7 @@ class Session:
         self.strategy: Strategy = strategy
         self.last_flush: FlushReport | None = None  # what the last flush sent
         self.api_calls = 0  # API calls this session's flushes spent, as planned and sent
+        self.api_budget = api_budget
         self._log = SendLog(concurrency)
         self.closed = False
         self._recorded = 0  # operations recorded so far: numbers them for messages
@@ -630,6 +637,32 @@ class Session:
         self._check_parents(work)
         return self._plan(work)
 
+    def _check_budget(self, plan: FlushPlan) -> None:
+        """Refuse, before anything is sent, a flush that would pass the session's API budget
+        or eat into the client's ``api_reserve``: a flush stopped halfway is worse."""
+        cost = plan.api_calls
+        if self.api_budget is not None and self.api_calls + cost > self.api_budget:
+            raise ApiBudgetError(
+                f"this flush would spend {cost} API calls ({plan.http_requests} requests, "
+                f"strategy {self.strategy!r}); the session has spent {self.api_calls} of its "
+                f"api_budget of {self.api_budget}. Nothing was sent; the work stays pending. "
+                "Try strategy='economy', or a larger budget",
+                cost=cost,
+                budget=self.api_budget,
+                spent=self.api_calls,
+            )
+        available = self.sf.api_calls_available
+        reserve = self.sf.api_reserve
+        if reserve is not None and available is not None and cost > available:
+            raise ApiBudgetError(
+                f"this flush would spend {cost} API calls, and only {available} are left before "
+                f"the client's api_reserve of {reserve} (the org reported {self.sf.api_usage}). "
+                "Nothing was sent; the work stays pending",
+                cost=cost,
+                usage=self.sf.api_usage,
+                reserve=reserve,
+            )
+
     def _work(self, *, mark_skipped: bool) -> list[Operation | QueryHandle[Any]]:
         """What a flush sends: pending work, less outcome-unknown operations and updates with
         nothing to send (marked skipped and finished when ``mark_skipped``)."""
@@ -671,6 +704,7 @@ class Session:
             return
         self._check_parents(work)
         plan = self._plan(work)
+        self._check_budget(plan)
         transport: list[SalesforceError] = []
         self._log = SendLog(self.concurrency if not self.halt_on_error else 1)
         try:

@@ -1,0 +1,183 @@
+"""The flush planner: what a plan says a flush costs, and what the flush then sends, for
+both strategies, against the local org (issue 10)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from sobjects import Salesforce, Session, SObject, inspect, select
+from sobjects.emulator import LocalOrg
+from sobjects.errors import ApiBudgetError, ConfigurationError
+from sobjects.fields import Field, Id
+from tests.orm.test_session_edge_cases import Calls
+
+pytestmark = pytest.mark.anyio
+
+
+class Account(SObject):
+    name: Field[str]
+    ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
+
+
+class Contact(SObject):
+    last_name: Field[str]
+    email: Field[str | None] = Field(None)
+    account_id: Field[Id | None] = Field(None)
+    account: Field[Account | None] = Field(None)
+
+
+@pytest.fixture
+def org() -> LocalOrg:
+    org = LocalOrg()
+    org.define_field("Account", {"name": "Ext_Id__c", "type": "string", "externalId": True})
+    return org
+
+
+@pytest.fixture
+async def sf(org: LocalOrg) -> AsyncIterator[Salesforce]:
+    async with org.client() as client:
+        yield client
+
+
+def account_with_contacts(session: Session, contacts: int, name: str = "Acme") -> Any:
+    acme = Account(name=name)
+    acme.save(session=session)
+    for i in range(contacts):
+        Contact(last_name=f"{name}-{i}", account=acme).save(session=session)
+    return acme
+
+
+# -- the counts of the issue -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("strategy", "requests", "api_calls"), [("batch", 2, 12), ("economy", 1, 1)]
+)
+async def test_an_account_ten_contacts_and_a_query(
+    org: LocalOrg, sf: Salesforce, strategy: str, requests: int, api_calls: int
+) -> None:
+    calls = Calls(org)
+    before = org.api_usage
+    async with Session(sf, strategy=strategy) as session:  # type: ignore[arg-type]
+        acme = account_with_contacts(session, 10)
+        handle = session.query(select(Contact).where(Contact.account_id != None))  # noqa: E711
+        plan = session.plan()
+        assert (plan.http_requests, plan.api_calls) == (requests, api_calls)
+        assert calls.dispatched == []  # planning sends nothing
+    report = session.last_flush
+    assert report is not None and report.matches(plan)
+    assert (report.http_requests, report.api_calls) == (requests, api_calls)
+    assert org.api_usage - before == api_calls  # as the org counted them
+    assert session.api_calls == api_calls
+    assert report.outcomes["succeeded"] == 11
+    assert all(c.account_id == acme.id for c in handle.records)
+    assert len(handle.records) == 10  # the query ran after the writes
+
+
+@pytest.mark.parametrize(("strategy", "api_calls"), [("batch", 60), ("economy", 1)])
+async def test_sixty_creates(org: LocalOrg, sf: Salesforce, strategy: str, api_calls: int) -> None:
+    before = org.api_usage
+    async with Session(sf, strategy=strategy) as session:  # type: ignore[arg-type]
+        for i in range(60):
+            Contact(last_name=f"C{i}").save()
+        assert session.plan().api_calls == api_calls
+    assert org.api_usage - before == api_calls
+    assert len(org.store.records("Contact")) == 60
+
+
+async def test_economy_never_takes_more_round_trips_than_batch(sf: Salesforce) -> None:
+    plans = {}
+    for strategy in ("batch", "economy"):
+        session = Session(sf, strategy=strategy)  # type: ignore[arg-type]
+        for a in range(200):
+            account_with_contacts(session, 5, name=f"A{a}")
+        plans[strategy] = session.plan()
+        session.discard()
+    assert plans["economy"].round_trips <= plans["batch"].round_trips
+    assert plans["economy"].api_calls <= plans["batch"].api_calls
+
+
+async def test_the_plan_reads_like_explain(sf: Salesforce) -> None:
+    session = Session(sf, strategy="economy")
+    account_with_contacts(session, 10)
+    session.query(select(Contact))
+    text = str(session.plan())
+    assert text.splitlines()[0] == (
+        "FlushPlan (economy): 11 operations in 1 request, 1 round trip, 1 API call"
+    )
+    assert "1 create Account, 10 create Contact (Collections), 1 query Contact" in text
+    session.discard()
+
+
+# -- failures behave as in batch -------------------------------------------------------------
+
+
+async def test_economy_a_failed_parent_marks_its_children_not_sent(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    async with Session(sf, strategy="economy", autoraise=False) as session:
+        good = account_with_contacts(session, 3, name="Good")
+        bad = account_with_contacts(session, 3, name="B" * 300)  # STRING_TOO_LONG
+        odd = Contact(last_name="Odd", email="not an email", account=good)
+        odd.save()
+    assert good.id is not None and bad.id is None
+    assert inspect(bad).errors[0].code == "STRING_TOO_LONG"
+    names = sorted(c["LastName"] for c in org.store.records("Contact"))
+    assert names == ["Good-0", "Good-1", "Good-2"]
+    assert inspect(odd).errors[0].code == "INVALID_EMAIL_ADDRESS"
+    report = session.last_flush
+    assert report is not None
+    assert report.outcomes == {
+        "succeeded": 4,
+        "failed": 2,
+        "not_run": 3,
+        "unknown": 0,
+        "pending": 0,
+    }
+
+
+# -- budgets ---------------------------------------------------------------------------------
+
+
+async def test_an_api_budget_refuses_a_flush_before_sending_it(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    calls = Calls(org)
+    session = Session(sf, api_budget=30)
+    contacts = [Contact(last_name=f"C{i}") for i in range(60)]
+    for contact in contacts:
+        contact.save(session=session)
+    with pytest.raises(ApiBudgetError, match=r"spend 60 API calls .* api_budget of 30") as info:
+        await session.flush()
+    assert (info.value.cost, info.value.budget, info.value.spent) == (60, 30, 0)
+    assert calls.dispatched == [] and len(session.pending) == 60
+    session.strategy = "economy"  # the same work for 1 call
+    await session.flush()
+    assert session.api_calls == 1 and all(c.id for c in contacts)
+
+
+async def test_the_clients_api_reserve_is_checked_for_the_whole_flush(
+    org: LocalOrg,
+) -> None:
+    org.daily_api_limit = 50
+    async with org.client(api_reserve=10) as sf:
+        await sf.limits()  # a first reading of the org's usage
+        session = Session(sf)
+        for i in range(60):
+            Contact(last_name=f"C{i}").save(session=session)
+        with pytest.raises(ApiBudgetError, match="api_reserve of 10"):
+            await session.flush()
+        assert org.store.records("Contact") == []  # not half applied
+        session.discard()
+
+
+async def test_strategy_and_budget_are_checked() -> None:
+    org = LocalOrg()
+    async with org.client() as sf:
+        with pytest.raises(ConfigurationError, match="strategy"):
+            Session(sf, strategy="cheap")  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="api_budget"):
+            Session(sf, api_budget=-1)
