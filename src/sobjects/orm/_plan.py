@@ -214,25 +214,23 @@ def plan_flush(
         request = PlannedRequest("composite", 0, calls, all_or_none=True)
         return FlushPlan(strategy, (request,), concurrency, operations)
     waves = waves_of(work, parents_of)
+    # Several operations on one record (an upsert, then a delete of the record it matches)
+    # must reach Salesforce in the order recorded: then nothing is regrouped across kinds.
+    in_order = _touch_one_record_twice(work)
+    threshold = None if in_order else collections_threshold
     batch = FlushPlan(
-        strategy,
-        tuple(_batch(waves, collections_threshold, halt_on_error)),
-        concurrency,
-        operations,
+        strategy, tuple(_batch(waves, threshold, halt_on_error)), concurrency, operations
     )
     if strategy == "batch" or halt_on_error:
         return batch
     # Economy: the cheapest of its candidates that takes no more round trips than batch.
     candidates = [
-        FlushPlan(
-            strategy,
-            tuple(_economy(work, parents_of, collections_threshold)),
-            concurrency,
-            operations,
-        ),
-        FlushPlan(strategy, tuple(_economy_waves(waves)), concurrency, operations),
+        FlushPlan(strategy, tuple(_economy_waves(waves, in_order)), concurrency, operations),
         batch,
     ]
+    if not in_order:
+        economy = _economy(work, parents_of, collections_threshold)
+        candidates.insert(0, FlushPlan(strategy, tuple(economy), concurrency, operations))
     fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
     return min(fit, key=lambda plan: (plan.api_calls, plan.round_trips, plan.http_requests))
 
@@ -383,18 +381,15 @@ def _batch(
     return requests
 
 
-def _economy_waves(waves: list[list[Item]]) -> list[PlannedRequest]:
+def _economy_waves(waves: list[list[Item]], ordered: bool) -> list[PlannedRequest]:
     """Economy by dependency waves: each wave's writes share Collections calls inside
-    Composite requests (parents' ids are known by then); queries ride where they fit."""
+    Composite requests (parents' ids are known by then); queries ride where they fit. With
+    ``ordered``, only neighbours in the recorded order share a call."""
     requests: list[PlannedRequest] = []
     round_ = 0
     for wave in waves:
-        groups: dict[tuple[str, str, str], list[Operation]] = {}
         calls: list[Call] = []
-        for item in wave:
-            if isinstance(item, Operation):
-                groups.setdefault(_group_key(item), []).append(item)
-        for group in groups.values():
+        for group in _groups([i for i in wave if isinstance(i, Operation)], ordered):
             calls += [_single(group[0])] if len(group) == 1 else _collection_calls(group)
         queries = [_single(i) for i in wave if isinstance(i, QueryHandle)]
         previous = [r for r in requests if r.round == round_ - 1]
@@ -410,6 +405,51 @@ def _economy_waves(waves: list[list[Item]]) -> list[PlannedRequest]:
             requests += wave_requests
             round_ += 1
     return requests
+
+
+def _groups(ops: list[Operation], ordered: bool) -> list[list[Operation]]:
+    """Operations that may share Collections calls: by kind, sObject and external id, or
+    with ``ordered`` only runs of neighbours (never twice the same record in one run)."""
+    if not ordered:
+        groups: dict[tuple[str, str, str], list[Operation]] = {}
+        for op in ops:
+            groups.setdefault(_group_key(op), []).append(op)
+        return list(groups.values())
+    runs: list[list[Operation]] = []
+    keys: set[Any] = set()
+    for op in ops:
+        mine = _record_keys(op)
+        if runs and _group_key(runs[-1][0]) == _group_key(op) and keys.isdisjoint(mine):
+            runs[-1].append(op)
+        else:
+            runs.append([op])
+            keys = set()
+        keys.update(mine)
+    return runs
+
+
+def _record_keys(op: Operation) -> list[Any]:
+    """What identifies the record an operation touches: its id, its external id values."""
+    values = op.obj.__dict__
+    keys: list[Any] = []
+    if values.get("id"):
+        keys.append(("id", values["id"]))
+    for fm in op.meta.external_ids:
+        value = values.get(fm.name)
+        if value not in (None, ""):
+            keys.append(("ext", op.meta.api_name.lower(), fm.api_name.lower(), str(value).lower()))
+    return keys or [("object", id(op.obj))]
+
+
+def _touch_one_record_twice(work: Sequence[Item]) -> bool:
+    seen: set[Any] = set()
+    for item in work:
+        if isinstance(item, Operation):
+            mine = _record_keys(item)
+            if not seen.isdisjoint(mine):
+                return True
+            seen.update(mine)
+    return False
 
 
 def _room(request: PlannedRequest, extra: Sequence[Call]) -> bool:

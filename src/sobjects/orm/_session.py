@@ -810,7 +810,13 @@ class Session:
                 await anyio.sleep(0.2 * (2**attempt))
                 requests = list(self._plan(retry).requests)
             if transport or (self.halt_on_error and any(_genuine_failure(i) for i in items)):
-                return  # later rounds are not sent
+                break  # later rounds are not sent
+        # A record a Composite request could not send because its parent failed there is
+        # reported as batch reports it: not sent, naming the parent.
+        for request in plan.requests:
+            for item in request.items:
+                if isinstance(item, Operation) and _failed_with(item, "PROCESSING_HALTED"):
+                    self._ready(item)
 
     def _sendable(self, requests: Sequence[PlannedRequest]) -> list[PlannedRequest]:
         """The requests of a round with what can be sent now; a request that lost items
@@ -865,6 +871,7 @@ class Session:
             item.error = ResponseError(
                 0, [ErrorDetail("NOT_SENT", "the record has no id: its create failed")]
             )
+            _unsent(item)
             return False
         for parent in self._new_parents(item):
             if id(parent) in together:
@@ -874,6 +881,7 @@ class Session:
                 0,
                 [ErrorDetail("NOT_SENT", f"depends on {describe(parent)}, which was not saved")],
             )
+            _unsent(item)
             return False
         item.blocked_by = None
         item.error = None
@@ -1388,6 +1396,18 @@ def _genuine_failure(item: Any) -> bool:
     if sub is None or not sub.done or sub.is_success:
         return False
     return not getattr(sub, "halted", False)
+
+
+def _unsent(op: Operation) -> None:
+    """Forget a collateral answer (a Composite subrequest refused because a record it refers
+    to failed): the operation is not sent, as in a batch, and says why."""
+    sub = op.subrequest
+    if sub is not None and sub.done and not sub.succeeded:
+        codes = {d.code for d in sub.errors}
+        if codes == {"PROCESSING_HALTED"}:
+            op.subrequest = None
+            op.state.failed = False
+            op.state.errors = ()
 
 
 def _retries(sent: list[Any]) -> list[Operation]:
