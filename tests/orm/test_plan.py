@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sobjects import Salesforce, Session, SObject, inspect, select
+from sobjects import FlushError, Salesforce, Session, SObject, inspect, select
 from sobjects.emulator import LocalOrg
 from sobjects.errors import ApiBudgetError, ConfigurationError
 from sobjects.fields import Field, Id
@@ -181,3 +181,64 @@ async def test_strategy_and_budget_are_checked() -> None:
             Session(sf, strategy="cheap")  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="api_budget"):
             Session(sf, api_budget=-1)
+
+
+# -- Composite Graph -------------------------------------------------------------------------
+
+
+async def test_economy_sends_many_families_as_graphs_in_one_round_trip(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    before = org.api_usage
+    async with Session(sf, strategy="economy") as session:
+        families = [account_with_contacts(session, 30, name=f"F{a}") for a in range(30)]
+        plan = session.plan()
+        assert [r.endpoint for r in plan.requests] == ["composite/graph"] * 2
+        assert (plan.round_trips, plan.api_calls) == (1, 2)
+    assert session.last_flush is not None and session.last_flush.matches(plan)
+    assert org.api_usage - before == 2
+    assert all(family.id for family in families)
+    assert len(org.store.records("Contact")) == 900
+
+
+async def test_a_failed_record_in_a_graph_does_not_take_its_family_with_it(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    # Salesforce rolls a graph back as a whole; the session sends the rest again, so the
+    # outcome per record is what batch gives.
+    async with Session(sf, strategy="economy", autoraise=False) as session:
+        for a in range(30):
+            account_with_contacts(session, 30, name=f"F{a}")
+        odd = Contact(last_name="Odd", email="not an email", account=Account(name="G"))
+        assert odd.account is not None
+        odd.account.save()
+        odd.save()
+    assert inspect(odd).state == "failed" and odd.account.id is not None
+    assert len(org.store.records("Account")) == 31
+    assert len(org.store.records("Contact")) == 900
+
+
+async def test_a_transaction_beyond_25_operations_is_one_graph(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    async with Session(sf, transaction=True) as session:
+        acme = account_with_contacts(session, 40)
+        plan = session.plan()
+        assert [(r.endpoint, r.all_or_none) for r in plan.requests] == [("composite/graph", True)]
+    assert acme.id is not None and len(org.store.records("Contact")) == 40
+    with pytest.raises(FlushError):
+        async with Session(sf, transaction=True) as session:
+            second = account_with_contacts(session, 39, name="Second")
+            Contact(last_name="Bad", email="not an email", account=second).save()
+    assert second.id is None  # all or none
+    assert len(org.store.records("Contact")) == 40
+
+
+async def test_a_transaction_no_request_can_hold_is_refused_by_the_plan(sf: Salesforce) -> None:
+    session = Session(sf, transaction=True)
+    for i in range(30):
+        Contact(last_name=f"C{i}").save(session=session)
+    session.query(select(Contact))
+    with pytest.raises(ConfigurationError, match="one all-or-none request"):
+        session.plan()
+    session.discard()

@@ -35,6 +35,7 @@ from sobjects.client._composite import (
     COMPOSITE_MAX_QUERIES,
     COMPOSITE_MAX_SUBREQUESTS,
 )
+from sobjects.client._graph import GRAPH_MAX_NODE_KINDS, GRAPH_MAX_NODES
 from sobjects.errors import ConfigurationError
 from sobjects.orm._model import SObject
 from sobjects.orm._operation import Operation, QueryHandle
@@ -51,9 +52,11 @@ __all__ = [
     "plan_flush",
 ]
 
+GRAPHS_PER_REQUEST = 75  # Composite Graph: graphs in one request
+
 Strategy = Literal["batch", "economy"]
 STRATEGIES: tuple[Strategy, ...] = ("batch", "economy")
-Endpoint = Literal["composite/batch", "composite"]
+Endpoint = Literal["composite/batch", "composite", "composite/graph"]
 Item = Operation | QueryHandle[Any]
 ParentsOf = Callable[[Operation], list[SObject]]
 
@@ -81,6 +84,16 @@ class PlannedRequest:
     round: int
     calls: tuple[Call, ...]
     all_or_none: bool = False
+    # Composite Graph: how many of the calls, in order, make each graph.
+    graphs: tuple[int, ...] = ()
+
+    def graph_calls(self) -> list[tuple[Call, ...]]:
+        out: list[tuple[Call, ...]] = []
+        start = 0
+        for size in self.graphs:
+            out.append(self.calls[start : start + size])
+            start += size
+        return out
 
     @property
     def items(self) -> list[Item]:
@@ -203,15 +216,23 @@ def plan_flush(
     if transaction:
         ordered = [item for wave in waves_of(work, parents_of) for item in wave]
         queries = sum(1 for item in ordered if isinstance(item, QueryHandle))
-        if len(ordered) > COMPOSITE_MAX_SUBREQUESTS or queries > COMPOSITE_MAX_QUERIES:
-            raise ConfigurationError(
-                "transaction=True sends one all-or-none Composite request: at most "
-                f"{COMPOSITE_MAX_SUBREQUESTS} operations, {COMPOSITE_MAX_QUERIES} of them "
-                f"queries; this flush has {len(ordered)} ({queries} queries). Flush in "
-                "smaller steps."
-            )
         calls = tuple(_single(item) for item in ordered)
-        request = PlannedRequest("composite", 0, calls, all_or_none=True)
+        if len(ordered) <= COMPOSITE_MAX_SUBREQUESTS and queries <= COMPOSITE_MAX_QUERIES:
+            request = PlannedRequest("composite", 0, calls, all_or_none=True)
+            return FlushPlan(strategy, (request,), concurrency, operations)
+        # Beyond one Composite request: one graph, which Salesforce applies all or none.
+        kinds = {_kind(call) for call in calls}
+        if queries or len(calls) > GRAPH_MAX_NODES or len(kinds) > GRAPH_MAX_NODE_KINDS:
+            raise ConfigurationError(
+                "transaction=True sends one all-or-none request: a Composite request (at most "
+                f"{COMPOSITE_MAX_SUBREQUESTS} operations, {COMPOSITE_MAX_QUERIES} of them "
+                f"queries) or one Composite Graph (at most {GRAPH_MAX_NODES} writes of at most "
+                f"{GRAPH_MAX_NODE_KINDS} kinds, no queries); this flush has {len(ordered)} "
+                f"operations ({queries} queries, {len(kinds)} kinds). Flush in smaller steps."
+            )
+        request = PlannedRequest(
+            "composite/graph", 0, calls, all_or_none=True, graphs=(len(calls),)
+        )
         return FlushPlan(strategy, (request,), concurrency, operations)
     waves = waves_of(work, parents_of)
     # Several operations on one record (an upsert, then a delete of the record it matches)
@@ -231,6 +252,9 @@ def plan_flush(
     if not in_order:
         economy = _economy(work, parents_of, collections_threshold)
         candidates.insert(0, FlushPlan(strategy, tuple(economy), concurrency, operations))
+        graphs = _economy_graphs(work, parents_of)
+        if graphs is not None:
+            candidates.insert(0, FlushPlan(strategy, tuple(graphs), concurrency, operations))
     fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
     return min(fit, key=lambda plan: (plan.api_calls, plan.round_trips, plan.http_requests))
 
@@ -566,6 +590,89 @@ def _pack_bundles(bundles: list[list[Call]]) -> list[PlannedRequest]:
         else:
             bins.append(list(bundle))
     return [PlannedRequest("composite", 0, tuple(calls)) for calls in bins]
+
+
+def _kind(call: Call) -> tuple[str, str]:
+    method = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
+    return (method.get(call.action, call.action), call.sobject.lower())
+
+
+def _economy_graphs(work: Sequence[Item], parents_of: ParentsOf) -> list[PlannedRequest] | None:
+    """Economy with Composite Graph: each set of records that refer to each other is one
+    graph (nodes refer to their parent's id), graphs packed 75 and 500 nodes to a request,
+    all in one round; independent records as Collections in Composite requests, queries
+    after. ``None`` when nothing depends on anything (Graph would gain nothing)."""
+    ops = [item for item in work if isinstance(item, Operation)]
+    queries = [item for item in work if isinstance(item, QueryHandle)]
+    by_obj = {id(op.obj): op for op in ops if op.kind in ("create", "upsert")}
+    parents = {id(op): [by_obj[id(p)] for p in parents_of(op) if id(p) in by_obj] for op in ops}
+    if not any(parents.values()):
+        return None
+    waves = waves_of(ops, parents_of)
+    level = {id(op): n for n, wave in enumerate(waves) for op in wave}
+    root: dict[int, int] = {id(op): id(op) for op in ops}
+
+    def find(key: int) -> int:
+        while root[key] != key:
+            root[key] = root[root[key]]
+            key = root[key]
+        return key
+
+    for op in ops:
+        for parent in parents[id(op)]:
+            root[find(id(op))] = find(id(parent))
+    components: dict[int, list[Operation]] = {}
+    for op in ops:
+        components.setdefault(find(id(op)), []).append(op)
+    graphs: list[tuple[Call, ...]] = []
+    loose: list[Operation] = []
+    for members in components.values():
+        if len(members) == 1:
+            loose.append(members[0])
+            continue
+        members.sort(key=lambda op: level[id(op)])  # a node after the nodes it refers to
+        calls = tuple(_single(op) for op in members)
+        if len(calls) > GRAPH_MAX_NODES or len({_kind(c) for c in calls}) > GRAPH_MAX_NODE_KINDS:
+            return None  # too big for a graph: the other candidates handle it
+        graphs.append(calls)
+    requests = _pack_graphs(graphs)
+    if requests is None:
+        return None
+    loose_calls: list[Call] = []
+    for group in _groups(loose, False):
+        loose_calls += [_single(group[0])] if len(group) == 1 else _collection_calls(group)
+    requests += _composites(loose_calls, 0)
+    if queries:
+        requests += _composites([_single(q) for q in queries], 1)
+    return requests
+
+
+def _pack_graphs(graphs: list[tuple[Call, ...]]) -> list[PlannedRequest] | None:
+    """Graphs into requests: at most 75 graphs, 500 nodes and 15 node kinds each."""
+    bins: list[tuple[list[tuple[Call, ...]], set[tuple[str, str]]]] = []
+    for graph in sorted(graphs, key=len, reverse=True):
+        kinds = {_kind(call) for call in graph}
+        for members, used in bins:
+            nodes = sum(len(g) for g in members)
+            if (
+                len(members) < GRAPHS_PER_REQUEST
+                and nodes + len(graph) <= GRAPH_MAX_NODES
+                and len(used | kinds) <= GRAPH_MAX_NODE_KINDS
+            ):
+                members.append(graph)
+                used |= kinds
+                break
+        else:
+            bins.append(([graph], set(kinds)))
+    return [
+        PlannedRequest(
+            "composite/graph",
+            0,
+            tuple(call for graph in members for call in graph),
+            graphs=tuple(len(graph) for graph in members),
+        )
+        for members, _ in bins
+    ]
 
 
 # -- what was sent -------------------------------------------------------------------------------

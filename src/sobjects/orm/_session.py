@@ -38,6 +38,7 @@ from sobjects.client._composite import (
     UpsertSubrequest,
     nothing_applied,
 )
+from sobjects.client._graph import CompositeGraph, Graph
 from sobjects.errors import (
     ApiBudgetError,
     ConfigurationError,
@@ -708,7 +709,7 @@ class Session:
         transport: list[SalesforceError] = []
         self._log = SendLog(self.concurrency if not self.halt_on_error else 1)
         try:
-            if self.transaction:
+            if self.transaction and plan.requests[0].endpoint == "composite":
                 await self._flush_transaction([plan.requests[0].items], transport)
             else:
                 await self._execute_plan(plan, transport)
@@ -804,7 +805,7 @@ class Session:
                         for request in sendable:
                             group.start_soon(send, request)
                 sent = [item for request in sendable for item in request.items]
-                retry = _retries(sent)
+                retry = _retries(sent, all_or_none=self.transaction)
                 if not retry or attempt == self.lock_retries or transport:
                     break
                 await anyio.sleep(0.2 * (2**attempt))
@@ -812,8 +813,9 @@ class Session:
             if transport or (self.halt_on_error and any(_genuine_failure(i) for i in items)):
                 break  # later rounds are not sent
         # A record a Composite request could not send because its parent failed there is
-        # reported as batch reports it: not sent, naming the parent.
-        for request in plan.requests:
+        # reported as batch reports it: not sent, naming the parent. (In a transaction,
+        # everything was rolled back, and says so.)
+        for request in [] if self.transaction else plan.requests:
             for item in request.items:
                 if isinstance(item, Operation) and _failed_with(item, "PROCESSING_HALTED"):
                     self._ready(item)
@@ -825,7 +827,7 @@ class Session:
         for request in requests:
             together = (
                 {id(op.obj) for op in request.items if isinstance(op, Operation)}
-                if request.endpoint == "composite"
+                if request.endpoint != "composite/batch"
                 else set()
             )
             ready = [item for item in request.items if self._ready(item, together)]
@@ -843,8 +845,30 @@ class Session:
     ) -> None:
         if request.endpoint == "composite/batch":
             await self._send_chunk(request.items, transport)
+        elif request.endpoint == "composite/graph":
+            await self._send_graphs(request, transport)
         else:
             await self._send_composite(request.calls, transport)
+
+    async def _send_graphs(self, request: PlannedRequest, transport: list[SalesforceError]) -> None:
+        """One Composite Graph request: each graph's nodes refer to the records they depend
+        on in it, and Salesforce applies a graph entirely or not at all (a graph that failed
+        is sent again without the records that failed, see ``_retries``)."""
+        graph_request = self.sf.composite.graph()
+        sent: list[_Sent] = []
+        for calls in request.graph_calls():
+            graph = graph_request.graph()
+            refs: dict[int, Subrequest] = {}
+            items = [op for call in calls for op in call.items if isinstance(op, Operation)]
+            with _landing(items):
+                for op in items:
+                    sub = self._add_subrequest(graph, op, refs=refs)
+                    refs[id(op.obj)] = sub
+                    sent.append(_Sent(op, sub))
+        self._log.request("composite/graph", len(sent))
+        await self._execute(graph_request, sent, transport)
+        for entry in sent:
+            self._apply(entry.op, entry.subrequest)
 
     def _ready(
         self, item: Operation | QueryHandle[Any], together: set[int] | frozenset[int] = frozenset()
@@ -1002,7 +1026,7 @@ class Session:
 
     async def _execute(
         self,
-        request: CompositeBatch | Composite,
+        request: CompositeBatch | Composite | CompositeGraph,
         sent: list[_Sent],
         transport: list[SalesforceError],
     ) -> None:
@@ -1073,12 +1097,13 @@ class Session:
 
     def _add_subrequest(
         self,
-        target: CompositeBatch | Composite,
+        target: CompositeBatch | Composite | Graph,
         item: Operation | QueryHandle[Any],
         *,
         refs: dict[int, Subrequest] | None,
     ) -> Subrequest:
         if isinstance(item, QueryHandle):
+            assert not isinstance(target, Graph)  # the planner puts no query in a graph
             sub = target.query(item.query.to_soql())
             item.subrequest = sub
             return sub
@@ -1410,13 +1435,17 @@ def _unsent(op: Operation) -> None:
             op.state.errors = ()
 
 
-def _retries(sent: list[Any]) -> list[Operation]:
+def _retries(sent: list[Any], *, all_or_none: bool = False) -> list[Operation]:
     """Operations to send again at once: those that met a row lock, those halted behind
     one, and those a Composite request could not send because a record they refer to in it
     failed (``PROCESSING_HALTED``: the next attempt sends them if their own parent made it,
     and reports them not sent otherwise)."""
     ops = [i for i in sent if isinstance(i, Operation)]
     locked = any(_failed_with(op, LOCK_ROW) for op in ops)
+    if all_or_none:
+        # Nothing was kept: after a row lock everything may go again; after any other
+        # failure, nothing does (the transaction failed).
+        return [op for op in ops if not op.outcome_unknown] if locked else []
     out: list[Operation] = []
     for op in ops:
         if op.outcome_unknown:
