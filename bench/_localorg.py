@@ -89,6 +89,46 @@ def soql_scan(n: int) -> str:
     return f"SOQL engine scan of {n} records with a WHERE: median {median:.1f} ms"
 
 
+def _families(session: Session, accounts: int, per_account: int) -> None:
+    for a in range(accounts):
+        account = Account(name=f"Account {a}")
+        account.save(session=session)
+        for c in range(per_account):
+            Contact(last_name=f"Contact {a}-{c}", account=account).save(session=session)
+
+
+async def strategies(scale: float) -> None:
+    """The same work flushed with strategy="batch" and "economy": what each sent, as the
+    org counted it, and the wall time."""
+    families = max(2, int(30 * scale))
+    jobs = [
+        ("an account, 10 contacts, a query", 1, 10, True),
+        ("60 independent creates", 0, 60, False),
+        (f"{families} accounts x 30 contacts", families, 30, False),
+    ]
+    print(f"  {'work':<34} {'strategy':<8} requests  round trips  API calls  wall ms")
+    for title, accounts, contacts, query in jobs:
+        for strategy in ("batch", "economy"):
+            org = LocalOrg()
+            async with org.client() as sf:
+                started = time.perf_counter()
+                async with Session(sf, strategy=strategy) as session:  # type: ignore[arg-type]
+                    if accounts:
+                        _families(session, accounts, contacts)
+                    else:
+                        for i in range(contacts):
+                            Contact(last_name=f"Bench {i}").save()
+                    if query:
+                        session.query(select(Contact).limit(20))
+                elapsed = time.perf_counter() - started
+            sent = session.last_flush
+            assert sent is not None
+            print(
+                f"  {title:<34} {strategy:<8} {sent.http_requests:>8}  {sent.round_trips:>11}  "
+                f"{org.api_usage:>9}  {elapsed * 1000:>7.0f}"
+            )
+
+
 async def local_org(scale: float) -> None:
     """The former ``make bench``, sizes times ``scale``."""
 
@@ -100,3 +140,5 @@ async def local_org(scale: float) -> None:
     print(" ", await accounts_with_contacts(max(2, int(20 * scale)), 10))
     print(" ", await query_hydration(size(10_000)))
     print(" ", soql_scan(size(10_000)))
+    print("  flush strategies:")
+    await strategies(scale)

@@ -159,11 +159,55 @@ async def _orm_steps(sf: Salesforce, meter: _Meter) -> None:
         lines.append("fixed and flushed again: only the two failed contacts were sent")
         return lines
 
+    async def strategies() -> list[str]:
+        lines = [f"{'work':<44} {'strategy':<8} requests  round trips  API calls"]
+        jobs: list[tuple[str, Callable[[Session], None]]] = [
+            ("an account, 10 contacts and a query", _family_and_query),
+            ("60 independent creates", _sixty_creates),
+            ("30 accounts with 30 contacts each", _thirty_families),
+        ]
+        for title, record in jobs:
+            for strategy in ("batch", "economy"):
+                async with Session(sf, strategy=strategy) as session:
+                    record(session)
+                    plan = session.plan()
+                report = session.last_flush
+                assert report is not None and report.matches(plan)
+                lines.append(
+                    f"{title:<44} {strategy:<8} {report.http_requests:>8}  "
+                    f"{report.round_trips:>11}  {report.api_calls:>9}"
+                )
+        lines.append("each flush sent exactly what session.plan() said before it was sent")
+        return lines
+
     await _step(meter, "1. Accounts with their contacts in one session", accounts_with_contacts)
     await _step(meter, "2. Upsert by external id", upsert)
     await _step(meter, "3. A typed query", typed_query)
     await _step(meter, "4. An update that sends only one field", update_one_field)
     await _step(meter, "5. A flush with a partial failure, and its report", partial_failure)
+    await _step(meter, "6. The same work planned both ways: batch and economy", strategies)
+
+
+def _family(session: Session, name: str, contacts: int) -> None:
+    account = Account(name=name)
+    account.save(session=session)
+    for i in range(contacts):
+        Contact(last_name=f"{name} {i}", account=account).save(session=session)
+
+
+def _family_and_query(session: Session) -> None:
+    _family(session, "Oscorp", 10)
+    session.query(select(Contact).where(Contact.last_name.like("Oscorp%")))
+
+
+def _sixty_creates(session: Session) -> None:
+    for i in range(60):
+        Contact(last_name=f"Intern {i}").save(session=session)
+
+
+def _thirty_families(session: Session) -> None:
+    for a in range(30):
+        _family(session, f"Family {a}", 30)
 
 
 async def _demo_steps(sf: Salesforce, meter: _Meter) -> None:
