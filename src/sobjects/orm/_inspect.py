@@ -9,7 +9,8 @@ from sobjects.orm._model import SObject, changed_values
 
 if TYPE_CHECKING:
     from sobjects.errors import ErrorDetail
-    from sobjects.orm._session import Operation, Session
+    from sobjects.orm._operation import Operation
+    from sobjects.orm._session import Session
 
 __all__ = ["InstanceState", "inspect"]
 

@@ -42,7 +42,8 @@ from sobjects.orm._fields import (
 
 if TYPE_CHECKING:
     from sobjects.errors import ErrorDetail
-    from sobjects.orm._session import Operation, Session
+    from sobjects.orm._operation import Operation
+    from sobjects.orm._session import Session  # for annotations only: no import at run time
 
 __all__ = [
     "FieldMeta",
