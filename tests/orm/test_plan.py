@@ -242,3 +242,34 @@ async def test_a_transaction_no_request_can_hold_is_refused_by_the_plan(sf: Sale
     with pytest.raises(ConfigurationError, match="one all-or-none request"):
         session.plan()
     session.discard()
+
+
+class Company(SObject, api_name="Account"):
+    name: Field[str]
+    parent_id: Field[Id | None] = Field(None)
+    parent: Field[Company | None] = Field(None)
+
+
+class Employee(SObject, api_name="Contact"):
+    last_name: Field[str]
+    account_id: Field[Id | None] = Field(None)
+    account: Field[Company | None] = Field(None)
+
+
+@pytest.mark.parametrize("strategy", ["batch", "economy"])
+async def test_a_failed_grandparent_leaves_its_whole_line_unsent(
+    org: LocalOrg, sf: Salesforce, strategy: str
+) -> None:
+    async with Session(sf, strategy=strategy, autoraise=False):  # type: ignore[arg-type]
+        grandparent = Company(name="G" * 300)  # STRING_TOO_LONG
+        parent = Company(name="Parent", parent=grandparent)
+        child = Employee(last_name="Child", account=parent)
+        uncle = Company(name="Uncle")
+        cousin = Employee(last_name="Cousin", account=uncle)
+        for record in (grandparent, parent, child, uncle, cousin):
+            record.save()
+    assert [a["Name"] for a in org.store.records("Account")] == ["Uncle"]
+    assert [c["LastName"] for c in org.store.records("Contact")] == ["Cousin"]
+    assert inspect(grandparent).errors[0].code == "STRING_TOO_LONG"
+    for unsent in (parent, child):
+        assert [e.code for e in inspect(unsent).errors] == ["NOT_SENT"]

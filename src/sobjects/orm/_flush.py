@@ -10,6 +10,7 @@ objects they concern). The session records work and keeps the identity map.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -194,42 +195,28 @@ class Sender:
             self, model: type[Any], records: Sequence[dict[str, Any]], shape: Shape | None
         ) -> list[Any]: ...
 
-    async def _execute_plan(self, plan: FlushPlan, transport: list[SalesforceError]) -> None:
+    async def _execute_plan(
+        self, plan: FlushPlan, transport: list[SalesforceError], attempt: int = 0
+    ) -> None:
         """Send a plan round by round; in a round, requests go concurrently (one after
-        another with halt_on_error). Row locks are retried, and so are records a Composite
-        request could not send because a record they refer to failed in it."""
+        another with halt_on_error). Row locks are retried before the next round, and so
+        are records a Composite request or graph could not apply because another record in
+        it failed: as a plan of their own, up to ``lock_retries`` times."""
         for requests in plan.rounds():
             items = [item for request in requests for item in request.items]
-            for attempt in range(self.lock_retries + 1):
-                sendable = self._sendable(requests)
-                if not sendable:
-                    break
+            sendable = self._sendable(requests)
+            if sendable:
                 self._log.round(len(sendable))
-                if self.halt_on_error:
-                    for request in sendable:
-                        await self._send_request(request, transport)
-                        if transport or any(_genuine_failure(i) for i in request.items):
-                            break
-                else:
-                    limiter = anyio.CapacityLimiter(self.concurrency)
-
-                    async def send(
-                        request: PlannedRequest, limiter: anyio.CapacityLimiter = limiter
-                    ) -> None:
-                        async with limiter:
-                            await self._send_request(request, transport)
-
-                    async with anyio.create_task_group() as group:
-                        for request in sendable:
-                            group.start_soon(send, request)
+                await self._send_round(sendable, transport)
                 sent = [item for request in sendable for item in request.items]
                 retry = _retries(sent, all_or_none=self.transaction)
-                if not retry or attempt == self.lock_retries or transport:
-                    break
-                await anyio.sleep(0.2 * (2**attempt))
-                requests = list(self._plan(retry).requests)
+                if retry and attempt < self.lock_retries and not transport:
+                    await anyio.sleep(0.2 * (2**attempt))
+                    await self._execute_plan(self._plan(retry), transport, attempt + 1)
             if transport or (self.halt_on_error and any(_genuine_failure(i) for i in items)):
                 break  # later rounds are not sent
+        if attempt:
+            return
         # A record a Composite request could not send because its parent failed there is
         # reported as batch reports it: not sent, naming the parent. (In a transaction,
         # everything was rolled back, and says so.)
@@ -238,24 +225,49 @@ class Sender:
                 if isinstance(item, Operation) and _failed_with(item, "PROCESSING_HALTED"):
                     self._ready(item)
 
+    async def _send_round(
+        self, requests: list[PlannedRequest], transport: list[SalesforceError]
+    ) -> None:
+        if self.halt_on_error:
+            for request in requests:
+                await self._send_request(request, transport)
+                if transport or any(_genuine_failure(i) for i in request.items):
+                    return
+            return
+        limiter = anyio.CapacityLimiter(self.concurrency)
+
+        async def send(request: PlannedRequest) -> None:
+            async with limiter:
+                await self._send_request(request, transport)
+
+        async with anyio.create_task_group() as group:
+            for request in requests:
+                group.start_soon(send, request)
+
     def _sendable(self, requests: Sequence[PlannedRequest]) -> list[PlannedRequest]:
-        """The requests of a round with what can be sent now; a request that lost items
-        (a parent failed, say) is packed again from the rest."""
+        """The requests of a round with what can be sent now. A request that lost items (a
+        parent failed, say) keeps its shape without them: the records left still find the
+        parents they refer to in it."""
         out: list[PlannedRequest] = []
         for request in requests:
+            referring = request.endpoint != "composite/batch"
             together = (
                 {id(op.obj) for op in request.items if isinstance(op, Operation)}
-                if request.endpoint != "composite/batch"
+                if referring
                 else set()
             )
-            ready = [item for item in request.items if self._ready(item, together)]
+            while True:  # a record whose parent in the request cannot go cannot go either
+                ready = [item for item in request.items if self._ready(item, together)]
+                if not referring:
+                    break
+                kept = {id(op.obj) for op in ready if isinstance(op, Operation)}
+                if kept == together:
+                    break
+                together = kept
             if len(ready) == len(request.items):
                 out.append(request)
             elif ready:
-                out += [
-                    PlannedRequest(r.endpoint, request.round, r.calls, r.all_or_none)
-                    for r in self._plan(ready).requests
-                ]
+                out.append(_keeping(request, {id(item) for item in ready}))
         return out
 
     async def _send_request(
@@ -421,10 +433,12 @@ class Sender:
             return {}
         values = self._values(op)
         for api_name, (_, parent) in op.derived.items():
-            if parent is not None and not parent.id and refs is not None and id(parent) in refs:
+            if parent is None or parent.id:
+                values[api_name] = parent.id if parent is not None else None
+            elif refs is not None and id(parent) in refs:
                 values[api_name] = refs[id(parent)].reference.id
             else:
-                values[api_name] = parent.id if parent is not None else None
+                raise _orphan(op, parent)
         if op.kind == "update":
             values["Id"] = obj.id
         elif op.kind == "upsert":
@@ -543,6 +557,8 @@ class Sender:
                 values[api_name] = parent.id
             elif refs is not None and id(parent) in refs:
                 values[api_name] = refs[id(parent)].reference.id
+            else:
+                raise _orphan(op, parent)
         if op.kind == "create":
             sub_c: CreateSubrequest = target.sobject.create(meta.api_name, values)
             op.subrequest = sub_c
@@ -739,6 +755,33 @@ class Sender:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _orphan(op: Operation, parent: SObject) -> RuntimeError:
+    # Readiness checks keep this from happening; sending the record without its parent's
+    # id would create it with an empty lookup, so refuse loudly instead.
+    return RuntimeError(
+        f"sobjects bug: {describe(op.obj)} was about to be sent without the id of "
+        f"{describe(parent)}; please report it"
+    )
+
+
+def _keeping(request: PlannedRequest, keep: set[int]) -> PlannedRequest:
+    """``request`` with only the items in ``keep`` (by ``id``), calls and graphs in place."""
+    groups = request.graph_calls() if request.graphs else [request.calls]
+    calls: list[Call] = []
+    sizes: list[int] = []
+    for group in groups:
+        kept = [
+            dataclasses.replace(call, items=items)
+            for call in group
+            if (items := tuple(item for item in call.items if id(item) in keep))
+        ]
+        if kept:
+            calls += kept
+            sizes.append(len(kept))
+    graphs = tuple(sizes) if request.graphs else ()
+    return dataclasses.replace(request, calls=tuple(calls), graphs=graphs)
 
 
 @contextmanager

@@ -38,7 +38,7 @@ from sobjects.client._composite import (
 from sobjects.client._graph import GRAPH_MAX_NODE_KINDS, GRAPH_MAX_NODES
 from sobjects.errors import ConfigurationError
 from sobjects.orm._model import SObject
-from sobjects.orm._operation import Operation, QueryHandle
+from sobjects.orm._operation import Operation, QueryHandle, describe
 
 __all__ = [
     "STRATEGIES",
@@ -272,8 +272,6 @@ def waves_of(work: Sequence[Item], parents_of: ParentsOf) -> list[list[Item]]:
         if id(op) in level:
             return level[id(op)]
         if op in visiting:
-            from sobjects.orm._operation import describe
-
             cycle = " -> ".join(describe(o.obj) for o in [*visiting, op])
             raise ConfigurationError(
                 f"these new records depend on each other: {cycle}; save one of them "
