@@ -20,6 +20,8 @@ from sobjects.fields import Field, Id
 class Account(SObject):
     name: Field[str]
     ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
+    parent_id: Field[Id | None] = Field(None)
+    parent: Field[Account | None] = Field(None)
 
 
 class Contact(SObject):
@@ -35,8 +37,8 @@ EXISTING = 3  # accounts in the org before the script runs
 
 @dataclass(frozen=True)
 class Step:
-    """One recorded action: ``new_account``, ``new_contact`` (``parent``: index of a new
-    account in the script, or None), ``upsert``, ``update`` or ``delete`` (of an existing
+    """One recorded action: ``new_account`` and ``new_contact`` (``parent``: index of a new
+    account earlier in the script, or None), ``upsert``, ``update`` or ``delete`` (of an existing
     account), ``query``. ``bad`` makes the record fail in Salesforce."""
 
     action: str
@@ -46,7 +48,9 @@ class Step:
 
 
 steps = st.one_of(
-    st.builds(Step, st.just("new_account"), bad=st.booleans()),
+    st.builds(
+        Step, st.just("new_account"), bad=st.booleans(), parent=st.none() | st.integers(0, 5)
+    ),
     st.builds(
         Step, st.just("new_contact"), bad=st.booleans(), parent=st.none() | st.integers(0, 5)
     ),
@@ -73,7 +77,10 @@ async def run(script: list[Step], strategy: str) -> dict[str, Any]:
         touched: set[str] = set()
         for n, step in enumerate(script):
             if step.action == "new_account":
-                account = Account(name=BAD_NAME if step.bad else f"New{n}")
+                parent_account = None
+                if step.parent is not None and new_accounts:
+                    parent_account = new_accounts[step.parent % len(new_accounts)]
+                account = Account(name=BAD_NAME if step.bad else f"New{n}", parent=parent_account)
                 account.save(session=session)
                 new_accounts.append(account)
                 objects.append(account)
@@ -110,7 +117,9 @@ async def run(script: list[Step], strategy: str) -> dict[str, Any]:
         session.close()
     accounts = {r["Id"]: r["Name"] for r in org.store.records("Account")}
     return {
-        "accounts": sorted(accounts.values()),
+        "accounts": sorted(
+            (r["Name"], accounts.get(r.get("ParentId") or "")) for r in org.store.records("Account")
+        ),
         "contacts": sorted(
             (r["LastName"], accounts.get(r.get("AccountId") or ""))
             for r in org.store.records("Contact")
