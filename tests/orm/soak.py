@@ -37,7 +37,7 @@ from sobjects.errors import SalesforceError
 from sobjects.fields import Field
 from sobjects.orm import SObject
 
-Path = Literal["batch", "collections"]
+Path = Literal["batch", "collections", "economy"]
 
 FAULT_KINDS = (
     "fail_503",
@@ -159,6 +159,7 @@ async def soak(
     unknown: set[int] = set()
     updated: dict[int, str] = {}
     threshold = None if path == "batch" else 200
+    strategy = "economy" if path == "economy" else "batch"
 
     def settled(obj: SObject) -> bool:
         if id(obj) in unknown:
@@ -193,7 +194,7 @@ async def soak(
                 _inject(org, rng, report, targets)
                 try:
                     async with Session(
-                        sf, collections_threshold=threshold, lock_retries=2
+                        sf, collections_threshold=threshold, lock_retries=2, strategy=strategy
                     ) as session:
                         for obj in batch:
                             if isinstance(obj, SoakAccount):
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-round", type=int, default=2_000)
     args = parser.parse_args(argv)
     failed = False
-    for path in ("batch", "collections"):
+    for path in ("batch", "collections", "economy"):
         run = functools.partial(
             soak,
             args.records,

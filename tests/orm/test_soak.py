@@ -9,7 +9,7 @@ from tests.orm.soak import FAULT_KINDS, soak
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize("path", ["batch", "collections"])
+@pytest.mark.parametrize("path", ["batch", "collections", "economy"])
 async def test_nothing_lost_nothing_duplicated_nothing_misreported(path: str) -> None:
     report = await soak(3_000, path=path, seed=7, per_round=200)  # type: ignore[arg-type]
     assert report.problems == [], report.line()
