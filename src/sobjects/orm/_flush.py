@@ -222,6 +222,9 @@ class Sender:
         # everything was rolled back, and says so.)
         for request in [] if self.transaction else plan.requests:
             for item in request.items:
+                sub = item.subrequest
+                if sub is not None and sub.succeeded:
+                    continue
                 if isinstance(item, Operation) and _failed_with(item, "PROCESSING_HALTED"):
                     self._ready(item)
 
@@ -773,7 +776,7 @@ def _keeping(request: PlannedRequest, keep: set[int]) -> PlannedRequest:
     sizes: list[int] = []
     for group in groups:
         kept = [
-            dataclasses.replace(call, items=items)
+            call._replace(items=items)
             for call in group
             if (items := tuple(item for item in call.items if id(item) in keep))
         ]
@@ -872,6 +875,8 @@ def _retries(sent: list[Any], *, all_or_none: bool = False) -> list[Operation]:
     failed (``PROCESSING_HALTED``: the next attempt sends them if their own parent made it,
     and reports them not sent otherwise)."""
     ops = [i for i in sent if isinstance(i, Operation)]
+    if all(op.subrequest is not None and op.subrequest.succeeded for op in ops):
+        return []  # the common case, without looking at errors
     locked = any(_failed_with(op, LOCK_ROW) for op in ops)
     if all_or_none:
         # Nothing was kept: after a row lock everything may go again; after any other

@@ -128,6 +128,7 @@ class SObjectMeta:
     writable: frozenset[str] = frozenset()  # value fields that are sent
     datetimes: frozenset[str] = frozenset()  # value fields that may hold a datetime
     parent_by_lookup: dict[str, FieldMeta] = field(default_factory=dict)  # lookup field name
+    external_id_fields: tuple[FieldMeta, ...] = ()
 
     def __post_init__(self) -> None:
         fields = self.fields.values()
@@ -139,6 +140,7 @@ class SObjectMeta:
         self.copied_at_load = frozenset(f.name for f in fields if f.needs_copy)
         self.writable = frozenset(f.name for f in fields if f.writable)
         self.datetimes = frozenset(f.name for f in fields if f.may_hold_datetime)
+        self.external_id_fields = tuple(f for f in fields if f.external_id)
         for parent in fields:
             if parent.kind != "parent" or parent.lookup_api_name is None:
                 continue
@@ -149,7 +151,7 @@ class SObjectMeta:
 
     @property
     def external_ids(self) -> list[FieldMeta]:
-        return [f for f in self.fields.values() if f.external_id]
+        return list(self.external_id_fields)
 
     def field(self, name: str) -> FieldMeta:
         try:
@@ -169,6 +171,7 @@ class ObjectState:
         "assigned",
         "created",
         "deleted",
+        "dirty",
         "errors",
         "failed",
         "last_result",
@@ -204,6 +207,9 @@ class ObjectState:
         self.last_result: Any = None
         self.errors: Sequence[ErrorDetail] = ()
         self.failed = False
+        # Assigned to (or deleted from) since it was built or loaded: only such objects, and
+        # those with mutable values, can hold changes nobody saved (see Session.unsaved).
+        self.dirty = False
 
     def assign(self, name: str) -> None:
         if name not in self.assigned:
@@ -574,6 +580,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
                 "a circular hierarchy)"
             )
         state = self._sobject_state  # made before pydantic replaces the loaded __dict__
+        state.dirty = True
         if state.snapshot is self.__dict__:
             # Pydantic gives the object a new __dict__ when it validates an assignment, but
             # writes in place when validate_assignment is off: keep the loaded values apart.
@@ -602,6 +609,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
     def __delattr__(self, name: str) -> None:
         if name in type(self).__sobject_fields__:
             own_snapshot(self)  # pydantic deletes from __dict__ in place
+            self._sobject_state.dirty = True
         super().__delattr__(name)
 
     # -- unit of work --------------------------------------------------------------------------
@@ -637,6 +645,7 @@ def _copy_state(original: SObject, copied: SObject) -> None:
     twin.assigned = set(state.assigned)
     twin.lookups = dict(state.lookups) if state.lookups else None
     twin.created = state.created
+    twin.dirty = True  # model_copy(update=...) changes values without assigning them
     set_state_slot(copied, twin)
 
 

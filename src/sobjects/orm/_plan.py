@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sobjects.client._collections import MAX_COLLECTION_SIZE
 from sobjects.client._composite import (
@@ -61,9 +61,12 @@ Item = Operation | QueryHandle[Any]
 ParentsOf = Callable[[Operation], list[SObject]]
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One subrequest: a single write or query, or a Collections call (``collection``)."""
+class Call(NamedTuple):
+    """One subrequest: a single write or query, or a Collections call (``collection``).
+
+    (A named tuple: a plan of 100,000 creates makes one per record, and a tuple is the
+    cheapest object to make.)
+    """
 
     action: str  # create, update, upsert, delete or query
     sobject: str
@@ -456,7 +459,7 @@ def _record_keys(op: Operation) -> list[Any]:
     keys: list[Any] = []
     if values.get("id"):
         keys.append(("id", values["id"]))
-    for fm in op.meta.external_ids:
+    for fm in op.meta.external_id_fields:
         value = values.get(fm.name)
         if value not in (None, ""):
             keys.append(("ext", op.meta.api_name.lower(), fm.api_name.lower(), str(value).lower()))
@@ -466,11 +469,15 @@ def _record_keys(op: Operation) -> list[Any]:
 def _touch_one_record_twice(work: Sequence[Item]) -> bool:
     seen: set[Any] = set()
     for item in work:
-        if isinstance(item, Operation):
-            mine = _record_keys(item)
-            if not seen.isdisjoint(mine):
+        if not isinstance(item, Operation):
+            continue
+        op = item
+        if not op.meta.external_id_fields and not op.obj.__dict__.get("id"):
+            continue  # the common new record: only its own operation can touch it
+        for key in _record_keys(op):
+            if key in seen:
                 return True
-            seen.update(mine)
+            seen.add(key)
     return False
 
 

@@ -246,6 +246,12 @@ class Session(Sender):
                 slot = None
             if isinstance(slot, Loaded) and not slot.copies:
                 continue  # never assigned to since it was loaded: unchanged
+            if (
+                isinstance(slot, ObjectState)
+                and not slot.dirty
+                and not sobject_meta(type(obj)).copied_at_load
+            ):
+                continue  # never assigned to, and no value it holds can change in place
             state = obj._sobject_state
             if state.session is not self or state.pending is not None or state.deleted:
                 continue
