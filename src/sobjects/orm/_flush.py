@@ -771,6 +771,9 @@ def _orphan(op: Operation, parent: SObject) -> RuntimeError:
 
 def _keeping(request: PlannedRequest, keep: set[int]) -> PlannedRequest:
     """``request`` with only the items in ``keep`` (by ``id``), calls and graphs in place."""
+    if request.endpoint == "composite/batch":
+        items = tuple(item for item in request.batch_items if id(item) in keep)
+        return dataclasses.replace(request, batch_items=items)
     groups = request.graph_calls() if request.graphs else [request.calls]
     calls: list[Call] = []
     sizes: list[int] = []

@@ -85,10 +85,19 @@ class PlannedRequest:
 
     endpoint: Endpoint
     round: int
-    calls: tuple[Call, ...]
+    calls: tuple[Call, ...] = ()
     all_or_none: bool = False
     # Composite Graph: how many of the calls, in order, make each graph.
     graphs: tuple[int, ...] = ()
+    # Composite Batch: its items, a subrequest each (no Call per record: a big flush has
+    # one per record, and every object made there is one more for the collector to walk).
+    batch_items: tuple[Item, ...] = ()
+
+    def each_call(self) -> tuple[Call, ...]:
+        """The request's calls (for a batch, made on demand from its items)."""
+        if self.endpoint == "composite/batch":
+            return tuple(_single(item) for item in self.batch_items)
+        return self.calls
 
     def graph_calls(self) -> list[tuple[Call, ...]]:
         out: list[tuple[Call, ...]] = []
@@ -100,15 +109,17 @@ class PlannedRequest:
 
     @property
     def items(self) -> list[Item]:
+        if self.endpoint == "composite/batch":
+            return list(self.batch_items)
         return [item for call in self.calls for item in call.items]
 
     @property
     def subrequests(self) -> int:
-        return len(self.calls)
+        return len(self.batch_items) if self.endpoint == "composite/batch" else len(self.calls)
 
     @property
     def api_calls(self) -> int:
-        return len(self.calls) if self.endpoint == "composite/batch" else 1
+        return self.subrequests if self.endpoint == "composite/batch" else 1
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,7 @@ class FlushPlan:
                     endpoint,
                     str(request.subrequests),
                     str(request.api_calls),
-                    _carries(request.calls),
+                    _carries(request.each_call()),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -364,7 +375,7 @@ def pack_batch(
     rest = [item for item in items if id(item) not in bulk]
     for start in range(0, len(rest), BATCH_SIZE):
         chunk = rest[start : start + BATCH_SIZE]
-        requests.append(PlannedRequest("composite/batch", round_, tuple(_single(i) for i in chunk)))
+        requests.append(PlannedRequest("composite/batch", round_, batch_items=tuple(chunk)))
     return requests
 
 
@@ -389,9 +400,7 @@ def _batch(
         ):
             riding = previous[0]
             merged = PlannedRequest(
-                "composite/batch",
-                riding.round,
-                riding.calls + tuple(_single(q) for q in queries),
+                "composite/batch", riding.round, batch_items=riding.batch_items + tuple(queries)
             )
             requests[requests.index(riding)] = merged
             queries = []

@@ -246,12 +246,10 @@ class Session(Sender):
                 slot = None
             if isinstance(slot, Loaded) and not slot.copies:
                 continue  # never assigned to since it was loaded: unchanged
-            if (
-                isinstance(slot, ObjectState)
-                and not slot.dirty
-                and not sobject_meta(type(obj)).copied_at_load
-            ):
-                continue  # never assigned to, and no value it holds can change in place
+            if isinstance(slot, ObjectState) and not slot.dirty:
+                mutable = sobject_meta(type(obj)).copied_at_load
+                if not mutable or mutable.isdisjoint(obj.__pydantic_fields_set__):
+                    continue  # never assigned to, nor holding a value changed in place
             state = obj._sobject_state
             if state.session is not self or state.pending is not None or state.deleted:
                 continue
