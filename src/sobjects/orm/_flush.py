@@ -289,15 +289,16 @@ class Sender:
         is sent again without the records that failed, see ``_retries``)."""
         graph_request = self.sf.composite.graph()
         sent: list[_Sent] = []
-        for calls in request.graph_calls():
-            graph = graph_request.graph()
-            refs: dict[int, Subrequest] = {}
-            items = [op for call in calls for op in call.items if isinstance(op, Operation)]
-            with _landing(items):
-                for op in items:
-                    sub = self._add_subrequest(graph, op, refs=refs)
-                    refs[id(op.obj)] = sub
-                    sent.append(_Sent(op, sub))
+        with _landing(request.items):
+            for calls in request.graph_calls():
+                graph = graph_request.graph()
+                refs: dict[int, Subrequest] = {}
+                for call in calls:
+                    for op in call.items:
+                        assert isinstance(op, Operation)  # graphs hold writes only
+                        sub = self._add_subrequest(graph, op, refs=refs)
+                        refs[id(op.obj)] = sub
+                        sent.append(_Sent(op, sub))
         self._log.request("composite/graph", len(sent))
         await self._execute(graph_request, sent, transport)
         for entry in sent:
@@ -353,18 +354,37 @@ class Sender:
         refs: dict[int, Subrequest] = {}
         collections: list[tuple[CollectionSubrequest, list[Operation]]] = []
         sent: list[_Sent] = []
+        with _landing([item for call in calls for item in call.items]):
+            self._build_composite(composite, calls, refs, collections, sent)
+        self._log.request("composite", len(calls))
+        await self._execute(composite, sent, transport)
+        try:
+            for collection, chunk in collections:
+                self._bind_collection(collection, chunk, sent, transport)
+        finally:
+            for entry in sent:
+                if isinstance(entry.op, Operation):
+                    self._apply(entry.op, entry.subrequest)
+        await self._complete_queries(sent)
+
+    def _build_composite(
+        self,
+        composite: Composite,
+        calls: Sequence[Call],
+        refs: dict[int, Subrequest],
+        collections: list[tuple[CollectionSubrequest, list[Operation]]],
+        sent: list[_Sent],
+    ) -> None:
         for call in calls:
             if not call.collection:
                 item = call.items[0]
-                with _landing([item]):
-                    sub = self._add_subrequest(composite, item, refs=refs)
+                sub = self._add_subrequest(composite, item, refs=refs)
                 if isinstance(item, Operation):
                     refs[id(item.obj)] = sub
                 sent.append(_Sent(item, sub))
                 continue
             chunk = [op for op in call.items if isinstance(op, Operation)]
-            with _landing(chunk):
-                records = [self._record_values(op, refs) for op in chunk]  # marks them in flight
+            records = [self._record_values(op, refs) for op in chunk]  # marks them in flight
             first = chunk[0]
             if first.kind == "create":
                 collection = composite.collections.create(call.sobject, records)
@@ -381,16 +401,6 @@ class Sender:
             for op in chunk:
                 op.subrequest = _item_subrequest(op, call.sobject)
                 sent.append(_Sent(op, op.subrequest))
-        self._log.request("composite", len(calls))
-        await self._execute(composite, sent, transport)
-        try:
-            for collection, chunk in collections:
-                self._bind_collection(collection, chunk, sent, transport)
-        finally:
-            for entry in sent:
-                if isinstance(entry.op, Operation):
-                    self._apply(entry.op, entry.subrequest)
-        await self._complete_queries(sent)
 
     def _bind_collection(
         self,
