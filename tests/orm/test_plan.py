@@ -273,3 +273,51 @@ async def test_a_failed_grandparent_leaves_its_whole_line_unsent(
     assert inspect(grandparent).errors[0].code == "STRING_TOO_LONG"
     for unsent in (parent, child):
         assert [e.code for e in inspect(unsent).errors] == ["NOT_SENT"]
+
+
+# -- found in review: graphs roll back good records with the bad one ---------------------------
+
+
+@pytest.mark.parametrize("lock_retries", [0, 3])
+async def test_families_with_one_bad_record_each_end_as_in_batch(
+    org: LocalOrg, sf: Salesforce, lock_retries: int
+) -> None:
+    # 60 failing graphs: more than the 14 after which Salesforce halts the rest of a request.
+    async with Session(
+        sf, strategy="economy", autoraise=False, lock_retries=lock_retries
+    ) as session:
+        bad = []
+        for f in range(60):
+            account = account_with_contacts(session, 1, name=f"F{f}")
+            contact = Contact(last_name=f"Bad{f}", email="not an email", account=account)
+            contact.save()
+            bad.append(contact)
+    report = session.last_flush
+    assert report is not None
+    assert (report.outcomes["succeeded"], report.outcomes["failed"]) == (120, 60)
+    assert len(org.store.records("Account")) == 60
+    assert sorted(c["LastName"] for c in org.store.records("Contact")) == sorted(
+        f"F{f}-0" for f in range(60)
+    )
+    assert all(inspect(c).errors[0].code == "INVALID_EMAIL_ADDRESS" for c in bad)
+
+
+async def test_a_chain_deeper_than_a_graph_takes_goes_another_way(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    async with Session(sf, strategy="economy") as session:
+        previous = None
+        for i in range(17):  # Composite Graph: chains of at most 15
+            company = Company(name=f"C{i}", parent=previous)
+            company.save()
+            previous = company
+        assert all(r.endpoint != "composite/graph" for r in session.plan().requests)
+    assert len(org.store.records("Account")) == 17
+    with pytest.raises(ConfigurationError, match="chains of at most 15"):
+        async with Session(sf, transaction=True) as session:
+            previous = None
+            for i in range(30):
+                company = Company(name=f"T{i}", parent=previous)
+                company.save()
+                previous = company
+    assert len(org.store.records("Account")) == 17

@@ -61,7 +61,7 @@ steps = st.one_of(
 )
 
 
-async def run(script: list[Step], strategy: str) -> dict[str, Any]:
+async def run(script: list[Step], strategy: str, lock_retries: int = 3) -> dict[str, Any]:
     org = LocalOrg()
     org.define_field("Account", {"name": "Ext_Id__c", "type": "string", "externalId": True})
     existing = [
@@ -71,7 +71,12 @@ async def run(script: list[Step], strategy: str) -> dict[str, Any]:
     objects: list[SObject] = []
     handles = []
     async with org.client() as sf:
-        session = Session(sf, strategy=strategy, autoraise=False)  # type: ignore[arg-type]
+        session = Session(
+            sf,
+            strategy=strategy,  # type: ignore[arg-type]
+            autoraise=False,
+            lock_retries=lock_retries,
+        )
         loaded = {a.id: a for a in await session.all(select(Account))}
         new_accounts: list[Account] = []
         touched: set[str] = set()
@@ -135,10 +140,10 @@ async def run(script: list[Step], strategy: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(script=st.lists(steps, max_size=14))
-def test_batch_and_economy_agree(backend: str, script: list[Step]) -> None:
-    batch = anyio.run(run, script, "batch", backend=backend)
-    economy = anyio.run(run, script, "economy", backend=backend)
+@given(script=st.lists(steps, max_size=14), lock_retries=st.sampled_from([0, 1, 3]))
+def test_batch_and_economy_agree(backend: str, script: list[Step], lock_retries: int) -> None:
+    batch = anyio.run(run, script, "batch", lock_retries, backend=backend)
+    economy = anyio.run(run, script, "economy", lock_retries, backend=backend)
     for key in ("accounts", "contacts", "outcomes"):
         assert economy[key] == batch[key], key
     # A query sees at least the writes recorded before it, in both.

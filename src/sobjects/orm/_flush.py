@@ -65,6 +65,10 @@ __all__ = ["LOCK_ROW", "FlushError", "FlushErrorGroup", "Sender"]
 
 
 LOCK_ROW = "UNABLE_TO_LOCK_ROW"
+# Resends of records another record's failure kept from being applied (a graph rolled back,
+# a reference that found nothing): each pass applies them or finds them not sendable, so a
+# few passes settle them; the bound only guards against a loop.
+_MAX_RESENDS = 3
 
 
 class FlushError(SalesforceError):
@@ -183,7 +187,9 @@ class Sender:
         _identity: IdentityMap
         _pending: dict[Operation | QueryHandle[Any], None]
 
-        def _plan(self, work: Sequence[Operation | QueryHandle[Any]]) -> FlushPlan: ...
+        def _plan(
+            self, work: Sequence[Operation | QueryHandle[Any]], *, graphs: bool = True
+        ) -> FlushPlan: ...
 
         def _new_parents(self, op: Operation) -> list[SObject]: ...
 
@@ -196,7 +202,11 @@ class Sender:
         ) -> list[Any]: ...
 
     async def _execute_plan(
-        self, plan: FlushPlan, transport: list[SalesforceError], attempt: int = 0
+        self,
+        plan: FlushPlan,
+        transport: list[SalesforceError],
+        attempt: int = 0,
+        resends: int = 0,
     ) -> None:
         """Send a plan round by round; in a round, requests go concurrently (one after
         another with halt_on_error). Row locks are retried before the next round, and so
@@ -210,9 +220,18 @@ class Sender:
                 await self._send_round(sendable, transport)
                 sent = [item for request in sendable for item in request.items]
                 retry = _retries(sent, all_or_none=self.transaction)
-                if retry and attempt < self.lock_retries and not transport:
-                    await anyio.sleep(0.2 * (2**attempt))
-                    await self._execute_plan(self._plan(retry), transport, attempt + 1)
+                if retry and not transport:
+                    # Row locks are retried lock_retries times, with a backoff. Records a
+                    # graph rolled back, or a Composite request could not send, go again at
+                    # once (and not as a graph, which would roll back good records again).
+                    if any(_failed_with(op, LOCK_ROW) for op in retry):
+                        if attempt < self.lock_retries:
+                            await anyio.sleep(0.2 * (2**attempt))
+                            again = self._plan(retry, graphs=False)
+                            await self._execute_plan(again, transport, attempt + 1, resends)
+                    elif resends < _MAX_RESENDS:
+                        again = self._plan(retry, graphs=False)
+                        await self._execute_plan(again, transport, attempt, resends + 1)
             if transport or (self.halt_on_error and any(_genuine_failure(i) for i in items)):
                 break  # later rounds are not sent
         if attempt:

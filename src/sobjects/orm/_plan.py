@@ -35,7 +35,7 @@ from sobjects.client._composite import (
     COMPOSITE_MAX_QUERIES,
     COMPOSITE_MAX_SUBREQUESTS,
 )
-from sobjects.client._graph import GRAPH_MAX_NODE_KINDS, GRAPH_MAX_NODES
+from sobjects.client._graph import GRAPH_MAX_DEPTH, GRAPH_MAX_NODE_KINDS, GRAPH_MAX_NODES
 from sobjects.errors import ConfigurationError
 from sobjects.orm._model import SObject
 from sobjects.orm._operation import Operation, QueryHandle, describe
@@ -220,8 +220,10 @@ def plan_flush(
     halt_on_error: bool,
     concurrency: int,
     transaction: bool = False,
+    graphs: bool = True,
 ) -> FlushPlan:
-    """The plan for ``work`` (operations and deferred queries, in the order recorded)."""
+    """The plan for ``work`` (operations and deferred queries, in the order recorded);
+    ``graphs=False`` keeps Composite Graph out of ``economy``."""
     if strategy not in STRATEGIES:
         raise ConfigurationError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
     operations = sum(1 for item in work if isinstance(item, Operation))
@@ -236,13 +238,20 @@ def plan_flush(
             return FlushPlan(strategy, (request,), concurrency, operations)
         # Beyond one Composite request: one graph, which Salesforce applies all or none.
         kinds = {_kind(call) for call in calls}
-        if queries or len(calls) > GRAPH_MAX_NODES or len(kinds) > GRAPH_MAX_NODE_KINDS:
+        depth = len(waves_of(work, parents_of))
+        if (
+            queries
+            or len(calls) > GRAPH_MAX_NODES
+            or len(kinds) > GRAPH_MAX_NODE_KINDS
+            or depth > GRAPH_MAX_DEPTH
+        ):
             raise ConfigurationError(
                 "transaction=True sends one all-or-none request: a Composite request (at most "
                 f"{COMPOSITE_MAX_SUBREQUESTS} operations, {COMPOSITE_MAX_QUERIES} of them "
                 f"queries) or one Composite Graph (at most {GRAPH_MAX_NODES} writes of at most "
-                f"{GRAPH_MAX_NODE_KINDS} kinds, no queries); this flush has {len(ordered)} "
-                f"operations ({queries} queries, {len(kinds)} kinds). Flush in smaller steps."
+                f"{GRAPH_MAX_NODE_KINDS} kinds, chains of at most {GRAPH_MAX_DEPTH} records, no "
+                f"queries); this flush has {len(ordered)} operations ({queries} queries, "
+                f"{len(kinds)} kinds, chains of {depth}). Flush in smaller steps."
             )
         request = PlannedRequest(
             "composite/graph", 0, calls, all_or_none=True, graphs=(len(calls),)
@@ -266,9 +275,9 @@ def plan_flush(
     if not in_order:
         economy = _economy(work, parents_of, collections_threshold)
         candidates.insert(0, FlushPlan(strategy, tuple(economy), concurrency, operations))
-        graphs = _economy_graphs(work, parents_of)
-        if graphs is not None:
-            candidates.insert(0, FlushPlan(strategy, tuple(graphs), concurrency, operations))
+        in_graphs = _economy_graphs(work, parents_of) if graphs else None
+        if in_graphs is not None:
+            candidates.insert(0, FlushPlan(strategy, tuple(in_graphs), concurrency, operations))
     fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
     return min(fit, key=lambda plan: (plan.api_calls, plan.round_trips, plan.http_requests))
 
@@ -646,8 +655,12 @@ def _economy_graphs(work: Sequence[Item], parents_of: ParentsOf) -> list[Planned
             continue
         members.sort(key=lambda op: level[id(op)])  # a node after the nodes it refers to
         calls = tuple(_single(op) for op in members)
-        if len(calls) > GRAPH_MAX_NODES or len({_kind(c) for c in calls}) > GRAPH_MAX_NODE_KINDS:
-            return None  # too big for a graph: the other candidates handle it
+        if (
+            len(calls) > GRAPH_MAX_NODES
+            or len({_kind(c) for c in calls}) > GRAPH_MAX_NODE_KINDS
+            or level[id(members[-1])] + 1 > GRAPH_MAX_DEPTH
+        ):
+            return None  # too big or too deep for a graph: the other candidates handle it
         graphs.append(calls)
     requests = _pack_graphs(graphs)
     if requests is None:

@@ -561,9 +561,12 @@ class Session(Sender):
             work.append(item)
         return work
 
-    def _plan(self, work: Sequence[Operation | QueryHandle[Any]]) -> FlushPlan:
+    def _plan(
+        self, work: Sequence[Operation | QueryHandle[Any]], *, graphs: bool = True
+    ) -> FlushPlan:
         return plan_flush(
             work,
+            graphs=graphs,
             strategy=self.strategy,
             parents_of=self._new_parents,
             collections_threshold=self.collections_threshold,
