@@ -111,12 +111,15 @@ class Session(Sender):
     Options: ``halt_on_error`` (stop at the first failed subrequest), ``autoraise`` (raise
     ``FlushError`` when something failed; default True), ``group_errors`` (raise a
     ``FlushErrorGroup`` instead), ``transaction`` (flush through one all-or-none Composite
-    request with ``@{ref.id}`` references), ``concurrency`` (independent batch requests in
-    flight), ``lock_retries`` (re-sends of subrequests that failed with UNABLE_TO_LOCK_ROW),
-    ``autosave`` (every flush also saves loaded records changed but not saved; otherwise a
-    clean exit warns about them with ``UnsavedChangesWarning``), ``replay_upserts`` (an
-    upsert whose answer was lost is sent again at the next flush: default True, as upserts
-    by external id are idempotent; creates never are).
+    request, or one Composite Graph beyond 25 operations), ``strategy`` (``"batch"``, or
+    ``"economy"`` for the fewest API calls; see ``plan()``), ``api_budget`` (API calls the
+    session's flushes may spend: a flush that would pass it is refused before sending),
+    ``concurrency`` (independent requests in flight), ``lock_retries`` (re-sends of
+    subrequests that failed with UNABLE_TO_LOCK_ROW), ``autosave`` (every flush also saves
+    loaded records changed but not saved; otherwise a clean exit warns about them with
+    ``UnsavedChangesWarning``), ``replay_upserts`` (an upsert whose answer was lost is sent
+    again at the next flush: default True, as upserts by external id are idempotent;
+    creates never are).
 
     When the block ends, the session closes: what it did not finish is released (the objects
     keep their errors, and can be saved in a new session), and recording more work on it
