@@ -507,15 +507,14 @@ def _room(request: PlannedRequest, extra: Sequence[Call]) -> bool:
     )
 
 
-def _economy(
-    work: Sequence[Item], parents_of: ParentsOf, collections_threshold: int | None
-) -> list[PlannedRequest]:
-    ops = [item for item in work if isinstance(item, Operation)]
-    queries = [item for item in work if isinstance(item, QueryHandle)]
+def _components(
+    ops: list[Operation], parents_of: ParentsOf
+) -> tuple[list[list[Operation]], set[int], dict[int, int]]:
+    """Operations that refer to each other, in groups (union-find over new parents); the
+    ``id``s of the operations referred to; each operation's dependency wave."""
     by_obj = {id(op.obj): op for op in ops if op.kind in ("create", "upsert")}
     parents = {id(op): [by_obj[id(p)] for p in parents_of(op) if id(p) in by_obj] for op in ops}
     referenced = {id(parent) for deps in parents.values() for parent in deps}
-    # Records that refer to each other form a component: it goes in one request.
     root: dict[int, int] = {id(op): id(op) for op in ops}
 
     def find(key: int) -> int:
@@ -530,13 +529,22 @@ def _economy(
     components: dict[int, list[Operation]] = {}
     for op in ops:
         components.setdefault(find(id(op)), []).append(op)
-    waves = waves_of(ops, parents_of)
-    level = {id(op): n for n, wave in enumerate(waves) for op in wave}
+    level = {id(op): n for n, wave in enumerate(waves_of(ops, parents_of)) for op in wave}
+    return list(components.values()), referenced, level
+
+
+def _economy(
+    work: Sequence[Item], parents_of: ParentsOf, collections_threshold: int | None
+) -> list[PlannedRequest]:
+    ops = [item for item in work if isinstance(item, Operation)]
+    queries = [item for item in work if isinstance(item, QueryHandle)]
+    # Records that refer to each other form a component: it goes in one request.
+    components, referenced, level = _components(ops, parents_of)
 
     loose: dict[tuple[str, str, str], list[Operation]] = {}
     bundles: list[list[Call]] = []  # calls that must share one request
     fallback: list[Operation] = []
-    for members in components.values():
+    for members in components:
         if len(members) == 1 and id(members[0]) not in referenced:
             loose.setdefault(_group_key(members[0]), []).append(members[0])
             continue
@@ -627,29 +635,12 @@ def _economy_graphs(work: Sequence[Item], parents_of: ParentsOf) -> list[Planned
     after. ``None`` when nothing depends on anything (Graph would gain nothing)."""
     ops = [item for item in work if isinstance(item, Operation)]
     queries = [item for item in work if isinstance(item, QueryHandle)]
-    by_obj = {id(op.obj): op for op in ops if op.kind in ("create", "upsert")}
-    parents = {id(op): [by_obj[id(p)] for p in parents_of(op) if id(p) in by_obj] for op in ops}
-    if not any(parents.values()):
+    components, referenced, level = _components(ops, parents_of)
+    if not referenced:
         return None
-    waves = waves_of(ops, parents_of)
-    level = {id(op): n for n, wave in enumerate(waves) for op in wave}
-    root: dict[int, int] = {id(op): id(op) for op in ops}
-
-    def find(key: int) -> int:
-        while root[key] != key:
-            root[key] = root[root[key]]
-            key = root[key]
-        return key
-
-    for op in ops:
-        for parent in parents[id(op)]:
-            root[find(id(op))] = find(id(parent))
-    components: dict[int, list[Operation]] = {}
-    for op in ops:
-        components.setdefault(find(id(op)), []).append(op)
     graphs: list[tuple[Call, ...]] = []
     loose: list[Operation] = []
-    for members in components.values():
+    for members in components:
         if len(members) == 1:
             loose.append(members[0])
             continue
