@@ -28,6 +28,7 @@ from sobjects.client._composite import (
     CreateSubrequest,
     DeleteSubrequest,
     QuerySubrequest,
+    Reference,
     Subrequest,
     UpdateSubrequest,
     UpsertSubrequest,
@@ -311,12 +312,12 @@ class Sender:
         with _landing(request.items):
             for calls in request.graph_calls():
                 graph = graph_request.graph()
-                refs: dict[int, Subrequest] = {}
+                refs: dict[int, Reference] = {}
                 for call in calls:
                     for op in call.items:
                         assert isinstance(op, Operation)  # graphs hold writes only
                         sub = self._add_subrequest(graph, op, refs=refs)
-                        refs[id(op.obj)] = sub
+                        refs[id(op.obj)] = sub.reference.id
                         sent.append(_Sent(op, sub))
         self._log.request("composite/graph", len(sent))
         await self._execute(graph_request, sent, transport)
@@ -370,7 +371,7 @@ class Sender:
         """One Composite request (not all or none): single subrequests that later ones may
         refer to (``@{ref.id}``), Collections calls of up to 200 records, queries."""
         composite = self.sf.composite(all_or_none=False)
-        refs: dict[int, Subrequest] = {}
+        refs: dict[int, Reference] = {}
         collections: list[tuple[CollectionSubrequest, list[Operation]]] = []
         sent: list[_Sent] = []
         with _landing([item for call in calls for item in call.items]):
@@ -390,7 +391,7 @@ class Sender:
         self,
         composite: Composite,
         calls: Sequence[Call],
-        refs: dict[int, Subrequest],
+        refs: dict[int, Reference],
         collections: list[tuple[CollectionSubrequest, list[Operation]]],
         sent: list[_Sent],
     ) -> None:
@@ -399,7 +400,7 @@ class Sender:
                 item = call.items[0]
                 sub = self._add_subrequest(composite, item, refs=refs)
                 if isinstance(item, Operation):
-                    refs[id(item.obj)] = sub
+                    refs[id(item.obj)] = sub.reference.id
                 sent.append(_Sent(item, sub))
                 continue
             chunk = [op for op in call.items if isinstance(op, Operation)]
@@ -417,9 +418,14 @@ class Sender:
             else:
                 collection = composite.collections.delete([op.obj.id or "" for op in chunk])
             collections.append((collection, chunk))
-            for op in chunk:
+            for index, op in enumerate(chunk):
                 op.subrequest = _item_subrequest(op, call.sobject)
                 sent.append(_Sent(op, op.subrequest))
+                if op.kind in ("create", "upsert"):
+                    # A later call of the request may refer to this record's new id. (A
+                    # record that failed has no id in the answer: the reference then fails
+                    # the call that uses it, and its records are sent again or not at all.)
+                    refs[id(op.obj)] = collection.reference[index].id
 
     def _bind_collection(
         self,
@@ -454,7 +460,7 @@ class Sender:
             _bind_item(op, result, item)
 
     def _record_values(
-        self, op: Operation, refs: dict[int, Subrequest] | None = None
+        self, op: Operation, refs: dict[int, Reference] | None = None
     ) -> dict[str, Any]:
         """One record of a Collections call (the same values a subrequest would carry); a
         parent created earlier in the same Composite request is referred to."""
@@ -468,7 +474,7 @@ class Sender:
             if parent is None or parent.id:
                 values[api_name] = parent.id if parent is not None else None
             elif refs is not None and id(parent) in refs:
-                values[api_name] = refs[id(parent)].reference.id
+                values[api_name] = refs[id(parent)]
             else:
                 raise _orphan(op, parent)
         if op.kind == "update":
@@ -539,13 +545,13 @@ class Sender:
             self._log.round(1)
             self._log.request("composite", len(ordered))
             composite = self.sf.composite(all_or_none=True)
-            refs: dict[int, Subrequest] = {}
+            refs: dict[int, Reference] = {}
             sent: list[_Sent] = []
             with _landing(ordered):
                 for item in ordered:
                     sub = self._add_subrequest(composite, item, refs=refs)
                     if isinstance(item, Operation):
-                        refs[id(item.obj)] = sub
+                        refs[id(item.obj)] = sub.reference.id
                     sent.append(_Sent(item, sub))
             await self._execute(composite, sent, transport)
             # All or none: after a row lock, nothing was kept, so everything may go again.
@@ -564,7 +570,7 @@ class Sender:
         target: CompositeBatch | Composite | Graph,
         item: Operation | QueryHandle[Any],
         *,
-        refs: dict[int, Subrequest] | None,
+        refs: dict[int, Reference] | None,
     ) -> Subrequest:
         if isinstance(item, QueryHandle):
             assert not isinstance(target, Graph)  # the planner puts no query in a graph
@@ -588,7 +594,7 @@ class Sender:
             elif parent.id:
                 values[api_name] = parent.id
             elif refs is not None and id(parent) in refs:
-                values[api_name] = refs[id(parent)].reference.id
+                values[api_name] = refs[id(parent)]
             else:
                 raise _orphan(op, parent)
         if op.kind == "create":

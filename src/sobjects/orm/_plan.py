@@ -275,6 +275,9 @@ def plan_flush(
     if not in_order:
         economy = _economy(work, parents_of, collections_threshold)
         candidates.insert(0, FlushPlan(strategy, tuple(economy), concurrency, operations))
+        shared = _economy_shared(work, parents_of)
+        if shared is not None:
+            candidates.insert(0, FlushPlan(strategy, tuple(shared), concurrency, operations))
         in_graphs = _economy_graphs(work, parents_of) if graphs else None
         if in_graphs is not None:
             candidates.insert(0, FlushPlan(strategy, tuple(in_graphs), concurrency, operations))
@@ -626,6 +629,71 @@ def _pack_bundles(bundles: list[list[Call]]) -> list[PlannedRequest]:
 def _kind(call: Call) -> tuple[str, str]:
     method = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
     return (method.get(call.action, call.action), call.sobject.lower())
+
+
+def _economy_shared(work: Sequence[Item], parents_of: ParentsOf) -> list[PlannedRequest] | None:
+    """Economy with shared Collections calls: families of related records packed whole into
+    Composite requests, each request holding, wave by wave, one Collections call per kind and
+    sObject for all its families; a child refers to its parent's new id inside the parent's
+    call (``@{ref[i].id}``). All in one round. ``None`` when a family does not fit a request
+    (the other candidates handle it)."""
+    ops = [item for item in work if isinstance(item, Operation)]
+    queries = [item for item in work if isinstance(item, QueryHandle)]
+    components, _, level = _components(ops, parents_of)
+    bins: list[list[Operation]] = []
+    counts: dict[tuple[int, tuple[str, str, str]], int] = {}
+    current: list[Operation] = []
+
+    def cost(tally: dict[tuple[int, tuple[str, str, str]], int]) -> tuple[int, int]:
+        calls = heavy = 0
+        for n in tally.values():
+            if n == 1:
+                calls += 1
+            else:
+                made = -(-n // MAX_COLLECTION_SIZE)
+                calls += made
+                heavy += made
+        return calls, heavy
+
+    for members in components:
+        mine: dict[tuple[int, tuple[str, str, str]], int] = {}
+        for op in members:
+            key = (level[id(op)], _group_key(op))
+            mine[key] = mine.get(key, 0) + 1
+        merged = dict(counts)
+        for key, n in mine.items():
+            merged[key] = merged.get(key, 0) + n
+        subrequests, heavy = cost(merged)
+        if subrequests <= COMPOSITE_MAX_SUBREQUESTS and heavy <= COMPOSITE_MAX_QUERIES:
+            current += members
+            counts = merged
+            continue
+        subrequests, heavy = cost(mine)
+        if subrequests > COMPOSITE_MAX_SUBREQUESTS or heavy > COMPOSITE_MAX_QUERIES:
+            return None  # one family needs more than a request
+        if current:
+            bins.append(current)
+        current, counts = list(members), mine
+    if current:
+        bins.append(current)
+    requests: list[PlannedRequest] = []
+    for members in bins:
+        calls: list[Call] = []
+        by_level: dict[int, list[Operation]] = {}
+        for op in members:
+            by_level.setdefault(level[id(op)], []).append(op)
+        for depth in sorted(by_level):
+            for group in _groups(by_level[depth], False):
+                calls += [_single(group[0])] if len(group) == 1 else _collection_calls(group)
+        requests.append(PlannedRequest("composite", 0, tuple(calls)))
+    if queries:
+        query_calls = tuple(_single(q) for q in queries)
+        if len(requests) == 1 and _room(requests[0], query_calls):
+            # A Composite request runs its subrequests in order: the queries see the writes.
+            requests = [PlannedRequest("composite", 0, requests[0].calls + query_calls)]
+        else:
+            requests += _composites(list(query_calls), 1 if requests else 0)
+    return requests
 
 
 def _economy_graphs(work: Sequence[Item], parents_of: ParentsOf) -> list[PlannedRequest] | None:
