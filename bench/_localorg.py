@@ -105,6 +105,7 @@ async def strategies(scale: float) -> None:
         ("an account, 10 contacts, a query", 1, 10, True),
         ("60 independent creates", 0, 60, False),
         (f"{families} accounts x 30 contacts", families, 30, False),
+        (f"{families * 20 // 3} accounts x 5 contacts", families * 20 // 3, 5, False),
     ]
     print(f"  {'work':<34} {'strategy':<8} requests  round trips  API calls  wall ms")
     for title, accounts, contacts, query in jobs:
