@@ -204,3 +204,32 @@ def test_group_and_order_are_object_names(org: Org) -> None:
     assert org.column("SELECT Name FROM Group") == ["Queue"]
     assert org.column("SELECT Name FROM Order ORDER BY Name") == ["Order 1"]
     assert org.column("select name from group group by name", "Name") == ["Queue"]
+
+
+def test_a_child_subquery_may_qualify_its_relationship_and_fields(org: Org) -> None:
+    """Salesforce's SOQL guide, "Using Relationship Queries", writes a parent-to-child query as
+    ``SELECT Account.Name, (SELECT Contact.FirstName, Contact.LastName FROM Account.Contacts)
+    FROM Account``: the relationship qualified by its parent, the fields by the child type."""
+    plain = org.rows(
+        "SELECT Name, (SELECT FirstName, LastName FROM Contacts ORDER BY LastName) "
+        "FROM Account ORDER BY Name"
+    )
+    qualified = org.rows(
+        "SELECT Account.Name, (SELECT Contact.FirstName, Contact.LastName FROM Account.Contacts "
+        "ORDER BY LastName) FROM Account ORDER BY Name"
+    )
+    assert qualified == plain
+    aliased = org.rows(
+        "SELECT a.Name, (SELECT c.FirstName, c.LastName FROM a.Contacts c ORDER BY LastName) "
+        "FROM Account a ORDER BY Name"
+    )
+    assert aliased == plain
+
+
+def test_a_qualified_relationship_must_name_the_parent(org: Org) -> None:
+    error = org.error("SELECT Name, (SELECT LastName FROM Lead.Contacts) FROM Account")
+    assert error.code == "INVALID_TYPE"
+    assert "Lead.Contacts" in error.errors[0]["message"]
+    error = org.error("SELECT Id FROM Account.Contacts")  # not an object outside a subquery
+    assert error.code == "INVALID_TYPE"
+    assert "sObject type 'Account.Contacts' is not supported" in error.errors[0]["message"]

@@ -202,3 +202,6 @@ class Query:
     for_clause: str | None  # VIEW, REFERENCE or UPDATE
     for_pos: Pos | None
     pos: Pos
+    # A child subquery may qualify its relationship by the parent: FROM Account.Contacts.
+    qualifier: str | None = None
+    qualifier_pos: Pos | None = None

@@ -589,8 +589,19 @@ class _Engine:
         return QueryOutput(len(rows), [self.render(plan.node, row, name) for row in rows])
 
     def sobject(self, query: Query) -> SObjectDef:
-        found = self.schema.get(query.sobject)
+        # Parent.Relationship names a child relationship: only a subquery may use it.
+        found = self.schema.get(query.sobject) if query.qualifier is None else None
         if found is None:
+            if query.qualifier is not None:
+                assert query.qualifier_pos is not None
+                raise self.error(
+                    "INVALID_TYPE",
+                    query.qualifier_pos,
+                    f"sObject type '{query.qualifier}.{query.sobject}' is not supported. If "
+                    "you are attempting to use a custom object, be sure to append the '__c' "
+                    "after the entity name. Please reference your WSDL or the describe call for "
+                    "the appropriate names.",
+                )
             raise self.error(
                 "INVALID_TYPE",
                 query.sobject_pos,
@@ -789,7 +800,7 @@ class _Engine:
         node = plan.node
         for item in query.select:
             if isinstance(item, SelectSubquery):
-                child = self.compile_child(item.query, scope.sobject)
+                child = self.compile_child(item.query, scope.sobject, scope.alias)
                 node.items[child.key.lower()] = child
                 plan.children.append(child)
             elif isinstance(item, SelectTypeof):
@@ -858,7 +869,20 @@ class _Engine:
             return lambda v: ";".join(labels.get(p, p) for p in str(v).split(";"))
         return lambda v: labels.get(v, v)
 
-    def compile_child(self, query: Query, parent: SObjectDef) -> _ChildItem:
+    def compile_child(
+        self, query: Query, parent: SObjectDef, parent_alias: str | None = None
+    ) -> _ChildItem:
+        if query.qualifier is not None:
+            names = {parent.name.lower(), (parent_alias or "").lower()}
+            if query.qualifier.lower() not in names:
+                assert query.qualifier_pos is not None
+                raise self.error(
+                    "INVALID_TYPE",
+                    query.qualifier_pos,
+                    f"Didn't understand relationship '{query.qualifier}.{query.sobject}' in FROM "
+                    f"part of query call: a subquery of {parent.name} names its relationships "
+                    f"as {parent.name}.<relationship> or <relationship>",
+                )
         rel = parent.child_relationship(query.sobject)
         child = self.schema.get(rel.child_sobject) if rel is not None else None
         if rel is None or child is None:

@@ -183,8 +183,10 @@ class _Builder(Transformer[Token, Any]):
 
     def query(self, c: list[Any]) -> Query:
         select, from_, _using, where, with_, group, having, order, limit, offset, for_, _upd = c
-        sobject, alias = from_
+        sobject, alias, qualifier = from_
         return Query(
+            qualifier=str(qualifier) if qualifier is not None else None,
+            qualifier_pos=_pos(qualifier) if qualifier is not None else None,
             select=select[1],
             sobject=str(sobject),
             sobject_pos=_pos(sobject),
@@ -238,8 +240,13 @@ class _Builder(Transformer[Token, Any]):
     def func_call(self, c: list[Any]) -> FuncCall:
         return FuncCall(str(c[0]).upper(), c[1], _pos(c[0]))
 
-    def from_clause(self, c: list[Any]) -> tuple[Token, Token | None]:
-        return c[1], c[2]
+    def from_clause(self, c: list[Any]) -> tuple[Token, Token | None, Token | None]:
+        """(object or relationship, alias, qualifier): ``FROM Account.Contacts`` names the
+        relationship ``Contacts`` qualified by its parent ``Account``."""
+        _, first, second, alias = c
+        if second is not None:
+            return second, alias, first
+        return first, alias, None
 
     def with_clause(self, c: list[Any]) -> Token:
         return c[1]  # type: ignore[no-any-return]
