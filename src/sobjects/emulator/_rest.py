@@ -643,6 +643,11 @@ class RestApi:
         if not rest:
             if method == "DELETE":
                 ids = _split(query.get("ids")) or []
+                if not ids:
+                    # "ids: Required" (Delete Records Using sObject Collections): a request
+                    # that is not well formed answers 400. The code is the one Salesforce
+                    # uses for a missing argument; the docs do not name it.
+                    raise ApiError(400, "MISSING_ARGUMENT", "ids parameter must be specified")
                 all_or_none = query.get("allOrNone", "false").lower() == "true"
                 self._check_collection_size(len(ids))
                 return Reply(200, self._each(ids, all_or_none, self._delete_one))
@@ -678,7 +683,8 @@ class RestApi:
             records, all_or_none = self._collection_body(body)
             for record in records:
                 for key, value in record.items():
-                    if key.lower() == fd.name.lower() and not _is_scalar(value):
+                    by_id = fd.name == "Id" and value is None  # upsert by Id: null inserts
+                    if key.lower() == fd.name.lower() and not _is_scalar(value) and not by_id:
                         # Like any value of the wrong JSON type: the body does not deserialize.
                         raise ApiError(
                             400,
@@ -690,6 +696,13 @@ class RestApi:
             def upsert_one(record: Mapping[str, Any]) -> dict[str, Any]:
                 data = {k: v for k, v in record.items() if k != "attributes"}
                 value = next((v for k, v in data.items() if k.lower() == fd.name.lower()), None)
+                if fd.name == "Id":
+                    data = {k: v for k, v in data.items() if k.lower() != "id"}  # the match key
+                if value is None and fd.name == "Id":
+                    # Upserting by Id, a record without one is created.
+                    self.org.faults.check_create_lock(sobject.name)
+                    record_id = self.store.insert(sobject, data)
+                    return {"id": record_id, "success": True, "errors": [], "created": True}
                 if value is None:
                     raise ApiError(
                         400, "REQUIRED_FIELD_MISSING", f"Missing external id {fd.name}", [fd.name]

@@ -451,7 +451,8 @@ class Store:
 
     def external_id_field(self, sobject: SObjectDef, name: str) -> FieldDef:
         fd = sobject.field(name)
-        if fd is None or not fd.external_id:
+        # Salesforce upserts by an external id or by any field marked idLookup (Email).
+        if fd is None or not (fd.external_id or fd.describe.get("idLookup")):
             raise ApiError(
                 404,
                 "NOT_FOUND",

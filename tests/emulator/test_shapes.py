@@ -1,0 +1,62 @@
+"""Shapes the local org answers as Salesforce does (issue 11), each with the doc it follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sobjects.emulator import LocalOrg
+
+V = "62.0"
+
+
+def call(org: LocalOrg, method: str, path: str, body: Any = None, **query: str) -> Any:
+    return org.rest.dispatch(method, V, path, query, body, {})
+
+
+def test_upsert_by_an_id_lookup_field() -> None:
+    """SOAP API Developer Guide, upsert(): "externalIDFieldName ... you can also use any field
+    with the idLookup property", and Contact.Email has idLookup in describe."""
+    org = LocalOrg()
+    created = call(org, "PATCH", "sobjects/Contact/Email/jane@example.com", {"LastName": "Doe"})
+    assert created.status == 201 and created.body["created"] is True
+    updated = call(org, "PATCH", "sobjects/Contact/Email/JANE@example.com", {"LastName": "Roe"})
+    assert updated.status == 200 and updated.body["created"] is False
+    assert updated.body["id"] == created.body["id"]
+    assert [c["LastName"] for c in org.store.records("Contact")] == ["Roe"]
+    refused = call(org, "PATCH", "sobjects/Contact/LastName/Roe", {"FirstName": "J"})
+    assert refused.status == 404  # neither an external id nor idLookup
+
+
+def test_collections_upsert_by_id_creates_records_without_one() -> None:
+    """REST API Developer Guide, "Upsert Records Using sObject Collections": records are
+    matched by the given field, Id included; a record without a value is created."""
+    org = LocalOrg()
+    existing = org.store.insert(org.schema.require("Account"), {"Name": "Old"})
+    body = {
+        "allOrNone": False,
+        "records": [
+            {"attributes": {"type": "Account"}, "Id": existing, "Name": "Renamed"},
+            {"attributes": {"type": "Account"}, "Id": None, "Name": "New one"},
+            {"attributes": {"type": "Account"}, "Name": "New two"},
+        ],
+    }
+    reply = call(org, "PATCH", "composite/sobjects/Account/Id", body)
+    assert reply.status == 200
+    assert [r["created"] for r in reply.body] == [False, True, True]
+    assert all(r["success"] and r["errors"] == [] for r in reply.body)
+    assert reply.body[0]["id"] == existing
+    assert sorted(a["Name"] for a in org.store.records("Account")) == [
+        "New one",
+        "New two",
+        "Renamed",
+    ]
+
+
+def test_collections_delete_needs_ids() -> None:
+    """REST API Developer Guide, "Delete Records Using sObject Collections": "ids: Required";
+    "If the request isn't well formed, the API returns a 400 Bad Request HTTP Status."."""
+    org = LocalOrg()
+    for query in ({}, {"ids": ""}):
+        reply = call(org, "DELETE", "composite/sobjects", **query)
+        assert reply.status == 400
+        assert reply.body[0]["errorCode"] == "MISSING_ARGUMENT"
