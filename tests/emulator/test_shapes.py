@@ -60,3 +60,28 @@ def test_collections_delete_needs_ids() -> None:
         reply = call(org, "DELETE", "composite/sobjects", **query)
         assert reply.status == 400
         assert reply.body[0]["errorCode"] == "MISSING_ARGUMENT"
+
+
+def test_describe_carries_the_keys_and_urls_of_a_real_one() -> None:
+    """REST API Developer Guide, "sObject Describe" (Account example): ``urls`` lists
+    ``compactLayouts``, ``rowTemplate``, ``approvalLayouts``, ``describe``, ``quickActions``,
+    ``layouts``, ``sobject`` (and ``listviews`` where listviewable); the top level carries ``associateEntityType``,
+    ``defaultImplementation``, ``extendedBy``, ``implementedBy`` and the like, null for
+    Account. "Describe Global" lists the same ``urls`` per object."""
+    org = LocalOrg()
+    describe = call(org, "GET", "sobjects/Account/describe").body
+    base = f"/services/data/v{V}/sobjects/Account"
+    assert describe["urls"] == {
+        "sobject": base,
+        "describe": f"{base}/describe",
+        "rowTemplate": f"{base}/{{ID}}",
+        "compactLayouts": f"{base}/describe/compactLayouts",
+        "layouts": f"{base}/describe/layouts",
+        "approvalLayouts": f"{base}/describe/approvalLayouts",
+        "quickActions": f"{base}/quickActions",
+        "defaultValues": f"{base}/defaultValues?recordTypeId&fields",
+    }
+    for key in ("associateEntityType", "defaultImplementation", "extendedBy", "implementedBy"):
+        assert key in describe and describe[key] is None
+    entry = next(s for s in call(org, "GET", "sobjects").body["sobjects"] if s["name"] == "Account")
+    assert entry["urls"] == describe["urls"]

@@ -301,12 +301,24 @@ class RestApi:
         }
 
     def _urls(self, sobject: SObjectDef, version: str) -> dict[str, str]:
+        """The ``urls`` of a describe, as Salesforce lists them (REST API Developer Guide,
+        "sObject Describe" and "Describe Global" examples): the layout, list-view, quick-action
+        and default-value resources where the object has them. (The local org serves the
+        record and describe resources; the others answer 404 here.)"""
         base = f"/services/data/v{version}/sobjects/{sobject.name}"
-        return {
-            "sobject": base,
-            "describe": f"{base}/describe",
-            "rowTemplate": f"{base}/{{ID}}",
-        }
+        d = sobject.describe
+        urls = {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"}
+        if d.get("compactLayoutable"):
+            urls["compactLayouts"] = f"{base}/describe/compactLayouts"
+        if d.get("layoutable"):
+            urls["layouts"] = f"{base}/describe/layouts"
+            urls["approvalLayouts"] = f"{base}/describe/approvalLayouts"
+            urls["quickActions"] = f"{base}/quickActions"
+        if d.get("listviewable"):
+            urls["listviews"] = f"{base}/listviews"
+        if d.get("createable"):
+            urls["defaultValues"] = f"{base}/defaultValues?recordTypeId&fields"
+        return urls
 
     def _describe_entry(self, sobject: SObjectDef, version: str) -> dict[str, Any]:
         keys = (
@@ -323,7 +335,9 @@ class RestApi:
         return entry
 
     def _describe(self, sobject: SObjectDef, version: str) -> dict[str, Any]:
-        out = dict(sobject.describe)
+        # Keys every real describe carries, null for an object that uses none of them.
+        out = dict.fromkeys(_DESCRIBE_NULL_KEYS)
+        out.update(sobject.describe)
         out["urls"] = {
             **self._urls(sobject, version),
             **{
@@ -819,6 +833,17 @@ class RestApi:
         self.org.faults.check_lock(to_18(record_id) if is_salesforce_id(record_id) else record_id)
         self.store.delete(None, record_id)
         return {"id": to_18(record_id), "success": True, "errors": []}
+
+
+_DESCRIBE_NULL_KEYS = (
+    "associateEntityType",
+    "associateParentEntity",
+    "defaultImplementation",
+    "extendedBy",
+    "extendsInterfaces",
+    "implementedBy",
+    "implementsInterfaces",
+)
 
 
 def _strings(body: Mapping[str, Any], key: str) -> list[str]:
