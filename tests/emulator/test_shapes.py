@@ -65,9 +65,9 @@ def test_collections_delete_needs_ids() -> None:
 def test_describe_carries_the_keys_and_urls_of_a_real_one() -> None:
     """REST API Developer Guide, "sObject Describe" (Account example): ``urls`` lists
     ``compactLayouts``, ``rowTemplate``, ``approvalLayouts``, ``describe``, ``quickActions``,
-    ``layouts``, ``sobject`` (and ``listviews`` where listviewable); the top level carries ``associateEntityType``,
-    ``defaultImplementation``, ``extendedBy``, ``implementedBy`` and the like, null for
-    Account. "Describe Global" lists the same ``urls`` per object."""
+    ``layouts``, ``sobject`` (and ``listviews`` where listviewable); the top level carries
+    ``associateEntityType``, ``defaultImplementation``, ``extendedBy``, ``implementedBy`` and
+    the like, null for Account. "Describe Global" lists the same ``urls`` per object."""
     org = LocalOrg()
     describe = call(org, "GET", "sobjects/Account/describe").body
     base = f"/services/data/v{V}/sobjects/Account"
@@ -85,3 +85,24 @@ def test_describe_carries_the_keys_and_urls_of_a_real_one() -> None:
         assert key in describe and describe[key] is None
     entry = next(s for s in call(org, "GET", "sobjects").body["sobjects"] if s["name"] == "Account")
     assert entry["urls"] == describe["urls"]
+
+
+def test_an_id_with_a_wrong_checksum_is_a_malformed_id() -> None:
+    """REST API Developer Guide, status codes and error responses: a malformed record id answers
+    400 with ``[{"fields": ["Id"], "message": "Account ID: id value of incorrect type: ...",
+    "errorCode": "MALFORMED_ID"}]``."""
+    org = LocalOrg()
+    good = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
+    bad = good[:15] + "ZZZ"
+    for method in ("GET", "PATCH", "DELETE"):
+        reply = call(org, method, f"sobjects/Account/{bad}", {"Name": "x"})
+        assert reply.status == 400
+        assert reply.body == [
+            {
+                "message": f"Account ID: id value of incorrect type: {bad}",
+                "errorCode": "MALFORMED_ID",
+                "fields": ["Id"],
+            }
+        ]
+    assert call(org, "GET", f"sobjects/Account/{good[:15]}").status == 200
+    assert call(org, "GET", "sobjects/Account/Name").status == 404  # a field name: not found

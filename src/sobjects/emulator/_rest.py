@@ -196,6 +196,14 @@ class RestApi:
             if not is_salesforce_id(record_id):
                 if method == "POST" and record_id == "Id":
                     return self._create(version, sobject, body)  # POST /sobjects/X/Id inserts
+                if _ID_SHAPED.fullmatch(record_id):
+                    # An id whose checksum is wrong is a malformed id, not a field name.
+                    raise ApiError(
+                        400,
+                        "MALFORMED_ID",
+                        f"{sobject.name} ID: id value of incorrect type: {record_id}",
+                        ["Id"],
+                    )
                 raise ApiError(
                     404,
                     "NOT_FOUND",
@@ -834,6 +842,8 @@ class RestApi:
         self.store.delete(None, record_id)
         return {"id": to_18(record_id), "success": True, "errors": []}
 
+
+_ID_SHAPED = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
 
 _DESCRIBE_NULL_KEYS = (
     "associateEntityType",
