@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+import pytest
+
 from sobjects.emulator import LocalOrg
 
 V = "62.0"
@@ -106,3 +109,55 @@ def test_an_id_with_a_wrong_checksum_is_a_malformed_id() -> None:
         ]
     assert call(org, "GET", f"sobjects/Account/{good[:15]}").status == 200
     assert call(org, "GET", "sobjects/Account/Name").status == 404  # a field name: not found
+
+
+# -- the token endpoint checks logins once users and apps are configured -----------------------
+
+
+async def token(org: LocalOrg, **form: str) -> httpx.Response:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app), base_url="http://127.0.0.1"
+    ) as http:
+        return await http.post("/services/oauth2/token", data=form)
+
+
+@pytest.mark.anyio
+async def test_the_token_endpoint_refuses_what_salesforce_refuses() -> None:
+    """OAuth 2.0 username-password and client-credentials flows (Salesforce Help, "OAuth
+    Endpoints" and flow pages): errors come as HTTP 400 ``{"error", "error_description"}``:
+    ``invalid_client_id`` / "client identifier invalid", ``invalid_client`` / "invalid client
+    credentials", ``invalid_grant`` / "authentication failure"."""
+    org = LocalOrg()
+    anyone = await token(org, grant_type="client_credentials", client_id="x", client_secret="y")
+    assert anyone.status_code == 200  # nothing configured: any well-formed login is granted
+    org.add_connected_app("app-id", "app-secret")
+    org.add_user("ada@example.com", "s3cret")
+    cases = [
+        ({"grant_type": "client_credentials", "client_id": "other", "client_secret": "x"},
+         "invalid_client_id", "client identifier invalid"),
+        ({"grant_type": "client_credentials", "client_id": "app-id", "client_secret": "wrong"},
+         "invalid_client", "invalid client credentials"),
+        ({"grant_type": "password", "client_id": "app-id", "client_secret": "app-secret",
+          "username": "ada@example.com", "password": "wrong"},
+         "invalid_grant", "authentication failure"),
+        ({"grant_type": "password", "client_id": "app-id", "username": "bob@example.com",
+          "password": "s3cret"},
+         "invalid_grant", "authentication failure"),
+    ]  # fmt: skip
+    for form, error, description in cases:
+        reply = await token(org, **form)
+        assert reply.status_code == 400
+        assert reply.json() == {"error": error, "error_description": description}
+    good = await token(
+        org,
+        grant_type="password",
+        client_id="app-id",
+        client_secret="app-secret",
+        username="ada@example.com",
+        password="s3cret",
+    )
+    assert good.status_code == 200 and good.json()["access_token"]
+    app = await token(
+        org, grant_type="client_credentials", client_id="app-id", client_secret="app-secret"
+    )
+    assert app.status_code == 200

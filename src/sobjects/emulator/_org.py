@@ -103,6 +103,10 @@ class LocalOrg:
         self.org_id = to_18("00D5e0000000001")
         self._tokens: dict[str, str] = {}  # access token -> refresh token it came with
         self._refresh_tokens: set[str] = set()
+        # Logins the token endpoint checks (see add_user, add_connected_app); while none is
+        # added, any well-formed login is granted, as before.
+        self.users: dict[str, str] = {}  # username -> password
+        self.connected_apps: dict[str, str] = {}  # client id -> client secret
         # One lock for the org and its store: a request and a direct store call never overlap.
         self._lock = self.store.lock
         self.rest = RestApi(self)
@@ -152,6 +156,42 @@ class LocalOrg:
             raise StoreClosed("the local org is closed: schema changes are refused")
 
     # -- tokens ----------------------------------------------------------------------------
+
+    def add_user(self, username: str, password: str) -> None:
+        """A user the token endpoint's password flow accepts. Once one is added, other
+        usernames or a wrong password get ``invalid_grant`` ("authentication failure")."""
+        if not username or not password:
+            raise ValueError("add_user takes a username and a password")
+        with self._lock:
+            self.users[username] = password
+
+    def add_connected_app(self, client_id: str, client_secret: str) -> None:
+        """A connected app the token endpoint accepts. Once one is added, another client id
+        gets ``invalid_client_id`` ("client identifier invalid") and a wrong secret
+        ``invalid_client`` ("invalid client credentials")."""
+        if not client_id or not client_secret:
+            raise ValueError("add_connected_app takes a client id and a client secret")
+        with self._lock:
+            self.connected_apps[client_id] = client_secret
+
+    def _check_login(self, form: Mapping[str, str], grant: str) -> Response | None:
+        """The OAuth error Salesforce answers for credentials it does not know, or None."""
+        with self._lock:
+            apps, users = dict(self.connected_apps), dict(self.users)
+        client_id = form.get("client_id", "")
+        if apps and grant in ("client_credentials", "password"):
+            if client_id not in apps:
+                return _oauth_error("invalid_client_id", "client identifier invalid")
+            secret = form.get("client_secret")
+            if (secret is not None or grant == "client_credentials") and not secrets.compare_digest(
+                secret or "", apps[client_id]
+            ):
+                return _oauth_error("invalid_client", "invalid client credentials")
+        if users and grant == "password":
+            password = users.get(form.get("username", ""))
+            if password is None or not secrets.compare_digest(form.get("password", ""), password):
+                return _oauth_error("invalid_grant", "authentication failure")
+        return None
 
     def issue_token(self, *, refresh_token: str | None = None) -> str:
         token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
@@ -407,6 +447,9 @@ class LocalOrg:
             return _oauth_error("unsupported_grant_type", "grant type not supported")
         if not ok:
             return _oauth_error("invalid_grant", "authentication failure")
+        refused = self._check_login(form, grant)
+        if refused is not None:
+            return refused
         if refresh is not None:
             with self._lock:
                 self._refresh_tokens.add(refresh)
