@@ -77,7 +77,9 @@ def _term_tokens(term: str) -> Iterator[tuple[str, str]]:
     while i < len(term):
         c = term[i]
         if c == "\\" and i + 1 < len(term):
-            word += term[i + 1]  # escaped: never an operator or wildcard boundary
+            # Escaped: literal text, never an operator; an escaped wildcard is punctuation,
+            # which the word index drops, so it only separates words.
+            word += " " if term[i + 1] in "*?" else term[i + 1]
             i += 2
             continue
         if c == '"':
