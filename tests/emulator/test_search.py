@@ -9,6 +9,7 @@ without ``RETURNING`` returns only ``attributes`` and ``Id`` for each match.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -171,3 +172,15 @@ async def test_only_get(http: httpx.AsyncClient) -> None:
     response = await http.post(f"{V}/search", json={})
     assert response.status_code == 405
     assert response.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_hostile_wildcards_do_not_stall_the_org(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    """Wildcards use the SOQL LIKE matcher (no backtracking): a long word and many ``*``s
+    answer at once (a backtracking regular expression would take far longer than the bound)."""
+    org.store.insert(org.schema.require("Account"), {"Name": "x", "Description": "a" * 30_000})
+    started = time.monotonic()
+    found = await search(http, "FIND {" + "a*" * 20 + "b} RETURNING Account(Name)")
+    assert found == []
+    assert time.monotonic() - started < 5

@@ -24,6 +24,7 @@ from typing import Any
 from sobjects.emulator._errors import ApiError
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator.soql import RecordSource, run_query
+from sobjects.emulator.soql._like import LikePattern
 
 __all__ = ["MAX_SEARCH_RECORDS", "run_search"]
 
@@ -48,9 +49,10 @@ def malformed(message: str) -> ApiError:
 Matcher = Callable[[list[list[str]]], bool]  # the words of each searched field -> matched?
 
 
-def _word_pattern(word: str) -> re.Pattern[str]:
-    body = "".join(r"\w*" if c == "*" else r"\w" if c == "?" else re.escape(c) for c in word)
-    return re.compile(body, re.IGNORECASE)
+def _word_pattern(word: str) -> LikePattern:
+    # SOQL's LIKE matcher (no backtracking, so ``a*a*a*...b`` cannot stall the org): ``*`` is
+    # ``%`` and ``?`` is ``_``; a token holds only word characters, so ``%`` stays in the word.
+    return LikePattern([[None if c == "?" else c for c in part] for part in word.split("*")])
 
 
 def _phrase(text: str) -> Matcher:
@@ -64,7 +66,7 @@ def _phrase(text: str) -> Matcher:
     def match(fields: list[list[str]]) -> bool:
         for tokens in fields:
             for start in range(len(tokens) - n + 1):
-                if all(p.fullmatch(tokens[start + i]) for i, p in enumerate(patterns)):
+                if all(p.matches(tokens[start + i]) for i, p in enumerate(patterns)):
                     return True
         return False
 
