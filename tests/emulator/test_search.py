@@ -159,6 +159,10 @@ async def test_errors_have_salesforce_codes(http: httpx.AsyncClient) -> None:
     assert (await error(http, "FIND {acme} RETURNING Account(Name WHERE Name =)"))[0] == (
         "MALFORMED_SEARCH"
     )
+    assert (await error(http, "FIND {acme} RETURNING Account()"))[0] == "MALFORMED_SEARCH"
+    assert (await error(http, "FIND {acme} RETURNING Account(WHERE Name = 'x')"))[0] == (
+        "MALFORMED_SEARCH"
+    )
     assert (await error(http, "FIND {acme} RETURNING Account(Name) garbage"))[0] == (
         "MALFORMED_SEARCH"
     )

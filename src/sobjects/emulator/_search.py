@@ -260,10 +260,9 @@ def _split_clauses(spec: _Returning, inside: str) -> None:
     blanked = re.sub(r"'(?:\\.|[^'\\])*'", lambda m: "_" * len(m.group()), inside)
     found = list(_SOQL_CLAUSE.finditer(blanked))
     head = inside[: found[0].start()] if found else inside
-    if head.strip():
-        spec.fields = head.strip()
-    elif found:
-        raise malformed(f"RETURNING {spec.sobject}(...) needs a field list before its clauses")
+    if not head.strip():
+        raise malformed(f"RETURNING {spec.sobject}(...) needs a field list")
+    spec.fields = head.strip()
     if not found:
         return
     tail_start = found[0].start()
