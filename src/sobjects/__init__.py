@@ -20,6 +20,7 @@ from sobjects.client import (
     RetryRule,
     Salesforce,
     UpsertResult,
+    escape_sosl,
     format_soql,
 )
 from sobjects.orm import (
@@ -62,6 +63,7 @@ __all__ = [
     "UpsertResult",
     "auth",
     "errors",
+    "escape_sosl",
     "fields",
     "format_soql",
     "inspect",

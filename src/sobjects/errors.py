@@ -434,6 +434,7 @@ _BY_CODE: dict[str, type[ResponseError]] = {
     "NOT_FOUND": NotFoundError,
     "ENTITY_IS_DELETED": EntityIsDeletedError,
     "MALFORMED_QUERY": MalformedQueryError,
+    "MALFORMED_SEARCH": MalformedQueryError,
     "INVALID_QUERY_FILTER_OPERATOR": MalformedQueryError,
     "INVALID_QUERY_LOCATOR": MalformedQueryError,
     "NUMBER_OUTSIDE_VALID_RANGE": MalformedQueryError,

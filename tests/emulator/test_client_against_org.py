@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sobjects import RetryPolicy, Salesforce
+from sobjects import RetryPolicy, Salesforce, escape_sosl
 from sobjects.emulator import LocalOrg
 from sobjects.errors import (
     EntityIsDeletedError,
@@ -219,3 +219,26 @@ async def test_every_token_grant_works_against_the_org(org: LocalOrg) -> None:
         assert refresh_token
         async with Salesforce(base_url, auth=RefreshToken("id", refresh_token)) as sf:
             await sf.limits()
+
+
+async def test_search_and_escape_sosl(org: LocalOrg) -> None:
+    async with org.client() as sf:
+        acme = await sf.sobject.create("Account", {"Name": "AT&T (east)"})
+        await sf.sobject.create("Account", {"Name": "Globex"})
+        sosl = f"FIND {{{escape_sosl('AT&T (east)')}}} IN NAME FIELDS RETURNING Account(Id, Name)"
+        found = await sf.search(sosl)
+        assert found == [
+            {
+                "attributes": {
+                    "type": "Account",
+                    "url": f"{sf.data_path}/sobjects/Account/{acme}",
+                },
+                "Id": acme,
+                "Name": "AT&T (east)",
+            }
+        ]
+        assert await sf.search("FIND {nothing}") == []
+        with pytest.raises(MalformedQueryError):
+            await sf.search("FIND {a}")
+        with pytest.raises(MalformedQueryError):  # unescaped: "(" opens a group never closed
+            await sf.search("FIND {AT&T (east} RETURNING Account")

@@ -284,6 +284,31 @@ def test_simple_salesforce_errors(org: LocalOrg, sf: SimpleSalesforce) -> None:
     assert expired.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
+def test_simple_salesforce_search_and_quick_search(org: LocalOrg, sf: SimpleSalesforce) -> None:
+    """``sf.search`` sends SOSL to ``search/``; ``quick_search`` wraps a term in ``FIND {}``;
+    both hand back Salesforce's ``{"searchRecords": [...]}`` body as is."""
+    account = org.schema.require("Account")
+    acme = org.store.insert(account, {"Name": "Acme Corp"})
+    org.store.insert(account, {"Name": "Globex"})
+    found = sf.search("FIND {acme} IN NAME FIELDS RETURNING Account(Id, Name)")
+    assert found == {
+        "searchRecords": [
+            {
+                "attributes": {
+                    "type": "Account",
+                    "url": f"/services/data/v{org.api_version}/sobjects/Account/{acme}",
+                },
+                "Id": acme,
+                "Name": "Acme Corp",
+            }
+        ]
+    }
+    assert [r["Id"] for r in sf.quick_search("Acme")["searchRecords"]] == [acme]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.quick_search("a")
+    assert caught.value.content[0]["errorCode"] == "MALFORMED_SEARCH"
+
+
 def test_simple_salesforce_password_login(org: LocalOrg, http_session: requests.Session) -> None:
     # The OAuth username-password flow: simple-salesforce posts to
     # https://{domain}.salesforce.com/services/oauth2/token and then uses the instance_url

@@ -29,6 +29,7 @@ from sobjects.client._query import DecodedPage, QueryResult
 from sobjects.client._retry import RetryPolicy, RetryRule
 from sobjects.client._sobject import SObjectAPI, UpsertResult
 from sobjects.client._soql import format_soql, quote_soql_like, quote_soql_string, soql_literal
+from sobjects.client._sosl import escape_sosl
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -66,6 +67,7 @@ __all__ = [
     "UpsertResult",
     "UpsertSubrequest",
     "api_cost",
+    "escape_sosl",
     "format_soql",
     "quote_soql_like",
     "quote_soql_string",

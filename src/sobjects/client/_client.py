@@ -330,6 +330,20 @@ class Salesforce:
 
         return QueryResult(self, soql, include_deleted=include_deleted, batch_size=batch_size)
 
+    async def search(self, sosl: str) -> list[dict[str, Any]]:
+        """Run a SOSL search and return its ``searchRecords`` (one list across all objects).
+
+        Each record has ``attributes`` (``type``, ``url``) and the RETURNING fields (just
+        ``Id`` when none are listed). Escape user text with ``escape_sosl``.
+
+        >>> async def find_acme(sf: Salesforce) -> list[str]:
+        ...     sosl = "FIND {Acme*} IN NAME FIELDS RETURNING Account(Name ORDER BY Name)"
+        ...     return [r["Name"] for r in await sf.search(sosl)]
+        """
+        from sobjects.client._sosl import search
+
+        return await search(self, sosl)
+
     async def describe(
         self, sobject: str | None = None, *, refresh: bool = False
     ) -> dict[str, Any]:

@@ -137,6 +137,8 @@ class RestApi:
                 "GET",
                 lambda: self._query(version, query, headers, include_deleted=head == "queryAll"),
             )
+        if head == "search" and not rest:
+            return self._only(method, "GET", lambda: self._search(version, query))
         if head == "limits" and not rest:
             return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
         if head == "composite":
@@ -415,6 +417,15 @@ class RestApi:
         batch_size = _batch_size(headers)
         cursor = _Cursor(output.records, output.total_size, batch_size, version)
         return Reply(200, self._page(cursor, None, 0))
+
+    def _search(self, version: str, query: Mapping[str, str]) -> Reply:
+        from sobjects.emulator._search import malformed, run_search
+
+        sosl = query.get("q")
+        if not sosl:
+            raise malformed("A search string must be provided (q=)")
+        found = run_search(sosl, self.store, api_version=version, now=self.store.clock())
+        return Reply(200, {"searchRecords": found})
 
     def _page(self, cursor: _Cursor, locator: str | None, offset: int) -> dict[str, Any]:
         end = offset + cursor.batch_size
