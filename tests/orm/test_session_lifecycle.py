@@ -20,7 +20,7 @@ from sobjects import (
 )
 from sobjects.client import Salesforce
 from sobjects.emulator import LocalOrg
-from sobjects.errors import OutcomeUnknownError
+from sobjects.errors import ConfigurationError, OutcomeUnknownError
 from sobjects.fields import Field, Id
 from sobjects.orm import SObject
 from sobjects.orm._session import Session
@@ -351,3 +351,27 @@ async def test_only_the_outermost_block_closes_the_session(org: LocalOrg, sf: Sa
         Contact(last_name="Kept").save()
     assert session.closed
     assert [r["LastName"] for r in rows(org, "Contact")] == ["Kept"]
+
+
+# -- issue 11: typed search ----------------------------------------------------------------------
+
+
+async def test_search_returns_typed_models_per_sobject(org: LocalOrg, sf: Salesforce) -> None:
+    store = org.store
+    acme = store.insert(org.schema.require("Account"), {"Name": "Acme Rockets"})
+    store.insert(org.schema.require("Account"), {"Name": "Globex"})
+    store.insert(org.schema.require("Contact"), {"LastName": "Acme", "AccountId": acme})
+    async with Session(sf) as session:
+        found = await session.search("acme", Account, Contact)
+        accounts, contacts = found[Account], found[Contact]
+        assert [a.name for a in accounts] == ["Acme Rockets"]
+        assert [c.last_name for c in contacts] == ["Acme"]
+        assert len(found) == 2
+        assert await session.get(Account, acme) is accounts[0]  # in the identity map
+        assert (await session.search("AT&T (east)", Account))[Account] == []  # escaped
+        with pytest.raises(KeyError, match="AccountWithContacts"):
+            found[AccountWithContacts]
+        with pytest.raises(ConfigurationError):
+            await session.search("a", Account)
+        with pytest.raises(ConfigurationError):
+            await session.search("acme")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 import anyio
 
+from sobjects.client._sosl import escape_sosl
 from sobjects.errors import (
     ApiBudgetError,
     ConfigurationError,
@@ -60,6 +61,7 @@ __all__ = [
     "NoSessionError",
     "Operation",
     "QueryHandle",
+    "SearchResult",
     "Session",
     "SessionClosedError",
     "UnsavedChangesWarning",
@@ -98,6 +100,27 @@ class UnsavedChangesWarning(UserWarning):
 
 
 # -- the session ---------------------------------------------------------------------------------
+
+
+class SearchResult:
+    """What ``session.search`` found, per model: ``result[Account]`` is a ``list[Account]``;
+    ``len(result)`` counts every record."""
+
+    def __init__(self, found: dict[type[SObject], list[Any]]) -> None:
+        self._found = found
+
+    def __getitem__(self, model: type[T]) -> list[T]:
+        try:
+            return list(self._found[model])
+        except KeyError:
+            raise KeyError(f"{model.__name__} was not one of the models searched") from None
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._found.values())
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{m.__name__}: {len(r)}" for m, r in self._found.items())
+        return f"SearchResult({counts})"
 
 
 class Session(Sender):
@@ -460,6 +483,55 @@ class Session(Sender):
         fields = [fm.api_name for fm in meta.fields.values() if fm.kind == "value"]
         record = await self.sf.sobject.get(meta.api_name, record_id, fields=fields)
         return self._hydrate_many(model, [record], None)[0]
+
+    async def search(
+        self,
+        term: str,
+        *models: type[SObject],
+        fields: str = "ALL",
+        limit: int | None = None,
+    ) -> SearchResult:
+        """Search records by text (SOSL): ``term`` is searched for as words, literally (its
+        reserved characters are escaped; it must have 2 characters or more), in ``fields``
+        (``"ALL"``, ``"NAME"``, ``"EMAIL"`` or ``"PHONE"``) of each model's sObject. The
+        records come back typed, per model, in the identity map like any read:
+
+        >>> async def demo(session: Session) -> None:
+        ...     from sobjects.models import Account, Contact
+        ...     found = await session.search("Acme", Account, Contact)
+        ...     accounts: list[Account] = found[Account]
+        """
+        if not models:
+            raise ConfigurationError("search(term, Model, ...) needs the models to return")
+        group = fields.upper()
+        if group not in ("ALL", "NAME", "EMAIL", "PHONE"):
+            raise ConfigurationError(f"fields must be ALL, NAME, EMAIL or PHONE, not {fields!r}")
+        if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 2000):
+            raise ConfigurationError("limit must be an int from 1 to 2000 (Salesforce's cap)")
+        if not isinstance(term, str) or len(term.strip()) < 2:
+            raise ConfigurationError("a search term has at least 2 characters")
+        returning = []
+        by_name: dict[str, type[SObject]] = {}
+        for model in models:
+            meta = sobject_meta(model)
+            names = [fm.api_name for fm in meta.fields.values() if fm.kind == "value"]
+            returning.append(f"{meta.api_name}({', '.join(names)})")
+            by_name[meta.api_name.lower()] = model
+        sosl = (
+            f"FIND {{{escape_sosl(term.strip())}}} IN {group} FIELDS "
+            f"RETURNING {', '.join(returning)}"
+        )
+        if limit is not None:
+            sosl += f" LIMIT {limit}"
+        records = await self.sf.search(sosl)
+        grouped: dict[type[SObject], list[dict[str, Any]]] = {model: [] for model in models}
+        for record in records:
+            kind = str((record.get("attributes") or {}).get("type", "")).lower()
+            if kind in by_name:
+                grouped[by_name[kind]].append(record)
+        return SearchResult(
+            {model: self._hydrate_many(model, rows, None) for model, rows in grouped.items()}
+        )
 
     def _resolve_query(self, query: Any, soql: str | None) -> tuple[type[Any], str, Shape | None]:
         """(model, SOQL, shape of its records: ``None`` for raw SOQL, whose shape is unknown)."""
