@@ -161,3 +161,30 @@ async def test_the_token_endpoint_refuses_what_salesforce_refuses() -> None:
         org, grant_type="client_credentials", client_id="app-id", client_secret="app-secret"
     )
     assert app.status_code == 200
+
+
+def test_a_large_child_subquery_comes_back_a_page_at_a_time() -> None:
+    """REST API Developer Guide, "Execute a SOQL Query": when a result is cut, ``done`` is false
+    and ``nextRecordsUrl`` (``/services/data/vXX.X/query/{locator}-{n}``) fetches the rest;
+    relationship (child) subquery results are cut the same way inside their parent record."""
+    org = LocalOrg()
+    account = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
+    for i in range(450):
+        org.store.insert(
+            org.schema.require("Contact"), {"LastName": f"C{i:03d}", "AccountId": account}
+        )
+    soql = "SELECT Name, (SELECT LastName FROM Contacts ORDER BY LastName) FROM Account"
+    (record,) = call(org, "GET", "query", q=soql).body["records"]
+    child = record["Contacts"]
+    assert (child["totalSize"], child["done"], len(child["records"])) == (450, False, 200)
+    names = [r["LastName"] for r in child["records"]]
+    url = child["nextRecordsUrl"]
+    while url:
+        assert url.startswith(f"/services/data/v{V}/query/01g")
+        page = call(org, "GET", url.split(f"/services/data/v{V}/", 1)[1]).body
+        names += [r["LastName"] for r in page["records"]]
+        url = page.get("nextRecordsUrl")
+        assert page["done"] is (url is None)
+    assert names == [f"C{i:03d}" for i in range(450)]
+    small = call(org, "GET", "query", q=soql.replace("LastName)", "LastName LIMIT 5)"))
+    assert small.body["records"][0]["Contacts"]["done"] is True  # short lists stay whole

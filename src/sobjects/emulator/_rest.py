@@ -69,6 +69,11 @@ class Reply:
         return cls(exc.status, exc.errors)
 
 
+# Child subquery results longer than this come back a page at a time (the local org's choice:
+# Salesforce pages large child lists but does not document where it cuts them).
+CHILD_BATCH = 200
+
+
 @dataclass
 class _Cursor:
     records: list[dict[str, Any]]
@@ -432,7 +437,7 @@ class RestApi:
         page: dict[str, Any] = {
             "totalSize": cursor.total_size,
             "done": end >= len(cursor.records),
-            "records": cursor.records[offset:end],
+            "records": [self._child_pages(r, cursor.version) for r in cursor.records[offset:end]],
         }
         if locator is None and not page["done"]:
             locator = "01g" + "".join(
@@ -449,6 +454,24 @@ class RestApi:
         if not page["done"]:
             page["nextRecordsUrl"] = f"/services/data/v{cursor.version}/query/{locator}-{end}"
         return page
+
+    def _child_pages(self, record: dict[str, Any], version: str) -> dict[str, Any]:
+        """A record whose child subquery holds more than ``CHILD_BATCH`` records, with that
+        list cut to its first page (``done: false``, ``nextRecordsUrl``), as Salesforce pages
+        large child results; the rest is fetched like any query's next page."""
+        out = record
+        for key, value in record.items():
+            if (
+                isinstance(value, dict)
+                and isinstance(value.get("records"), list)
+                and "totalSize" in value
+                and len(value["records"]) > CHILD_BATCH
+            ):
+                if out is record:
+                    out = dict(record)  # the cursor keeps the whole list for later pages
+                child = _Cursor(value["records"], value["totalSize"], CHILD_BATCH, version)
+                out[key] = self._page(child, None, 0)
+        return out
 
     def _expire_cursors(self) -> None:
         oldest = self.clock() - CURSOR_TTL
