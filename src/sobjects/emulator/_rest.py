@@ -21,6 +21,7 @@ from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
 from sobjects.emulator._graph import composite_graph
+from sobjects.emulator._replication import get_deleted, get_updated
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
 from sobjects.emulator._subrequests import (
@@ -191,6 +192,12 @@ class RestApi:
             )
         if len(rest) == 2 and rest[1] == "describe":
             return self._only(method, "GET", lambda: Reply(200, self._describe(sobject, version)))
+        if len(rest) == 2 and rest[1] in ("updated", "deleted"):
+            # Resources of every sObject, never an external id field's name.
+            replicate = get_updated if rest[1] == "updated" else get_deleted
+            return self._only(
+                method, "GET", lambda: Reply(200, replicate(self.store, sobject, query))
+            )
         if len(rest) == 2:
             record_id = rest[1]
             if not is_salesforce_id(record_id):
