@@ -37,11 +37,11 @@ def get_updated(store: Any, sobject: SObjectDef, query: Mapping[str, str]) -> di
 def get_deleted(store: Any, sobject: SObjectDef, query: Mapping[str, str]) -> dict[str, Any]:
     now = store.clock()
     start, end = _window(query, now, DELETED_DAYS)
-    deleted = [
-        {"id": str(r["Id"]), "deletedDate": format_datetime(stamp)}
-        for r in store.records(sobject.name, include_deleted=True)
-        if r.get("IsDeleted") and _in_window(stamp := _stamp(r), start, end)
-    ]
+    deleted: list[dict[str, str]] = []
+    for record in store.records(sobject.name, include_deleted=True):
+        stamp = _stamp(record)
+        if record.get("IsDeleted") and stamp is not None and start <= stamp < end:
+            deleted.append({"id": str(record["Id"]), "deletedDate": format_datetime(stamp)})
     _check_count(len(deleted))
     earliest = _minute(now - timedelta(days=DELETED_DAYS))
     return {
