@@ -33,6 +33,7 @@ from sobjects.emulator._admin import admin_endpoint
 from sobjects.emulator._body import BadJson, BodyTooLarge, parse_json, read_body
 from sobjects.emulator._errors import error_item, unknown_exception
 from sobjects.emulator._faults import Faults, injected_error
+from sobjects.emulator._limits import limits
 from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
@@ -265,15 +266,7 @@ class LocalOrg:
     # -- limits ------------------------------------------------------------------------------
 
     def limits_body(self) -> dict[str, Any]:
-        remaining = max(0, self.daily_api_limit - self.api_usage)
-        return {
-            "DailyApiRequests": {"Max": self.daily_api_limit, "Remaining": remaining},
-            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-            "DataStorageMB": {"Max": 5, "Remaining": 5},
-            "FileStorageMB": {"Max": 20, "Remaining": 20},
-        }
+        return limits(self.store, daily_api_limit=self.daily_api_limit, api_usage=self.api_usage)
 
     # -- HTTP ------------------------------------------------------------------------------
 

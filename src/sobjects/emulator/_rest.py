@@ -21,6 +21,7 @@ from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
 from sobjects.emulator._graph import composite_graph
+from sobjects.emulator._limits import record_count
 from sobjects.emulator._replication import get_deleted, get_updated
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
@@ -140,6 +141,8 @@ class RestApi:
             )
         if head == "limits" and not rest:
             return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
+        if head == "limits" and rest == ["recordCount"]:
+            return self._only(method, "GET", lambda: Reply(200, record_count(self.store, query)))
         if head == "composite":
             return self._composite_resources(method, version, rest, query, body, headers)
         raise ApiError.not_found()
