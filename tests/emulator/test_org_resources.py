@@ -113,3 +113,84 @@ async def test_record_count_of_chosen_sobjects(http: httpx.AsyncClient) -> None:
     every = (await http.get(f"{V}/limits/recordCount")).json()["sObjects"]
     assert {"count": 1, "name": "User"} in every
     assert {"count": 0, "name": "Opportunity"} in every
+
+
+# -- identity ------------------------------------------------------------------------------
+
+
+async def token_response(http: httpx.AsyncClient) -> dict[str, str]:
+    response = await http.post(
+        "/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_identity_url_of_the_token_response_describes_its_user(
+    org: LocalOrg, http: httpx.AsyncClient
+) -> None:
+    """Salesforce Help, "Identity URLs": the token response's ``id`` answers the user's
+    identity (id, user_id, organization_id, username, display_name, email, urls with
+    ``{version}`` left in, ...) to a request carrying a valid access token."""
+    token = await token_response(http)
+    response = await http.get(
+        token["id"], headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == token["id"]
+    assert body["user_id"] == org.store.admin_user_id
+    assert body["organization_id"] == org.org_id
+    assert body["username"] == "admin@local.org"
+    assert body["display_name"] == "Local Admin"
+    assert body["urls"]["rest"] == "http://127.0.0.1/services/data/v{version}/"
+    assert body["urls"]["sobjects"].endswith("/services/data/v{version}/sobjects/")
+    assert {"email", "first_name", "last_name", "active", "user_type", "locale"} <= body.keys()
+
+
+async def test_userinfo_answers_openid_connect_claims(
+    org: LocalOrg, http: httpx.AsyncClient
+) -> None:
+    """Salesforce Help, "Query for User Information" (the OpenID Connect UserInfo endpoint,
+    /services/oauth2/userinfo): sub, user_id, organization_id, preferred_username, name,
+    email, urls... for the access token's user."""
+    response = await http.get("/services/oauth2/userinfo")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user_id"] == org.store.admin_user_id
+    assert body["organization_id"] == org.org_id
+    assert body["preferred_username"] == "admin@local.org"
+    assert body["email"] == "admin@local.org"
+    assert body["name"] == "Local Admin"
+    assert body["sub"] == f"http://127.0.0.1/id/{org.org_id}/{org.store.admin_user_id}"
+    assert body["urls"]["query"] == "http://127.0.0.1/services/data/v{version}/query/"
+
+
+@pytest.mark.parametrize("where", ["userinfo", "identity"])
+async def test_identity_needs_a_valid_token(org: LocalOrg, where: str) -> None:
+    """A request without a valid access token is refused: Salesforce answers 403
+    "Bad_OAuth_Token" (or "Missing_OAuth_Token"), not the REST API's 401."""
+    url = (
+        "/services/oauth2/userinfo"
+        if where == "userinfo"
+        else f"/id/{org.org_id}/{org.store.admin_user_id}"
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=org.app), base_url="http://127.0.0.1"
+    ) as anonymous:
+        missing = await anonymous.get(url)
+        bad = await anonymous.get(url, headers={"Authorization": "Bearer nope"})
+        query = await anonymous.get(url, params={"oauth_token": org.access_token})
+    assert (missing.status_code, missing.text) == (403, "Missing_OAuth_Token")
+    assert (bad.status_code, bad.text) == (403, "Bad_OAuth_Token")
+    assert query.status_code == 200
+
+
+async def test_identity_url_of_another_user_is_refused(
+    org: LocalOrg, http: httpx.AsyncClient
+) -> None:
+    """ "Identity URLs": a token gives the identity of its own user only."""
+    other = "005" + "0" * 14 + "Z"
+    response = await http.get(f"/id/{org.org_id}/{other}")
+    assert response.status_code == 403
