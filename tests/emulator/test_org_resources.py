@@ -194,3 +194,42 @@ async def test_identity_url_of_another_user_is_refused(
     other = "005" + "0" * 14 + "Z"
     response = await http.get(f"/id/{org.org_id}/{other}")
     assert response.status_code == 403
+
+
+# -- recent --------------------------------------------------------------------------------
+
+
+async def test_recent_lists_the_latest_records_first(
+    org: LocalOrg, http: httpx.AsyncClient
+) -> None:
+    """REST API guide, "Recently Viewed Items": GET recent?limit=n answers a list of
+    {"attributes": {"type", "url"}, "Id", "Name"}; the local org counts a write as a view."""
+    first = await create(http, "Account", {"Name": "First"})
+    second = await create(http, "Contact", {"LastName": "Second"})
+    third = await create(http, "Account", {"Name": "Third"})
+    response = await http.get(f"{V}/recent", params={"limit": "2"})
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "attributes": {"type": "Account", "url": f"{V}/sobjects/Account/{third}"},
+            "Id": third,
+            "Name": "Third",
+        },
+        {
+            "attributes": {"type": "Contact", "url": f"{V}/sobjects/Contact/{second}"},
+            "Id": second,
+            "Name": "Second",
+        },
+    ]
+    every = [item["Id"] for item in (await http.get(f"{V}/recent")).json()]
+    assert every[:3] == [third, second, first]
+    basic = (await http.get(f"{V}/sobjects/Account")).json()
+    assert [item["Id"] for item in basic["recentItems"]] == [third, first]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "ten"])
+async def test_recent_limit_must_be_a_positive_integer(http: httpx.AsyncClient, limit: str) -> None:
+    """ "Recently Viewed Items": limit is the maximum number of items (a number, up to 200)."""
+    response = await http.get(f"{V}/recent", params={"limit": limit})
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "INVALID_PARAMETER_VALUE"

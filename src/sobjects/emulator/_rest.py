@@ -22,6 +22,7 @@ from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
 from sobjects.emulator._graph import composite_graph
 from sobjects.emulator._limits import record_count
+from sobjects.emulator._recent import MAX_RECENT, recent_items, recent_limit
 from sobjects.emulator._replication import get_deleted, get_updated
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
@@ -143,6 +144,14 @@ class RestApi:
             return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
         if head == "limits" and rest == ["recordCount"]:
             return self._only(method, "GET", lambda: Reply(200, record_count(self.store, query)))
+        if head == "recent" and not rest:
+            return self._only(
+                method,
+                "GET",
+                lambda: Reply(
+                    200, recent_items(self.store, self.schema, version, recent_limit(query))
+                ),
+            )
         if head == "composite":
             return self._composite_resources(method, version, rest, query, body, headers)
         raise ApiError.not_found()
@@ -190,7 +199,12 @@ class RestApi:
                 "GET",
                 lambda: Reply(
                     200,
-                    {"objectDescribe": self._describe_entry(sobject, version), "recentItems": []},
+                    {
+                        "objectDescribe": self._describe_entry(sobject, version),
+                        "recentItems": recent_items(
+                            self.store, self.schema, version, MAX_RECENT, sobject
+                        ),
+                    },
                 ),
             )
         if len(rest) == 2 and rest[1] == "describe":
