@@ -233,3 +233,52 @@ async def test_recent_limit_must_be_a_positive_integer(http: httpx.AsyncClient, 
     response = await http.get(f"{V}/recent", params={"limit": limit})
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_PARAMETER_VALUE"
+
+
+# -- query columns ---------------------------------------------------------------------------
+
+
+async def test_query_columns_describe_the_select_list(http: httpx.AsyncClient) -> None:
+    """``query?q=...&columns=true`` is not in the REST API guide: the Salesforce CLI's
+    ``sf data query`` asks for it (salesforcecli/plugin-data, ``retrieveColumns``) and reads
+    ``columnMetadata`` (columnName, displayName, aggregate, joinColumns)."""
+    await create(http, "Account", {"Name": "A"})
+    soql = "SELECT Id, Name, Owner.Name, (SELECT LastName FROM Contacts) FROM Account"
+    response = await http.get(f"{V}/query", params={"q": soql, "columns": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["entityName"] == "Account"
+    assert body["idSelected"] is True and body["groupBy"] is False
+    assert body["keyPrefix"] == "001"
+    columns = body["columnMetadata"]
+    assert [c["columnName"] for c in columns] == ["Id", "Name", "Owner", "Contacts"]
+    assert columns[1]["textType"] is True and columns[1]["aggregate"] is False
+    assert [j["columnName"] for j in columns[2]["joinColumns"]] == ["Name"]
+    assert columns[3]["aggregate"] is True
+    assert [j["columnName"] for j in columns[3]["joinColumns"]] == ["LastName"]
+    assert "records" not in body
+
+
+async def test_query_columns_of_aggregates(http: httpx.AsyncClient) -> None:
+    """plugin-data's ``retrieveColumns``: an aggregate column is named by its alias, or
+    exprN, and displayed as its function call."""
+    soql = "SELECT COUNT(Id), MAX(Name) top FROM Account GROUP BY Industry"
+    response = await http.get(f"{V}/query", params={"q": soql, "columns": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["groupBy"] is True
+    assert [
+        (c["columnName"], c["displayName"], c["aggregate"]) for c in body["columnMetadata"]
+    ] == [
+        ("expr0", "COUNT(Id)", True),
+        ("top", "MAX(Name)", True),
+    ]
+
+
+async def test_query_columns_of_a_bad_query_is_the_query_error(http: httpx.AsyncClient) -> None:
+    """The same 400 as the query without ``columns``."""
+    response = await http.get(
+        f"{V}/query", params={"q": "SELECT Nope FROM Account", "columns": "true"}
+    )
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "INVALID_FIELD"

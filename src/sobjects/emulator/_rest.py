@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from sobjects._ids import is_salesforce_id, to_18
+from sobjects.emulator._columns import column_metadata
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
 from sobjects.emulator._graph import composite_graph
@@ -414,6 +415,10 @@ class RestApi:
             include_deleted=include_deleted,
             now=self.store.clock(),
         )
+        if query.get("columns", "").lower() == "true":
+            from sobjects.emulator.soql import parse
+
+            return Reply(200, column_metadata(parse(soql), self.schema))
         batch_size = _batch_size(headers)
         cursor = _Cursor(output.records, output.total_size, batch_size, version)
         return Reply(200, self._page(cursor, None, 0))
