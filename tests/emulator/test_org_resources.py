@@ -79,7 +79,8 @@ async def test_limits_list_every_org_limit(http: httpx.AsyncClient) -> None:
 async def test_limits_count_api_requests_and_data_storage(
     org: LocalOrg, http: httpx.AsyncClient
 ) -> None:
-    """ "Limits": Remaining is the allocation left after usage; records use data storage."""
+    """REST API guide, "Limits": Remaining is the allocation left after usage; records
+    use data storage."""
     first = (await http.get(f"{V}/limits")).json()
     assert first["DailyApiRequests"]["Remaining"] == org.daily_api_limit - 1
     assert first["DataStorageMB"]["Remaining"] == 4  # the admin user's 2 KB round up to 1 MB
@@ -190,7 +191,7 @@ async def test_identity_needs_a_valid_token(org: LocalOrg, where: str) -> None:
 async def test_identity_url_of_another_user_is_refused(
     org: LocalOrg, http: httpx.AsyncClient
 ) -> None:
-    """ "Identity URLs": a token gives the identity of its own user only."""
+    """Salesforce Help, "Identity URLs": a token gives the identity of its own user only."""
     other = "005" + "0" * 14 + "Z"
     response = await http.get(f"/id/{org.org_id}/{other}")
     assert response.status_code == 403
@@ -229,7 +230,8 @@ async def test_recent_lists_the_latest_records_first(
 
 @pytest.mark.parametrize("limit", ["0", "-1", "ten"])
 async def test_recent_limit_must_be_a_positive_integer(http: httpx.AsyncClient, limit: str) -> None:
-    """ "Recently Viewed Items": limit is the maximum number of items (a number, up to 200)."""
+    """REST API guide, "Recently Viewed Items": limit is the maximum number of items (a
+    number, up to 200)."""
     response = await http.get(f"{V}/recent", params={"limit": limit})
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_PARAMETER_VALUE"

@@ -60,8 +60,8 @@ async def create(http: httpx.AsyncClient, name: str) -> str:
 async def test_updated_lists_ids_changed_in_the_window(
     http: httpx.AsyncClient, clock: Clock
 ) -> None:
-    """ "sObject Get Updated": {"ids": [...], "latestDateCovered": "..."}; the call uses
-    SystemModstamp to date a change, and seconds of start and end are ignored."""
+    """REST API guide, "sObject Get Updated": {"ids": [...], "latestDateCovered": "..."};
+    the call uses SystemModstamp to date a change, and seconds of start and end are ignored."""
     before = await create(http, "Before")
     clock.now = T0 + timedelta(minutes=10)
     inside = await create(http, "Inside")
@@ -86,20 +86,21 @@ async def test_updated_lists_ids_changed_in_the_window(
 async def test_latest_date_covered_is_never_in_the_future(
     http: httpx.AsyncClient, clock: Clock
 ) -> None:
-    """ "sObject Get Updated": latestDateCovered is the last date the request covered."""
+    """REST API guide, "sObject Get Updated": latestDateCovered is the last date the request
+    covered."""
     account = await create(http, "Now")
     end = T0 + timedelta(days=1)
     response = await http.get(f"{V}/sobjects/Account/updated?{window(T0, end)}")
     assert response.json() == {
         "ids": [account],
-        "latestDateCovered": "2026-03-01T12:00:30.000+0000",
+        "latestDateCovered": "2026-03-01T12:00:00.000+0000",
     }
 
 
 async def test_deleted_lists_recycle_bin_records_with_their_date(
     http: httpx.AsyncClient, clock: Clock
 ) -> None:
-    """ "sObject Get Deleted": {"deletedRecords": [{"id", "deletedDate"}],
+    """REST API guide, "sObject Get Deleted": {"deletedRecords": [{"id", "deletedDate"}],
     "earliestDateAvailable", "latestDateCovered"}."""
     kept = await create(http, "Kept")
     gone = await create(http, "Gone")
@@ -133,8 +134,9 @@ async def test_deleted_lists_recycle_bin_records_with_their_date(
 async def test_bad_windows_are_refused(
     http: httpx.AsyncClient, resource: str, query: str, code: str
 ) -> None:
-    """ "sObject Get Updated"/"Get Deleted": start and end are required ISO 8601 dates, start
-    precedes end (seconds ignored), at most 30 (updated) or 15 (deleted) days back."""
+    """REST API guide, "sObject Get Updated"/"Get Deleted": start and end are required ISO
+    8601 dates, start precedes end (seconds ignored), at most 30 (updated)
+    or 15 (deleted) days back."""
     response = await http.get(f"{V}/sobjects/Account/{resource}?{query}")
     assert response.status_code == 400
     assert [e["errorCode"] for e in response.json()] == [code]
@@ -143,7 +145,8 @@ async def test_bad_windows_are_refused(
 async def test_the_window_goes_back_30_days_for_updated_and_15_for_deleted(
     http: httpx.AsyncClient,
 ) -> None:
-    """ "sObject Get Updated": no more than 30 days back; "sObject Get Deleted": 15 days."""
+    """REST API guide, "sObject Get Updated": no more than 30 days back; "sObject Get
+    Deleted": 15 days."""
     start = T0 - timedelta(days=20)
     updated = await http.get(f"{V}/sobjects/Account/updated?{window(start, T0)}")
     deleted = await http.get(f"{V}/sobjects/Account/deleted?{window(start, T0)}")

@@ -5,7 +5,9 @@ Salesforce's rules, from "sObject Get Updated" / "sObject Get Deleted" (REST API
 getUpdated()/getDeleted() (SOAP API guide): both dates are required and ISO 8601, seconds are
 ignored (truncated to the minute), ``start`` must precede ``end`` (else
 INVALID_REPLICATION_DATE), results go back at most 30 days (updated) or 15 days (deleted), and
-more than 600,000 ids is EXCEEDED_ID_LIMIT. Changes are dated by SystemModstamp (falling back
+more than 600,000 ids is EXCEEDED_ID_LIMIT. ``latestDateCovered`` is a whole minute, never
+after now: a change of the current minute is listed and may be listed again by the next call
+starting there, as the docs advise. Changes are dated by SystemModstamp (falling back
 to LastModifiedDate); a deleted record's date is the SystemModstamp its deletion set.
 """
 
@@ -31,7 +33,7 @@ def get_updated(store: Any, sobject: SObjectDef, query: Mapping[str, str]) -> di
     start, end = _window(query, now, UPDATED_DAYS)
     ids = [str(r["Id"]) for r in store.records(sobject.name) if _in_window(_stamp(r), start, end)]
     _check_count(len(ids))
-    return {"ids": ids, "latestDateCovered": format_datetime(min(end, now))}
+    return {"ids": ids, "latestDateCovered": format_datetime(min(end, _minute(now)))}
 
 
 def get_deleted(store: Any, sobject: SObjectDef, query: Mapping[str, str]) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def get_deleted(store: Any, sobject: SObjectDef, query: Mapping[str, str]) -> di
     return {
         "deletedRecords": deleted,
         "earliestDateAvailable": format_datetime(earliest),
-        "latestDateCovered": format_datetime(min(end, now)),
+        "latestDateCovered": format_datetime(min(end, _minute(now))),
     }
 
 
