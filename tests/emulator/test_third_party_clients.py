@@ -18,6 +18,7 @@ library insists on ``https://`` or on a ``*.my.salesforce.com`` host).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -207,6 +208,22 @@ def test_simple_salesforce_query_all_sees_deleted(sf: SimpleSalesforce) -> None:
     assert sf.query_all(soql)["totalSize"] == 0
     deleted = sf.query_all(soql, include_deleted=True)["records"]
     assert [(r["Id"], r["IsDeleted"]) for r in deleted] == [(contact_id, True)]
+
+
+def test_simple_salesforce_updated_and_deleted(sf: SimpleSalesforce) -> None:
+    """simple-salesforce's ``updated()``/``deleted()`` call sObject Get Updated / Get Deleted
+    (their answers as the REST API guide shows them)."""
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    kept = sf.Account.create({"Name": "Kept"})["id"]
+    gone = sf.Account.create({"Name": "Gone"})["id"]
+    sf.Account.delete(gone)
+    end = datetime.now(UTC) + timedelta(minutes=5)
+    updated = sf.Account.updated(start, end)
+    assert updated["ids"] == [kept]
+    assert "latestDateCovered" in updated
+    deleted = sf.Account.deleted(start, end)
+    assert [r["id"] for r in deleted["deletedRecords"]] == [gone]
+    assert {"earliestDateAvailable", "latestDateCovered"} <= deleted.keys()
 
 
 def test_simple_salesforce_composite_batch(org: LocalOrg, sf: SimpleSalesforce) -> None:

@@ -33,6 +33,8 @@ from sobjects.emulator._admin import admin_endpoint
 from sobjects.emulator._body import BadJson, BodyTooLarge, parse_json, read_body
 from sobjects.emulator._errors import error_item, unknown_exception
 from sobjects.emulator._faults import Faults, injected_error
+from sobjects.emulator._identity import identity, userinfo
+from sobjects.emulator._limits import limits
 from sobjects.emulator._rest import API_VERSIONS, MAX_BATCH, Reply, RestApi
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
@@ -305,15 +307,7 @@ class LocalOrg:
     # -- limits ------------------------------------------------------------------------------
 
     def limits_body(self) -> dict[str, Any]:
-        remaining = max(0, self.daily_api_limit - self.api_usage)
-        return {
-            "DailyApiRequests": {"Max": self.daily_api_limit, "Remaining": remaining},
-            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-            "DataStorageMB": {"Max": 5, "Remaining": 5},
-            "FileStorageMB": {"Max": 20, "Remaining": 20},
-        }
+        return limits(self.store, daily_api_limit=self.daily_api_limit, api_usage=self.api_usage)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -332,6 +326,8 @@ class LocalOrg:
             except BodyTooLarge as exc:
                 return _json(413, {"error": "invalid_request", "error_description": exc.message})
             return self._token(request, form)
+        if path.rstrip("/") == "/services/oauth2/userinfo" or _IDENTITY_RE.match(path):
+            return self._who(request, path)
         response = await self._api(request, path)
         # Only a request that was carried out loses its answer: one refused on the way in
         # (throttled, failed, unauthorised) leaves drop_answer_next for the next one.
@@ -421,6 +417,29 @@ class LocalOrg:
                 self.api_usage -= cost - 1  # a batch refused as a whole ran nothing
         return _reply(reply, self._usage_headers())
 
+    def _who(self, request: Request, path: str) -> Response:
+        """The identity URL or UserInfo: the token's user (not metered, as Salesforce's)."""
+        if request.method not in ("GET", "POST"):
+            return _json(405, {"error": "method_not_allowed"})
+        header = request.headers.get("authorization")
+        token = request.query_params.get("oauth_token")  # the identity URL also takes this
+        if header is None and token is None:
+            return Response("Missing_OAuth_Token", 403, media_type="text/plain")
+        with self._lock:
+            authorised = self._authorised(header or f"Bearer {token}")
+            user = self.store.get(self.store.admin_user_id or "")
+        match = _IDENTITY_RE.match(path)
+        if match is not None and (match.group(1), match.group(2)) != (
+            self.org_id,
+            self.store.admin_user_id,
+        ):
+            authorised = False  # a token answers for its own user only
+        if not authorised or user is None:
+            return Response("Bad_OAuth_Token", 403, media_type="text/plain")
+        instance = f"{request.url.scheme}://{request.url.netloc}"
+        shape = identity if match is not None else userinfo
+        return _json(200, shape(user, instance, self.org_id))
+
     def _usage_headers(self) -> dict[str, str]:
         return {"Sforce-Limit-Info": f"api-usage={self.api_usage}/{self.daily_api_limit}"}
 
@@ -470,6 +489,7 @@ class LocalOrg:
         return _json(200, body)
 
 
+_IDENTITY_RE = re.compile(r"^/id/(00D[0-9A-Za-z]{15})/(005[0-9A-Za-z]{15})/?$")
 _PARSE_IN_THREAD = 1 << 20  # bytes of JSON parsed off the event loop
 
 

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from sobjects._ids import is_salesforce_id, to_18
+from sobjects.emulator._columns import column_metadata
 from sobjects.emulator._errors import ApiError, error_item
 from sobjects.emulator._faults import injected_error
 from sobjects.emulator._graph import composite_graph
+from sobjects.emulator._limits import record_count
+from sobjects.emulator._recent import MAX_RECENT, recent_items, recent_limit
+from sobjects.emulator._replication import get_deleted, get_updated
 from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator._store import MultipleMatches, compound_value
 from sobjects.emulator._subrequests import (
@@ -146,6 +150,16 @@ class RestApi:
             return self._only(method, "GET", lambda: self._search(version, query))
         if head == "limits" and not rest:
             return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
+        if head == "limits" and rest == ["recordCount"]:
+            return self._only(method, "GET", lambda: Reply(200, record_count(self.store, query)))
+        if head == "recent" and not rest:
+            return self._only(
+                method,
+                "GET",
+                lambda: Reply(
+                    200, recent_items(self.store, self.schema, version, recent_limit(query))
+                ),
+            )
         if head == "composite":
             return self._composite_resources(method, version, rest, query, body, headers)
         raise ApiError.not_found()
@@ -193,11 +207,22 @@ class RestApi:
                 "GET",
                 lambda: Reply(
                     200,
-                    {"objectDescribe": self._describe_entry(sobject, version), "recentItems": []},
+                    {
+                        "objectDescribe": self._describe_entry(sobject, version),
+                        "recentItems": recent_items(
+                            self.store, self.schema, version, MAX_RECENT, sobject
+                        ),
+                    },
                 ),
             )
         if len(rest) == 2 and rest[1] == "describe":
             return self._only(method, "GET", lambda: Reply(200, self._describe(sobject, version)))
+        if len(rest) == 2 and rest[1] in ("updated", "deleted"):
+            # Resources of every sObject, never an external id field's name.
+            replicate = get_updated if rest[1] == "updated" else get_deleted
+            return self._only(
+                method, "GET", lambda: Reply(200, replicate(self.store, sobject, query))
+            )
         if len(rest) == 2:
             record_id = rest[1]
             if not is_salesforce_id(record_id):
@@ -419,6 +444,10 @@ class RestApi:
             include_deleted=include_deleted,
             now=self.store.clock(),
         )
+        if query.get("columns", "").lower() == "true":
+            from sobjects.emulator.soql import parse
+
+            return Reply(200, column_metadata(parse(soql), self.schema))
         batch_size = _batch_size(headers)
         cursor = _Cursor(output.records, output.total_size, batch_size, version)
         return Reply(200, self._page(cursor, None, 0))

@@ -214,6 +214,10 @@ class Store:
         with self.lock:
             return self._records.get(to_18(record_id))
 
+    def creation_order(self, record_id: str) -> int:
+        """When the record was stored, as a rank: orders records written within one second."""
+        return self._seq.get(record_id, -1)
+
     def sobject_of(self, record_id: str) -> str | None:
         record = self.get(record_id)
         return None if record is None else str(record["attributes"]["type"])
