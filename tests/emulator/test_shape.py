@@ -156,6 +156,7 @@ def test_seed_json_list_dict_and_csv_with_refs(tmp_path: Path) -> None:
         ),
         ("x.json", '{"Nope__c": [{}]}', "no sObject named 'Nope__c'"),
         ("x.json", "[1,", "not valid JSON"),
+        ("Contact.csv", "LastName\nA,B\n", "row 2: more cells than the header"),
     ],
 )
 def test_seed_errors_name_file_and_row(

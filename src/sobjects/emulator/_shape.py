@@ -17,6 +17,7 @@ import datetime as dt
 import decimal
 import importlib
 import inspect
+import io
 import json
 import re
 import types
@@ -315,12 +316,15 @@ def _seed_rows(path: Path) -> list[tuple[str, str, dict[str, Any]]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ShapeError(f"{path}: cannot be read ({exc})") from None
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text))  # quoted cells may span lines
+        rows: list[tuple[str, str, dict[str, Any]]] = []
         # Row numbers as a spreadsheet shows them: the header is row 1. Empty cells are null.
-        return [
-            (f"{path}: row {n}", path.stem, {k: (v if v != "" else None) for k, v in row.items()})
-            for n, row in enumerate(reader, start=2)
-        ]
+        for row in reader:
+            where = f"{path}: row {reader.line_num}"
+            if None in row:  # DictReader keeps cells beyond the header under None
+                raise ShapeError(f"{where}: more cells than the header has columns")
+            rows.append((where, path.stem, {k: (v if v != "" else None) for k, v in row.items()}))
+        return rows
     try:
         data = json.loads(text)
     except ValueError as exc:
