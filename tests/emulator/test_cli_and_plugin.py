@@ -259,3 +259,54 @@ def test_served_org_is_shaped_seeded_and_logged(tmp_path: Path) -> None:
         assert process.stdout is not None and process.stderr is not None
         process.stdout.close()
         process.stderr.close()
+
+
+def start_emulator(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """A served org and what it printed up to "Press Ctrl+C to stop." (repeated keys joined)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sobjects.cli", "emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen: dict[str, str] = {}
+    while "Press Ctrl+C to stop." not in seen:
+        line = process.stdout.readline()
+        assert line, f"the emulator exited with {process.poll()}"
+        key, _, value = line.strip().partition(": ")
+        seen[key] = f"{seen[key]}\n{value}" if key in seen else value
+    return process, seen
+
+
+def test_seeds_go_into_a_new_journal_once_and_stdout_logs(tmp_path: Path) -> None:
+    journal = str(tmp_path / "org.jsonl")
+    (tmp_path / "Account.csv").write_text("Name\nAcme\n")
+    args = ("--data", journal, "--seed", str(tmp_path / "Account.csv"), "--log-requests")
+    for expected in ("Account.csv: 1 record(s)", "skipped (the journal already holds data)"):
+        process, seen = start_emulator(*args)
+        watchdog = threading.Timer(20, process.kill)
+        watchdog.start()
+        try:
+            assert expected in seen["seed"]
+            with httpx.Client(
+                base_url=seen["base_url"],
+                headers={"Authorization": f"Bearer {seen['access_token']}"},
+                trust_env=False,
+                timeout=10,
+            ) as http:
+                rows = http.get(f"{V}/query", params={"q": "SELECT Name FROM Account"}).json()
+            assert [r["Name"] for r in rows["records"]] == ["Acme"]
+            assert process.stdout is not None
+            logged = json.loads(process.stdout.readline())  # --log-requests alone: stdout
+            assert (logged["method"], logged["path"], logged["status"]) == (
+                "GET",
+                f"{V}/query",
+                200,
+            )
+        finally:
+            watchdog.cancel()
+            process.kill()  # the journal is fsynced before the seeds are acknowledged
+            process.wait(timeout=10)
+            assert process.stdout is not None
+            process.stdout.close()

@@ -36,16 +36,11 @@ class RequestLog:
         started = time.perf_counter()
         usage = self.org.api_usage
         status = 500  # what the client sees if the app raises before answering
+        logged = False
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
+        def log() -> None:
+            nonlocal logged
+            logged = True
             line = {
                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                 "method": scope["method"],
@@ -56,3 +51,19 @@ class RequestLog:
             }
             self.out.write(json.dumps(line, separators=(",", ":")) + "\n")
             self.out.flush()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Written before the answer's last byte: a client that has its answer finds
+                # the line in the log.
+                log()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if not logged:  # the app raised or dropped the connection mid-answer
+                log()
