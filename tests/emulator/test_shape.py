@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import types
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -114,6 +115,25 @@ def test_load_schema_errors(tmp_path: Path, content: str | None, message: str) -
 def test_load_schema_unknown_module() -> None:
     with pytest.raises(ShapeError, match="no importable module"):
         load_schema(LocalOrg(), "no_such_pkg_xyz.models")
+
+
+def test_load_schema_module_from_the_current_directory_or_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "shape_cwd_models.py").write_text(
+        "from sobjects import SObject\nfrom sobjects.fields import Field\n\n\n"
+        "class Part(SObject, api_name='Part__c'):\n"
+        "    code: Field[str | None] = Field(None, api_name='Code__c', external_id=True)\n"
+    )
+    (tmp_path / "shape_broken_models.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    org = LocalOrg()
+    load_schema(org, "shape_cwd_models")
+    assert org.schema.require("Part__c").require_field("Code__c").external_id
+    assert str(tmp_path) not in sys.path  # put back as it was
+    with pytest.raises(ShapeError, match="importing it failed: RuntimeError: boom"):
+        load_schema(org, "shape_broken_models")
 
 
 # -- seeds -----------------------------------------------------------------------------------

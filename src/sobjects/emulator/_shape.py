@@ -19,7 +19,9 @@ import importlib
 import inspect
 import io
 import json
+import os
 import re
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -174,10 +176,7 @@ def load_schema(org: LocalOrg, source: str) -> str:
     elif path.exists() or source.endswith(".json") or not _MODULE_NAME.match(source):
         describes = _read_describes(path)
     else:
-        try:
-            module = importlib.import_module(source)
-        except ImportError as exc:
-            raise ShapeError(f"{source}: no such file, and no importable module ({exc})") from None
+        module = _import(source)
         models = models_in(module)
         if not models:
             raise ShapeError(f"{source}: the module defines no SObject models")
@@ -186,6 +185,23 @@ def load_schema(org: LocalOrg, source: str) -> str:
     for describe in describes:
         _define(org, describe, str(path))
     return f"{source}: {len(describes)} sObject(s)"
+
+
+def _import(name: str) -> types.ModuleType:
+    """Import a models module; the current directory is searched too (a console script does
+    not put it on ``sys.path``, ``python -m`` does), so a project's own package is found."""
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ShapeError(f"{name}: no such file, and no importable module ({exc})") from None
+    except Exception as exc:  # the module itself failed: say how, without a traceback
+        raise ShapeError(f"{name}: importing it failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
 
 
 def _read_describes(path: Path) -> list[dict[str, Any]]:
@@ -217,7 +233,7 @@ def _define(org: LocalOrg, describe: Mapping[str, Any], where: str) -> None:
         for field in describe.get("fields") or []:
             if not isinstance(field, Mapping) or existing.field(str(field.get("name"))) is None:
                 org.define_field(existing.name, field)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ShapeError(f"{where}: {describe.get('name')}: {exc}") from None
 
 
@@ -240,13 +256,13 @@ def apply_schema_body(org: LocalOrg, body: Mapping[str, Any]) -> dict[str, Any]:
         raise ShapeError('fields must map sObject names to lists of fields: {"Account": [...]}')
     if not objects and not fields:
         raise ShapeError("nothing to define: give objects and/or fields")
-    rehearsal = copy.deepcopy(org.schema)
-    _rehearse(rehearsal, objects, fields)
-    for describe in objects:
-        _define(org, describe, "objects")
-    for sobject, sobject_fields in fields.items():
-        for field in sobject_fields:
-            org.define_field(sobject, field)
+    with org.store.lock:  # no other definition between the rehearsal and the real thing
+        _rehearse(copy.deepcopy(org.schema), objects, fields)
+        for describe in objects:
+            _define(org, describe, "objects")
+        for sobject, sobject_fields in fields.items():
+            for field in sobject_fields:
+                org.define_field(sobject, field)
     return {
         "objects": [str(o["name"]) for o in objects],
         "fields": {k: [str(f["name"]) for f in v] for k, v in fields.items()},
