@@ -324,3 +324,17 @@ async def test_request_log_writes_a_line_per_request_without_bodies_or_query() -
         for entry in lines
     )
     assert all(entry["duration_ms"] >= 0 for entry in lines)
+
+
+@pytest.mark.anyio
+async def test_generated_models_shape_an_empty_org() -> None:
+    """The standard models, defined on an org with no schema, give working objects and
+    lookups (a parent-child query runs)."""
+    org = LocalOrg(schema=[])
+    assert load_schema(org, "sobjects.models") == "sobjects.models: 7 model(s)"
+    assert org.schema.require("Contact").require_field("AccountId").reference_to == ["Account"]
+    async with org.client() as sf:
+        account_id = await sf.sobject.create("Account", {"Name": "Acme"})
+        await sf.sobject.create("Contact", {"LastName": "Doe", "AccountId": account_id})
+        rows = await sf.query("SELECT LastName, Account.Name FROM Contact").all()
+    assert [(r["LastName"], r["Account"]["Name"]) for r in rows] == [("Doe", "Acme")]

@@ -92,7 +92,8 @@ def model_definitions(
 
 
 _SCALARS: dict[Any, dict[str, Any]] = {
-    bool: {"type": "boolean"},
+    # A checkbox is never null: false unless set (Salesforce's rule, so not required).
+    bool: {"type": "boolean", "nillable": False, "defaultedOnCreate": True, "defaultValue": False},
     int: {"type": "int"},
     float: {"type": "double"},
     decimal.Decimal: {"type": "currency"},
