@@ -1,19 +1,22 @@
 """The ``sobjects`` command line.
 
-``sobjects emulator [--port N] [--data PATH] [--latency-ms N]`` serves a local org on
-127.0.0.1 and prints its base URL, an access token and the admin token its
-``/__emulator__`` controls take. ``sobjects demo`` runs the
-end-to-end walkthrough on an in-process org. ``sobjects generate (--describe DIR | --org
-BASE_URL) --objects Account,Contact --out DIR [--check]`` writes typed models from describe
-metadata (or, with ``--check``, reports how the models on disk drifted from it).
+``sobjects emulator [--port N] [--data PATH] [--latency-ms N] [--schema SRC]... [--seed
+FILE]... [--log-requests [PATH|-]]`` serves a local org on 127.0.0.1 and prints its base
+URL, an access token and the admin token its ``/__emulator__`` controls take. ``sobjects
+demo`` runs the end-to-end walkthrough on an in-process org. ``sobjects generate
+(--describe DIR | --org BASE_URL) --objects Account,Contact --out DIR [--check]`` writes
+typed models from describe metadata (or, with ``--check``, reports how the models on disk
+drifted from it).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
 
@@ -37,6 +40,29 @@ def _parser() -> argparse.ArgumentParser:
         help="added to every request (milliseconds, up to 60000)",
     )
     emulator.add_argument("--api-limit", type=int, default=None, help="daily API request allowance")
+    emulator.add_argument(
+        "--schema",
+        action="append",
+        default=[],
+        metavar="SRC",
+        help="define sObjects from a describe JSON file, a directory of them, or a Python "
+        "module of SObject models (mypkg.models); repeatable",
+    )
+    emulator.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="insert records from a JSON or CSV (<SObject>.csv) file on start; repeatable",
+    )
+    emulator.add_argument(
+        "--log-requests",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="PATH|-",
+        help="append one JSON line per request (no bodies) to PATH, or stdout with - (default)",
+    )
     commands.add_parser("demo", help="run the end-to-end demo on an in-process local org")
     from sobjects.codegen._command import add_arguments
 
@@ -59,11 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.api_limit is not None and args.api_limit < 0:
             print("sobjects emulator: --api-limit must be >= 0", file=sys.stderr)
             return 2
+        from sobjects.emulator._shape import ShapeError
         from sobjects.emulator._store import JournalInUse, UnusableJournal
 
         try:
-            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
-                anyio.run(_serve, args.port, args.data, args.latency_ms, args.api_limit)
+            _emulator(args)
+        except ShapeError as exc:
+            print(f"sobjects emulator: {exc}", file=sys.stderr)
+            return 2
         except UnusableJournal as exc:
             print(f"sobjects emulator: --data: {exc}", file=sys.stderr)
             return 2
@@ -86,22 +115,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
-async def _serve(port: int, data: str | None, latency_ms: float, api_limit: int | None) -> None:
+def _emulator(args: argparse.Namespace) -> None:
     from sobjects.emulator import LocalOrg
     from sobjects.emulator._org import DEFAULT_DAILY_API_LIMIT
+    from sobjects.emulator._shape import ShapeError, load_schema, seed
 
-    limit = DEFAULT_DAILY_API_LIMIT if api_limit is None else api_limit
+    data: str | None = args.data
+    limit = DEFAULT_DAILY_API_LIMIT if args.api_limit is None else args.api_limit
+    # A journal that already holds writes was seeded when it was new: seeding again on every
+    # restart would duplicate the records.
+    journal_used = data is not None and os.path.isfile(data) and os.path.getsize(data) > 0
     # Closed only once serve() has stopped the server: every write it acknowledged is on disk.
-    with LocalOrg(data=data, daily_api_limit=limit) as org:
-        org.faults.latency = latency_ms / 1000
-        async with org.serve(port) as base_url:
-            print(f"base_url: {base_url}", flush=True)
-            print(f"access_token: {org.access_token}", flush=True)
-            print(f"admin_token: {org.admin_token}", flush=True)  # for /__emulator__/*
-            if data:
-                print(f"data: {data}", flush=True)
-            print("Press Ctrl+C to stop.", flush=True)
-            await anyio.sleep_forever()
+    with LocalOrg(data=data, daily_api_limit=limit) as org, contextlib.ExitStack() as stack:
+        org.faults.latency = args.latency_ms / 1000
+        notes = [f"schema: {load_schema(org, source)}" for source in args.schema]
+        refs: dict[str, str] = {}  # @ref names, shared by the seed files in order
+        if journal_used and args.seed:
+            notes.append("seed: skipped (the journal already holds data)")
+        else:
+            notes += [f"seed: {path}: {seed(org, path, refs)} record(s)" for path in args.seed]
+        if args.log_requests is not None:
+            from sobjects.emulator._request_log import RequestLog
+
+            out = sys.stdout
+            if args.log_requests != "-":
+                try:
+                    out = stack.enter_context(open(args.log_requests, "a", encoding="utf-8"))
+                except OSError as exc:
+                    raise ShapeError(f"--log-requests {args.log_requests}: {exc}") from None
+            org.app = RequestLog(org, org.app, out)  # type: ignore[assignment]
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how the server stops
+            anyio.run(_serve, org, args.port, data, notes)
+
+
+async def _serve(org: Any, port: int, data: str | None, notes: list[str]) -> None:
+    async with org.serve(port) as base_url:
+        print(f"base_url: {base_url}", flush=True)
+        print(f"access_token: {org.access_token}", flush=True)
+        print(f"admin_token: {org.admin_token}", flush=True)  # for /__emulator__/*
+        if data:
+            print(f"data: {data}", flush=True)
+        for note in notes:
+            print(note, flush=True)
+        print("Press Ctrl+C to stop.", flush=True)
+        await anyio.sleep_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

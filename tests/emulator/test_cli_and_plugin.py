@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -164,3 +165,148 @@ async def test_fixtures_are_fresh_per_test_two(salesforce: Salesforce, local_org
     assert local_org.api_usage == 0
     await salesforce.sobject.create("Account", {"Name": "Two"})
     assert [a["Name"] for a in local_org.store.records("Account")] == ["Two"]
+
+
+# -- shaping the served org: --schema, --seed, --log-requests ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--schema", "{missing}"], "no such file"),
+        (["--schema", "{bad}"], "not valid JSON"),
+        (["--schema", "no_such_pkg_xyz.models"], "no importable module"),
+        (["--seed", "{missing}"], "no such file"),
+        (["--seed", "{bad_row}"], "Contact.csv: row 3:"),
+    ],
+)
+def test_bad_schema_or_seed_exits_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    (tmp_path / "bad.json").write_text("{nope")
+    (tmp_path / "Contact.csv").write_text("LastName,Email\nDoe,\n,a@b.io\n")  # row 3: no LastName
+    paths = {
+        "missing": str(tmp_path / "missing.json"),
+        "bad": str(tmp_path / "bad.json"),
+        "bad_row": str(tmp_path / "Contact.csv"),
+    }
+    assert main(["emulator", *[a.format(**paths) for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_served_org_is_shaped_seeded_and_logged(tmp_path: Path) -> None:
+    """A non-Python client upserts on an external id the org got from --schema, finds the
+    seeded records, and each of its requests is a JSON line in the log."""
+    gadget = {"name": "Gadget__c", "fields": [{"name": "Code__c", "type": "string"}]}
+    (tmp_path / "gadget.json").write_text(json.dumps(gadget))
+    (tmp_path / "seed.json").write_text(
+        json.dumps({"Account": [{"@ref": "acme", "Name": "Acme", "Ext_Id__c": "ACME"}]})
+    )
+    (tmp_path / "Contact.csv").write_text("LastName,AccountId\nDoe,@ref:acme\n")
+    log = tmp_path / "requests.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sobjects.cli",
+            "emulator",
+            *("--schema", "sobjects._demo", "--schema", str(tmp_path / "gadget.json")),
+            *("--seed", str(tmp_path / "seed.json"), "--seed", str(tmp_path / "Contact.csv")),
+            *("--log-requests", str(log)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(20, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        seen: dict[str, str] = {}
+        while "Press Ctrl+C to stop." not in seen:
+            line = process.stdout.readline()
+            assert line, f"the emulator exited with {process.poll()}"
+            key, _, value = line.strip().partition(": ")
+            seen[key] = seen.get(key, "") + value + "\n"
+        assert "Contact.csv: 1 record(s)" in seen["seed"]
+        with httpx.Client(
+            base_url=seen["base_url"].strip(),
+            headers={"Authorization": f"Bearer {seen['access_token'].strip()}"},
+            trust_env=False,
+            timeout=10,
+        ) as http:
+            updated = http.patch(f"{V}/sobjects/Account/Ext_Id__c/ACME", json={"Name": "Acme Co"})
+            created = http.post(f"{V}/sobjects/Gadget__c", json={"Code__c": "G1"})
+            rows = http.get(
+                f"{V}/query", params={"q": "SELECT LastName, Account.Name FROM Contact"}
+            ).json()["records"]
+        assert (updated.status_code, created.status_code) == (200, 201)
+        assert updated.json()["created"] is False
+        assert [(r["LastName"], r["Account"]["Name"]) for r in rows] == [("Doe", "Acme Co")]
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [(x["method"], x["status"], x["api_calls"]) for x in lines] == [
+            ("PATCH", 200, 1),
+            ("POST", 201, 1),
+            ("GET", 200, 1),
+        ]
+        assert "SELECT" not in log.read_text()
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait(timeout=10)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+
+
+def start_emulator(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """A served org and what it printed up to "Press Ctrl+C to stop." (repeated keys joined)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sobjects.cli", "emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen: dict[str, str] = {}
+    while "Press Ctrl+C to stop." not in seen:
+        line = process.stdout.readline()
+        assert line, f"the emulator exited with {process.poll()}"
+        key, _, value = line.strip().partition(": ")
+        seen[key] = f"{seen[key]}\n{value}" if key in seen else value
+    return process, seen
+
+
+def test_seeds_go_into_a_new_journal_once_and_stdout_logs(tmp_path: Path) -> None:
+    journal = str(tmp_path / "org.jsonl")
+    (tmp_path / "Account.csv").write_text("Name\nAcme\n")
+    args = ("--data", journal, "--seed", str(tmp_path / "Account.csv"), "--log-requests")
+    for expected in ("Account.csv: 1 record(s)", "skipped (the journal already holds data)"):
+        process, seen = start_emulator(*args)
+        watchdog = threading.Timer(20, process.kill)
+        watchdog.start()
+        try:
+            assert expected in seen["seed"]
+            with httpx.Client(
+                base_url=seen["base_url"],
+                headers={"Authorization": f"Bearer {seen['access_token']}"},
+                trust_env=False,
+                timeout=10,
+            ) as http:
+                rows = http.get(f"{V}/query", params={"q": "SELECT Name FROM Account"}).json()
+            assert [r["Name"] for r in rows["records"]] == ["Acme"]
+            assert process.stdout is not None
+            logged = json.loads(process.stdout.readline())  # --log-requests alone: stdout
+            assert (logged["method"], logged["path"], logged["status"]) == (
+                "GET",
+                f"{V}/query",
+                200,
+            )
+        finally:
+            watchdog.cancel()
+            process.kill()  # the journal is fsynced before the seeds are acknowledged
+            process.wait(timeout=10)
+            assert process.stdout is not None
+            process.stdout.close()

@@ -1,5 +1,5 @@
-"""The org's controls over HTTP: ``/__emulator__/faults``, ``/__emulator__/latency`` and
-``/__emulator__/usage``.
+"""The org's controls over HTTP: ``/__emulator__/faults``, ``/__emulator__/latency``,
+``/__emulator__/usage`` and ``/__emulator__/schema`` (define objects and fields).
 
 They change how the org misbehaves, so they are guarded:
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["FAULT_KINDS", "admin_endpoint"]
 
 MAX_BODY = 64 * 1024  # a control body is a few keys
+MAX_SCHEMA_BODY = 4 * 1024 * 1024  # describes of a few dozen objects with all their fields
 MAX_LATENCY_MS = 60_000
 
 _FAULT_METHODS = (
@@ -82,28 +83,31 @@ async def admin_endpoint(org: LocalOrg, request: Request, path: str) -> Response
         return _json(200, {"used": org.api_usage, "limit": org.daily_api_limit})
     if (name, method) == ("faults", "GET"):
         return _json(200, org.faults.pending())
-    if (name, method) not in (("faults", "POST"), ("latency", "POST")):
+    if (name, method) not in (("faults", "POST"), ("latency", "POST"), ("schema", "POST")):
         return _error(404, f"no control {method} {path}")
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         return _error(415, "the controls take 'Content-Type: application/json' bodies only")
+    limit = MAX_SCHEMA_BODY if name == "schema" else MAX_BODY
     length = request.headers.get("content-length", "")
     if (
-        length.isascii() and length.isdigit() and int(length) > MAX_BODY
+        length.isascii() and length.isdigit() and int(length) > limit
     ):  # refused before reading a byte of it
-        return _error(413, f"a control body is at most {MAX_BODY} bytes")
+        return _error(413, f"a {name} body is at most {limit} bytes")
     raw = b""
     async with aclosing(request.stream()) as chunks:
         async for chunk in chunks:
             raw += chunk
-            if len(raw) > MAX_BODY:
-                return _error(413, f"a control body is at most {MAX_BODY} bytes")
+            if len(raw) > limit:
+                return _error(413, f"a {name} body is at most {limit} bytes")
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return _error(400, "the body must be a JSON object")
     if not isinstance(data, dict):
         return _error(400, f"the body must be a JSON object, got {type(data).__name__}")
+    if name == "schema":
+        return _schema(org, data)
     try:
         if name == "latency":
             _unknown_keys(data, {"ms"})
@@ -122,6 +126,20 @@ async def admin_endpoint(org: LocalOrg, request: Request, path: str) -> Response
     for method_name, kwargs in calls:
         getattr(org.faults, method_name)(**kwargs)
     return _json(200, {"ok": True})
+
+
+def _schema(org: LocalOrg, data: Mapping[str, Any]) -> Response:
+    """``{"objects": [describe, ...], "fields": {"Account": [field, ...]}}``, all or nothing."""
+    from sobjects.emulator._shape import apply_schema_body
+    from sobjects.emulator._store import StoreClosed
+
+    try:
+        defined = apply_schema_body(org, data)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    except StoreClosed as exc:
+        return _error(503, str(exc))
+    return _json(200, {"ok": True, **defined})
 
 
 def fault_calls(data: Mapping[str, Any]) -> tuple[bool, list[tuple[str, dict[str, Any]]]]:

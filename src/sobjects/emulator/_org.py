@@ -73,7 +73,8 @@ class LocalOrg:
       wired to it in-process, ``org.serve()`` the same org on uvicorn at 127.0.0.1.
     - ``org.access_token`` is a valid bearer token; the token endpoint issues more.
       ``org.admin_token`` is the one the ``/__emulator__`` controls take over HTTP.
-    - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema.
+    - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema;
+      ``org.define_models(Model, ...)`` does so for ``SObject`` models.
     - ``org.faults`` injects latency and failures; ``daily_api_limit`` caps API usage.
     - With ``data=PATH`` every acknowledged write is journaled to PATH (fsynced) and replayed
       on start, so it survives a ``kill -9``. One org at a time may hold PATH (it is locked);
@@ -152,6 +153,28 @@ class LocalOrg:
             self._check_open()
             self.schema.add_field(sobject, field)
             self.store.journal_schema({"define_field": [sobject, dict(field)]})
+
+    def define_models(self, *models: Any) -> None:
+        """Define ``SObject`` model classes (or every model of a module) on this org: an
+        unknown sObject is added, a known one gains the fields it lacks (``external_id=True``
+        fields become external ids), so ``upsert`` works against them."""
+        import types
+
+        from sobjects.emulator._shape import model_definitions, models_in
+
+        classes = [
+            m
+            for item in models
+            for m in (models_in(item) if isinstance(item, types.ModuleType) else [item])
+        ]
+        for sobject, fields in model_definitions(classes):
+            existing = self.schema.get(sobject)
+            if existing is None:
+                self.define({"name": sobject, "fields": fields})
+                continue
+            for field in fields:
+                if existing.field(field["name"]) is None:
+                    self.define_field(existing.name, field)
 
     def _check_open(self) -> None:
         if self.store.closed:  # refuse before the schema changes, not after
