@@ -56,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
         help="insert records from a JSON or CSV (<SObject>.csv) file on start; repeatable",
     )
     emulator.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="a user the token endpoint's password flow accepts (then only these); repeatable",
+    )
+    emulator.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        metavar="CLIENT_ID:SECRET",
+        help="a connected app the token endpoint accepts (then only these); repeatable",
+    )
+    emulator.add_argument(
         "--log-requests",
         nargs="?",
         const="-",
@@ -85,6 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.api_limit is not None and args.api_limit < 0:
             print("sobjects emulator: --api-limit must be >= 0", file=sys.stderr)
             return 2
+        for option, values in (("--user", args.user), ("--app", args.app)):
+            for value in values:
+                name, colon, secret = value.partition(":")
+                if not (name and colon and secret):
+                    print(
+                        f"sobjects emulator: {option} takes NAME:SECRET, got {value!r}",
+                        file=sys.stderr,
+                    )
+                    return 2
         from sobjects.emulator._shape import ShapeError
         from sobjects.emulator._store import JournalInUse, UnusableJournal
 
@@ -128,6 +151,10 @@ def _emulator(args: argparse.Namespace) -> None:
     # Closed only once serve() has stopped the server: every write it acknowledged is on disk.
     with LocalOrg(data=data, daily_api_limit=limit) as org, contextlib.ExitStack() as stack:
         org.faults.latency = args.latency_ms / 1000
+        for value in args.user:
+            org.add_user(*value.split(":", 1))
+        for value in args.app:
+            org.add_connected_app(*value.split(":", 1))
         notes = [f"schema: {load_schema(org, source)}" for source in args.schema]
         refs: dict[str, str] = {}  # @ref names, shared by the seed files in order
         if journal_used and args.seed:

@@ -63,6 +63,8 @@ def test_help_in_process(capsys: pytest.CaptureFixture[str]) -> None:
         (["--latency-ms", "60001"], "--latency-ms must be 0..60000"),
         (["--latency-ms", "nan"], "--latency-ms must be 0..60000"),
         (["--api-limit", "-1"], "--api-limit must be >= 0"),
+        (["--user", "ada"], "--user takes NAME:SECRET"),
+        (["--app", ":secret"], "--app takes NAME:SECRET"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(
@@ -115,6 +117,45 @@ def test_api_limit_zero_is_honoured() -> None:
         assert refused.status_code == 403
         assert refused.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
         assert refused.headers["Sforce-Limit-Info"] == "api-usage=0/0"
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_served_org_checks_the_logins_it_was_given() -> None:
+    """``--user`` and ``--app``: the token endpoint then grants only those (issue 11)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sobjects.cli", "emulator",
+         "--user", "ada@example.com:s3cret", "--app", "app-id:app-secret"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    watchdog = threading.Timer(20, process.kill)  # a hung start ends the readline below
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        seen: dict[str, str] = {}
+        while "access_token" not in seen:
+            line = process.stdout.readline()
+            assert line, f"the emulator exited with {process.poll()}"
+            key, _, value = line.strip().partition(": ")
+            seen[key] = value
+        login = {"grant_type": "password", "client_id": "app-id", "client_secret": "app-secret"}
+        with httpx.Client(base_url=seen["base_url"], trust_env=False, timeout=10) as http:
+            wrong = http.post(
+                "/services/oauth2/token",
+                data={**login, "username": "ada@example.com", "password": "nope"},
+            )
+            right = http.post(
+                "/services/oauth2/token",
+                data={**login, "username": "ada@example.com", "password": "s3cret"},
+            )
+        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+        assert right.status_code == 200 and right.json()["access_token"]
     finally:
         watchdog.cancel()
         process.kill()
