@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -89,10 +91,12 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]
     assert "usage:" in capsys.readouterr().err
 
 
-def test_api_limit_zero_is_honoured() -> None:
-    """``--api-limit 0`` is an exhausted org (every call refused), not the default limit."""
+@contextlib.contextmanager
+def served(*args: str) -> Iterator[dict[str, str]]:
+    """``sobjects emulator ARGS`` in a subprocess; yields the lines it prints on start
+    (``base_url``, ``access_token``, ...) as a dict, and stops it afterwards."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "sobjects.cli", "emulator", "--api-limit", "0"],
+        [sys.executable, "-m", "sobjects.cli", "emulator", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -103,65 +107,54 @@ def test_api_limit_zero_is_honoured() -> None:
         assert process.stdout is not None
         seen: dict[str, str] = {}
         while "access_token" not in seen:
-            line = process.stdout.readline()  # the process prints two lines on start
-            assert line, f"the emulator exited with {process.poll()}"
-            key, _, value = line.strip().partition(": ")
-            seen[key] = value
-        with httpx.Client(
-            base_url=seen["base_url"],
-            headers={"Authorization": f"Bearer {seen['access_token']}"},
-            trust_env=False,
-            timeout=10,
-        ) as http:
-            refused = http.get(f"{V}/limits")
-        assert refused.status_code == 403
-        assert refused.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
-        assert refused.headers["Sforce-Limit-Info"] == "api-usage=0/0"
-    finally:
-        watchdog.cancel()
-        process.kill()
-        process.wait(timeout=10)
-        assert process.stdout is not None
-        process.stdout.close()
-
-
-def test_served_org_checks_the_logins_it_was_given() -> None:
-    """``--user`` and ``--app``: the token endpoint then grants only those (issue 11)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sobjects.cli", "emulator",
-         "--user", "ada@example.com:s3cret", "--app", "app-id:app-secret"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )  # fmt: skip
-    watchdog = threading.Timer(20, process.kill)  # a hung start ends the readline below
-    watchdog.start()
-    try:
-        assert process.stdout is not None
-        seen: dict[str, str] = {}
-        while "access_token" not in seen:
             line = process.stdout.readline()
             assert line, f"the emulator exited with {process.poll()}"
             key, _, value = line.strip().partition(": ")
             seen[key] = value
-        login = {"grant_type": "password", "client_id": "app-id", "client_secret": "app-secret"}
-        with httpx.Client(base_url=seen["base_url"], trust_env=False, timeout=10) as http:
-            wrong = http.post(
-                "/services/oauth2/token",
-                data={**login, "username": "ada@example.com", "password": "nope"},
-            )
-            right = http.post(
-                "/services/oauth2/token",
-                data={**login, "username": "ada@example.com", "password": "s3cret"},
-            )
-        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-        assert right.status_code == 200 and right.json()["access_token"]
+        yield seen
     finally:
         watchdog.cancel()
         process.kill()
         process.wait(timeout=10)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_api_limit_zero_is_honoured() -> None:
+    """``--api-limit 0`` is an exhausted org (every call refused), not the default limit."""
+    with (
+        served("--api-limit", "0") as seen,
+        httpx.Client(
+            base_url=seen["base_url"],
+            headers={"Authorization": f"Bearer {seen['access_token']}"},
+            trust_env=False,
+            timeout=10,
+        ) as http,
+    ):
+        refused = http.get(f"{V}/limits")
+    assert refused.status_code == 403
+    assert refused.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert refused.headers["Sforce-Limit-Info"] == "api-usage=0/0"
+
+
+def test_served_org_checks_the_logins_it_was_given() -> None:
+    """``--user`` and ``--app``: the token endpoint then grants only those (issue 11)."""
+    login = {"grant_type": "password", "client_id": "app-id", "client_secret": "app-secret"}
+    options = ("--user", "ada@example.com:s3cret", "--app", "app-id:app-secret")
+    with (
+        served(*options) as seen,
+        httpx.Client(base_url=seen["base_url"], trust_env=False, timeout=10) as http,
+    ):
+        wrong = http.post(
+            "/services/oauth2/token",
+            data={**login, "username": "ada@example.com", "password": "nope"},
+        )
+        right = http.post(
+            "/services/oauth2/token",
+            data={**login, "username": "ada@example.com", "password": "s3cret"},
+        )
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    assert right.status_code == 200 and right.json()["access_token"]
 
 
 # -- pytest plugin -----------------------------------------------------------------------------
