@@ -13,7 +13,7 @@ subrequest objects, whose results are filled in when the request is executed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import urlencode
@@ -803,25 +803,7 @@ class CompositeBatch(_Executable):
             halted = any(s.status_code >= 400 for s in chunk)
 
     async def _send_concurrently(self, chunks: list[list[Subrequest]]) -> None:
-        # Each request's failure is kept, not raised in its task: raising would cancel the
-        # requests still in flight and lose their results (and, for a cancelled request,
-        # whether Salesforce applied it).
-        errors: list[Exception | None] = [None] * len(chunks)
-
-        async def send(index: int, chunk: list[Subrequest]) -> None:
-            try:
-                await self._send_chunk(chunk)
-            except Exception as exc:
-                errors[index] = exc
-
-        async with anyio.create_task_group() as group:
-            for index, chunk in enumerate(chunks):
-                group.start_soon(send, index, chunk)
-        failed = [e for e in errors if e is not None]
-        if len(failed) == 1:
-            raise failed[0]
-        if failed:
-            raise ExceptionGroup(f"{len(failed)} requests of the batch failed", failed)
+        await send_concurrently(chunks, self._send_chunk, "batch")
 
     async def _send_chunk(self, chunk: list[Subrequest]) -> None:
         """Send one request of at most 25 subrequests and bind its results."""
@@ -862,6 +844,37 @@ def _batch_statuses(results: Any, expected: int) -> list[int] | None:
         except (KeyError, TypeError, ValueError):
             return None
     return statuses
+
+
+C = TypeVar("C")  # a chunk of subrequests or graphs: what one HTTP request carries
+
+
+async def send_concurrently(
+    chunks: Sequence[C], send: Callable[[C], Awaitable[None]], what: str
+) -> None:
+    """``send`` each chunk (one HTTP request each) at once; then raise what failed: one
+    error, or an ``ExceptionGroup`` naming ``what`` was sent.
+
+    Each request's failure is kept, not raised in its task: raising would cancel the requests
+    still in flight and lose their results (and, for a cancelled request, whether Salesforce
+    applied it).
+    """
+    errors: list[Exception | None] = [None] * len(chunks)
+
+    async def one(index: int, chunk: C) -> None:
+        try:
+            await send(chunk)
+        except Exception as exc:
+            errors[index] = exc
+
+    async with anyio.create_task_group() as group:
+        for index, chunk in enumerate(chunks):
+            group.start_soon(one, index, chunk)
+    failed = [e for e in errors if e is not None]
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        raise ExceptionGroup(f"{len(failed)} requests of the {what} failed", failed)
 
 
 def nothing_applied(exc: BaseException) -> bool:

@@ -24,8 +24,6 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, Self
 
-import anyio
-
 from sobjects.client._composite import (
     _FORBIDDEN_HEADERS,
     _REFERENCE_ID_RE,
@@ -37,6 +35,7 @@ from sobjects.client._composite import (
     _holds_references,
     _references_in,
     composite_subrequest_json,
+    send_concurrently,
 )
 from sobjects.errors import (
     CompositeLimitError,
@@ -341,25 +340,7 @@ class CompositeGraph(_Executable):
         """Send every pending graph; results are bound in place. Returns the request."""
         self._check_not_executed()
         self._client._check_open()
-        chunks = self.requests()
-        # Each request's failure is kept, not raised in its task: raising would cancel the
-        # requests still in flight and lose their results.
-        errors: list[Exception | None] = [None] * len(chunks)
-
-        async def send(index: int, chunk: list[Graph]) -> None:
-            try:
-                await self._send_chunk(chunk)
-            except Exception as exc:
-                errors[index] = exc
-
-        async with anyio.create_task_group() as group:
-            for index, chunk in enumerate(chunks):
-                group.start_soon(send, index, chunk)
-        failed = [e for e in errors if e is not None]
-        if len(failed) == 1:
-            raise failed[0]
-        if failed:
-            raise ExceptionGroup(f"{len(failed)} requests of the composite graph failed", failed)
+        await send_concurrently(self.requests(), self._send_chunk, "composite graph")
         self.executed = True
         self._raise_failures()
         return self
