@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,16 +24,6 @@ def org() -> LocalOrg:
         "Account", {"name": "Ext_Id__c", "type": "string", "externalId": True, "length": 40}
     )
     return org
-
-
-@pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
 
 
 def nested(depth: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -29,16 +28,6 @@ def org() -> LocalOrg:
         {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True, "length": 40},
     )
     return org
-
-
-@pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
 
 
 async def create(http: httpx.AsyncClient, sobject: str, data: dict[str, Any]) -> str:

@@ -35,16 +35,6 @@ def org() -> LocalOrg:
 
 
 @pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
-
-
-@pytest.fixture
 async def admin(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
     """A client for the org's /__emulator__ controls (they take the admin token)."""
     async with httpx.AsyncClient(

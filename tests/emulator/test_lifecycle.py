@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,6 @@ WIDGET = {"name": "Widget__c", "fields": [{"name": "Name", "type": "string"}]}
 @pytest.fixture
 def org() -> LocalOrg:
     return LocalOrg()
-
-
-@pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
 
 
 def journal_lines(path: Path) -> int:

@@ -3,8 +3,6 @@ identity (salesforce-rest.md §8.3 and the REST API guide pages quoted per test)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
@@ -18,16 +16,6 @@ V = "/services/data/v62.0"
 @pytest.fixture
 def org() -> LocalOrg:
     return LocalOrg()
-
-
-@pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
 
 
 async def create(http: httpx.AsyncClient, sobject: str, data: dict[str, str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -35,16 +34,6 @@ def org(clock: Clock) -> LocalOrg:
     org = LocalOrg()
     org.store.clock = clock
     return org
-
-
-@pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
 
 
 def window(start: datetime, end: datetime) -> str:

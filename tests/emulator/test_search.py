@@ -10,7 +10,6 @@ without ``RETURNING`` returns only ``attributes`` and ``Id`` for each match.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -32,16 +31,6 @@ def org() -> LocalOrg:
     org.store.insert(account, {"Name": "Globex", "Description": "A rival of acme"})
     org.store.insert(contact, {"LastName": "Coyote", "FirstName": "Wile", "Email": "wile@acme.com"})
     return org
-
-
-@pytest.fixture
-async def http(org: LocalOrg) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=org.app),
-        base_url="http://127.0.0.1",
-        headers={"Authorization": f"Bearer {org.access_token}"},
-    ) as client:
-        yield client
 
 
 async def search(http: httpx.AsyncClient, sosl: str) -> list[dict[str, Any]]:
