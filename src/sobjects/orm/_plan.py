@@ -229,8 +229,9 @@ def plan_flush(
     operations = sum(1 for item in work if isinstance(item, Operation))
     if not work:
         return FlushPlan(strategy, (), concurrency, 0)
+    waves = waves_of(work, parents_of)
     if transaction:
-        ordered = [item for wave in waves_of(work, parents_of) for item in wave]
+        ordered = [item for wave in waves for item in wave]
         queries = sum(1 for item in ordered if isinstance(item, QueryHandle))
         calls = tuple(_single(item) for item in ordered)
         if len(ordered) <= COMPOSITE_MAX_SUBREQUESTS and queries <= COMPOSITE_MAX_QUERIES:
@@ -238,7 +239,7 @@ def plan_flush(
             return FlushPlan(strategy, (request,), concurrency, operations)
         # Beyond one Composite request: one graph, which Salesforce applies all or none.
         kinds = {_kind(call) for call in calls}
-        depth = len(waves_of(work, parents_of))
+        depth = len(waves)
         if (
             queries
             or len(calls) > GRAPH_MAX_NODES
@@ -257,7 +258,6 @@ def plan_flush(
             "composite/graph", 0, calls, all_or_none=True, graphs=(len(calls),)
         )
         return FlushPlan(strategy, (request,), concurrency, operations)
-    waves = waves_of(work, parents_of)
     # Several operations on one record (an upsert, then a delete of the record it matches)
     # must reach Salesforce in the order recorded: then nothing is regrouped across kinds.
     in_order = _touch_one_record_twice(work)
@@ -273,12 +273,13 @@ def plan_flush(
         batch,
     ]
     if not in_order:
-        economy = _economy(work, parents_of, collections_threshold)
+        families = _families(work, waves, parents_of)
+        economy = _economy(families, parents_of, collections_threshold)
         candidates.insert(0, FlushPlan(strategy, tuple(economy), concurrency, operations))
-        shared = _economy_shared(work, parents_of)
+        shared = _economy_shared(families)
         if shared is not None:
             candidates.insert(0, FlushPlan(strategy, tuple(shared), concurrency, operations))
-        in_graphs = _economy_graphs(work, parents_of) if graphs else None
+        in_graphs = _economy_graphs(families) if graphs else None
         if in_graphs is not None:
             candidates.insert(0, FlushPlan(strategy, tuple(in_graphs), concurrency, operations))
     fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
@@ -510,11 +511,20 @@ def _room(request: PlannedRequest, extra: Sequence[Call]) -> bool:
     )
 
 
-def _components(
-    ops: list[Operation], parents_of: ParentsOf
-) -> tuple[list[list[Operation]], set[int], dict[int, int]]:
-    """Operations that refer to each other, in groups (union-find over new parents); the
-    ``id``s of the operations referred to; each operation's dependency wave."""
+class _Families(NamedTuple):
+    """The work as the economy candidates see it, worked out once per plan."""
+
+    ops: list[Operation]
+    queries: list[QueryHandle[Any]]
+    components: list[list[Operation]]  # operations that refer to each other, in groups
+    referenced: set[int]  # ids of the operations others refer to
+    level: dict[int, int]  # each operation's dependency wave
+
+
+def _families(work: Sequence[Item], waves: list[list[Item]], parents_of: ParentsOf) -> _Families:
+    """Group the operations that refer to each other (union-find over new parents)."""
+    ops = [item for item in work if isinstance(item, Operation)]
+    queries = [item for item in work if isinstance(item, QueryHandle)]
     by_obj = {id(op.obj): op for op in ops if op.kind in ("create", "upsert")}
     parents = {id(op): [by_obj[id(p)] for p in parents_of(op) if id(p) in by_obj] for op in ops}
     referenced = {id(parent) for deps in parents.values() for parent in deps}
@@ -532,17 +542,16 @@ def _components(
     components: dict[int, list[Operation]] = {}
     for op in ops:
         components.setdefault(find(id(op)), []).append(op)
-    level = {id(op): n for n, wave in enumerate(waves_of(ops, parents_of)) for op in wave}
-    return list(components.values()), referenced, level
+    # An operation's wave depends on its parents only, not on the queries around it.
+    level = {id(item): n for n, wave in enumerate(waves) for item in wave}
+    return _Families(ops, queries, list(components.values()), referenced, level)
 
 
 def _economy(
-    work: Sequence[Item], parents_of: ParentsOf, collections_threshold: int | None
+    families: _Families, parents_of: ParentsOf, collections_threshold: int | None
 ) -> list[PlannedRequest]:
-    ops = [item for item in work if isinstance(item, Operation)]
-    queries = [item for item in work if isinstance(item, QueryHandle)]
     # Records that refer to each other form a component: it goes in one request.
-    components, referenced, level = _components(ops, parents_of)
+    ops, queries, components, referenced, level = families
 
     loose: dict[tuple[str, str, str], list[Operation]] = {}
     bundles: list[list[Call]] = []  # calls that must share one request
@@ -631,15 +640,13 @@ def _kind(call: Call) -> tuple[str, str]:
     return (method.get(call.action, call.action), call.sobject.lower())
 
 
-def _economy_shared(work: Sequence[Item], parents_of: ParentsOf) -> list[PlannedRequest] | None:
+def _economy_shared(families: _Families) -> list[PlannedRequest] | None:
     """Economy with shared Collections calls: families of related records packed whole into
     Composite requests, each request holding, wave by wave, one Collections call per kind and
     sObject for all its families; a child refers to its parent's new id inside the parent's
     call (``@{ref[i].id}``). All in one round. ``None`` when a family does not fit a request
     (the other candidates handle it)."""
-    ops = [item for item in work if isinstance(item, Operation)]
-    queries = [item for item in work if isinstance(item, QueryHandle)]
-    components, _, level = _components(ops, parents_of)
+    _, queries, components, _, level = families
     bins: list[list[Operation]] = []
     counts: dict[tuple[int, tuple[str, str, str]], int] = {}
     current: list[Operation] = []
@@ -696,14 +703,12 @@ def _economy_shared(work: Sequence[Item], parents_of: ParentsOf) -> list[Planned
     return requests
 
 
-def _economy_graphs(work: Sequence[Item], parents_of: ParentsOf) -> list[PlannedRequest] | None:
+def _economy_graphs(families: _Families) -> list[PlannedRequest] | None:
     """Economy with Composite Graph: each set of records that refer to each other is one
     graph (nodes refer to their parent's id), graphs packed 75 and 500 nodes to a request,
     all in one round; independent records as Collections in Composite requests, queries
     after. ``None`` when nothing depends on anything (Graph would gain nothing)."""
-    ops = [item for item in work if isinstance(item, Operation)]
-    queries = [item for item in work if isinstance(item, QueryHandle)]
-    components, referenced, level = _components(ops, parents_of)
+    _, queries, components, referenced, level = families
     if not referenced:
         return None
     graphs: list[tuple[Call, ...]] = []
@@ -712,12 +717,12 @@ def _economy_graphs(work: Sequence[Item], parents_of: ParentsOf) -> list[Planned
         if len(members) == 1:
             loose.append(members[0])
             continue
-        members.sort(key=lambda op: level[id(op)])  # a node after the nodes it refers to
-        calls = tuple(_single(op) for op in members)
+        # A node after the nodes it refers to (sorted copy: the other candidates share it).
+        calls = tuple(_single(op) for op in sorted(members, key=lambda op: level[id(op)]))
         if (
             len(calls) > GRAPH_MAX_NODES
             or len({_kind(c) for c in calls}) > GRAPH_MAX_NODE_KINDS
-            or level[id(members[-1])] + 1 > GRAPH_MAX_DEPTH
+            or max(level[id(op)] for op in members) + 1 > GRAPH_MAX_DEPTH
         ):
             return None  # too big or too deep for a graph: the other candidates handle it
         graphs.append(calls)
