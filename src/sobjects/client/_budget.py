@@ -242,3 +242,14 @@ class ApiCallMeter:
 def active_meters() -> tuple[ApiCallMeter, ...]:
     """The meters counting the current task's requests."""
     return _ACTIVE_METERS.get()
+
+
+@contextmanager
+def metering(meters: tuple[ApiCallMeter, ...]) -> Iterator[None]:
+    """Make ``meters`` the current task's meters: for work a caller hands to another thread's
+    event loop (``sobjects.sync``), which does not inherit the caller's context."""
+    token = _ACTIVE_METERS.set(meters)
+    try:
+        yield
+    finally:
+        _ACTIVE_METERS.reset(token)

@@ -14,6 +14,7 @@ from sobjects.errors import SalesforceError
 if TYPE_CHECKING:
     from sobjects.orm._model import SObject
     from sobjects.orm._session import Session
+    from sobjects.sync import Session as SyncSession
 
 __all__ = ["NoSessionError", "current", "current_session", "resolve_session"]
 
@@ -29,12 +30,16 @@ def current_session() -> Session | None:
     return current.get()
 
 
-def resolve_session(explicit: Session | None, obj: SObject) -> Session:
-    """``explicit``, else the current session; ``NoSessionError`` when there is neither."""
-    session = explicit or current.get()
+def resolve_session(explicit: Session | SyncSession | None, obj: SObject) -> Session:
+    """``explicit``, else the current session; ``NoSessionError`` when there is neither.
+
+    A ``sobjects.sync.Session`` stands for the async session it drives (``unit_of_work``).
+    """
+    session: Session | None = getattr(explicit, "unit_of_work", explicit) or current.get()
     if session is None:
         raise NoSessionError(
             f"{type(obj).__name__}.save()/upsert()/delete() records work for a session, and "
-            "there is none here: call it inside `async with Session(sf):`, or pass session="
+            "there is none here: call it inside `async with Session(sf):` (`with Session(sf):` "
+            "with sobjects.sync), or pass session="
         )
     return session

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from sobjects.errors import ErrorDetail
     from sobjects.orm._operation import Operation
     from sobjects.orm._session import Session  # for annotations only: no import at run time
+    from sobjects.sync import Session as SyncSession
 
 __all__ = [
     "FieldMeta",
@@ -614,7 +615,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
     # -- unit of work --------------------------------------------------------------------------
 
-    def save(self, *, session: Session | None = None) -> Operation:
+    def save(self, *, session: Session | SyncSession | None = None) -> Operation:
         """Record a create (no id yet) or an update of the changed fields; no I/O.
 
         Runs in the current ``Session`` (or ``session=``); the flush sends it.
@@ -622,12 +623,12 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         return resolve_session(session, self).register_save(self)
 
     def upsert(
-        self, *, external_id: str | None = None, session: Session | None = None
+        self, *, external_id: str | None = None, session: Session | SyncSession | None = None
     ) -> Operation:
         """Record an upsert matched by the model's external id field (or ``external_id``)."""
         return resolve_session(session, self).register_upsert(self, external_id)
 
-    def delete(self, *, session: Session | None = None) -> Operation:
+    def delete(self, *, session: Session | SyncSession | None = None) -> Operation:
         """Record a delete of this record; no I/O."""
         return resolve_session(session, self).register_delete(self)
 

@@ -202,7 +202,7 @@ class Session(Sender):
     # -- context -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._tokens.append(current.set(self))
+        self._enter_block()
         return self
 
     async def __aexit__(
@@ -215,16 +215,29 @@ class Session(Sender):
         try:
             if exc_type is None:
                 await self.flush()
-                if outermost and not self.autosave:
-                    self._warn_unsaved()
-            elif not outermost:
-                self.discard()  # an inner block failed: nothing recorded so far is sent
-            # The outermost block failed: nothing is sent, and close() releases it all.
+            self._block_ended(clean=exc_type is None, outermost=outermost)
         finally:
-            if self._tokens:
-                current.reset(self._tokens.pop())
-            if outermost:
-                self.close()
+            self._leave_block(outermost)
+
+    # The two halves of a block's end around its flush, shared with ``sobjects.sync.Session``
+    # (which flushes through its event loop thread, and sets the ContextVar in its caller's).
+
+    def _enter_block(self) -> None:
+        self._tokens.append(current.set(self))
+
+    def _block_ended(self, *, clean: bool, outermost: bool) -> None:
+        if clean:
+            if outermost and not self.autosave:
+                self._warn_unsaved()
+        elif not outermost:
+            self.discard()  # an inner block failed: nothing recorded so far is sent
+        # The outermost block failed: nothing is sent, and close() releases it all.
+
+    def _leave_block(self, outermost: bool) -> None:
+        if self._tokens:
+            current.reset(self._tokens.pop())
+        if outermost:
+            self.close()
 
     def close(self) -> None:
         """End the unit of work without flushing (the block's end does this after its flush).
@@ -300,7 +313,7 @@ class Session(Sender):
                 "Session(autosave=True)",
                 unsaved,
             ),
-            stacklevel=3,
+            stacklevel=4,  # the line that ended the block: here < _block_ended < __aexit__
         )
 
     @property

@@ -1,0 +1,123 @@
+"""The event loop a sync client runs its async core on: one daemon thread per client.
+
+Blocking calls hand a coroutine function to the loop (an anyio blocking portal) and wait for
+its result in the calling thread, so any number of threads may call at once: their requests
+run concurrently on the one loop, where the async client's locks, pool and token live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import CancelledError
+from typing import ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from sobjects.client._budget import active_meters, metering
+from sobjects.errors import ClientClosedError
+
+__all__ = ["LoopThread"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio loop on a daemon thread, started on first use and stopped by ``close()``.
+
+    A daemon thread, so that a client nobody closed never keeps the interpreter from exiting
+    (the sync client also stops it when garbage-collected).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._portal: BlockingPortal | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _started(self) -> BlockingPortal:
+        with self._lock:
+            if self._closed:
+                raise ClientClosedError(
+                    "this sync Salesforce client is closed (close() was called or its `with` "
+                    "block ended); create a new one to send more requests"
+                )
+            if self._portal is None:
+                stack = contextlib.ExitStack()
+                self._portal = stack.enter_context(
+                    start_blocking_portal("asyncio", name="sobjects-sync")
+                )
+                self._stack = stack
+                self._thread = self._portal.call(threading.current_thread)
+            return self._portal
+
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``await fn(*args, **kwargs)`` on the loop and return (or raise) its outcome."""
+        portal = self._started()
+        if self.in_loop_thread():
+            raise RuntimeError(
+                "a sync sobjects call was made on its own client's event loop thread (from an "
+                "event hook?), where it would wait forever: use the async API there"
+            )
+        # The caller's API call meters (a ContextVar) count the requests sent for it, as they
+        # would for a task the caller started.
+        meters = active_meters()
+
+        async def run() -> T:
+            with metering(meters):
+                return await fn(*args, **kwargs)
+
+        future = portal.start_task_soon(run)
+        try:
+            return future.result()
+        except BaseException as exc:
+            # Ctrl+C (or any interruption of the wait) cancels the work instead of leaving it
+            # running on the loop unobserved.
+            if not isinstance(exc, CancelledError) and not future.done():
+                future.cancel()
+            raise
+
+    def iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
+        """A blocking iterator over an async one; leaving early closes it on the loop."""
+        try:
+            while True:
+                try:
+                    item = self.call(_next, iterator)
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None and not self._closed:
+                self.call(close)
+
+    def close(self) -> None:
+        """Stop the loop and join its thread (tasks still running are cancelled)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            stack, self._stack = self._stack, None
+        if stack is not None and not self.in_loop_thread():
+            stack.close()
+
+
+async def _next(iterator: AsyncIterator[T]) -> T:
+    return await iterator.__anext__()
+
+
+def stop_quietly(loop: LoopThread) -> None:
+    """For a finalizer: stop the loop unless called on it (it would wait for itself)."""
+    with contextlib.suppress(Exception):
+        if not loop.in_loop_thread():
+            loop.close()
