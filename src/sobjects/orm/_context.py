@@ -7,7 +7,7 @@ session without the model module importing the session module.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sobjects.errors import SalesforceError
 
@@ -35,7 +35,8 @@ def resolve_session(explicit: Session | SyncSession | None, obj: SObject) -> Ses
 
     A ``sobjects.sync.Session`` stands for the async session it drives (``unit_of_work``).
     """
-    session: Session | None = getattr(explicit, "unit_of_work", explicit) or current.get()
+    unit: Any = getattr(explicit, "unit_of_work", explicit)
+    session: Session | None = unit or current.get()
     if session is None:
         raise NoSessionError(
             f"{type(obj).__name__}.save()/upsert()/delete() records work for a session, and "
