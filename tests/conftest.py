@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -78,3 +79,12 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(anyio, "sleep", fake_sleep)
     return recorded
+
+
+@pytest.fixture(params=["async", "sync"])
+def api(request: pytest.FixtureRequest) -> Any:
+    """The API a behaviour test runs against: the async one, or ``sobjects.sync`` (see
+    ``tests/flavours.py``)."""
+    from tests.flavours import Flavour
+
+    return Flavour(str(request.param))

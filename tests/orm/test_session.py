@@ -14,6 +14,7 @@ from sobjects.fields import Field, Id, MultiPicklist
 from sobjects.orm._inspect import inspect
 from sobjects.orm._model import RelationshipNotLoadedError, SObject
 from sobjects.orm._session import FlushError, FlushErrorGroup, NoSessionError, Session
+from tests.flavours import Flavour
 
 pytestmark = pytest.mark.anyio
 
@@ -67,11 +68,18 @@ async def sf(org: LocalOrg) -> AsyncIterator[Salesforce]:
         yield client
 
 
+@pytest.fixture
+async def any_sf(org: LocalOrg, api: Flavour) -> AsyncIterator[Any]:
+    """A client of ``org``: async, or ``sobjects.sync`` (the tests taking it run both ways)."""
+    async with api.client(org) as client:
+        yield client
+
+
 async def test_sixty_independent_creates_flush_in_three_batches(
-    org: LocalOrg, sf: Salesforce
+    org: LocalOrg, api: Flavour, any_sf: Any
 ) -> None:
     calls = Calls(org)
-    async with Session(sf):
+    async with api.Session(any_sf):
         contacts = [Contact(last_name=f"Doe {i}") for i in range(60)]
         for contact in contacts:
             contact.save()
@@ -85,10 +93,10 @@ async def test_sixty_independent_creates_flush_in_three_batches(
 
 
 async def test_an_account_with_ten_contacts_flushes_in_two_requests(
-    org: LocalOrg, sf: Salesforce
+    org: LocalOrg, api: Flavour, any_sf: Any
 ) -> None:
     calls = Calls(org)
-    async with Session(sf):
+    async with api.Session(any_sf):
         acme = Account(name="Acme")
         acme.save()
         team = [Contact(last_name=f"Member {i}", account=acme) for i in range(10)]
@@ -119,9 +127,9 @@ async def test_transaction_sends_one_composite_with_references(
     assert all(m.account_id == acme.id for m in team)
 
 
-async def test_transaction_rolls_back_together(org: LocalOrg, sf: Salesforce) -> None:
+async def test_transaction_rolls_back_together(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     with pytest.raises(FlushError) as info:
-        async with Session(sf, transaction=True):
+        async with api.Session(any_sf, transaction=True):
             acme = Account(name="Acme")
             acme.save()
             Contact(last_name="ok", account=acme).save()
@@ -133,14 +141,14 @@ async def test_transaction_rolls_back_together(org: LocalOrg, sf: Salesforce) ->
     assert inspect(bad).state == "failed"
 
 
-async def test_update_sends_only_changed_fields(org: LocalOrg, sf: Salesforce) -> None:
+async def test_update_sends_only_changed_fields(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     account_id = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
     contact_id = org.store.insert(
         org.schema.require("Contact"),
         {"LastName": "Doe", "Email": "doe@acme.com", "Title": "CTO", "AccountId": account_id},
     )
     calls = Calls(org)
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         contact = await session.get(Contact, contact_id)
         assert inspect(contact).state == "persistent"
         contact.title = "CEO"
@@ -195,10 +203,10 @@ async def test_in_place_multipicklist_change_is_seen(org: LocalOrg, sf: Salesfor
 
 
 async def test_partial_failure_keeps_failed_pending_and_never_resends_successes(
-    org: LocalOrg, sf: Salesforce
+    org: LocalOrg, api: Flavour, any_sf: Any
 ) -> None:
     calls = Calls(org)
-    session = Session(sf)
+    session = api.Session(any_sf)
     async with session:
         good = Contact(last_name="Good")
         good.save()
@@ -272,32 +280,34 @@ async def test_row_lock_is_retried(org: LocalOrg, sf: Salesforce) -> None:
     assert org.store.get(contact_id)["Title"] == "Locked then saved"  # type: ignore[index]
 
 
-async def test_upsert_hydrates_id_and_created_flag(org: LocalOrg, sf: Salesforce) -> None:
-    async with Session(sf):
+async def test_upsert_hydrates_id_and_created_flag(
+    org: LocalOrg, api: Flavour, any_sf: Any
+) -> None:
+    async with api.Session(any_sf):
         first = Account(name="Globex", ext_id="G-1")
         first.upsert()
     assert first.id is not None
     assert inspect(first).created is True
-    async with Session(sf):
+    async with api.Session(any_sf):
         again = Account(name="Globex Corporation", ext_id="G-1")
         again.upsert()
     assert again.id == first.id
     assert inspect(again).created is False
 
 
-async def test_delete(org: LocalOrg, sf: Salesforce) -> None:
+async def test_delete(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     contact_id = org.store.insert(org.schema.require("Contact"), {"LastName": "Doe"})
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         contact = await session.get(Contact, contact_id)
         contact.delete()
     assert inspect(contact).state == "deleted"
     assert org.store.get(contact_id)["IsDeleted"] is True  # type: ignore[index]
 
 
-async def test_identity_map_and_relationships(org: LocalOrg, sf: Salesforce) -> None:
+async def test_identity_map_and_relationships(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     account_id = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
     org.store.insert(org.schema.require("Contact"), {"LastName": "Doe", "AccountId": account_id})
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         soql = "SELECT Id, LastName, Account.Name FROM Contact"
         (first,) = await session.all(Contact, soql)
         (second,) = await session.all(Contact, soql)
@@ -306,18 +316,18 @@ async def test_identity_map_and_relationships(org: LocalOrg, sf: Salesforce) -> 
         assert first.account.name == "Acme"
         (bare,) = await session.all(Contact, "SELECT Id, LastName FROM Contact")
         assert bare is first  # merged into the same object; Account stays loaded
-        other = Session(sf)
+        other = api.Session(any_sf)
         (fresh,) = await other.all(Contact, "SELECT Id, LastName FROM Contact")
         assert fresh is not first
         with pytest.raises(RelationshipNotLoadedError, match=r"Contact\.account was not loaded"):
             _ = fresh.account
 
 
-async def test_save_needs_a_session(sf: Salesforce) -> None:
+async def test_save_needs_a_session(api: Flavour, any_sf: Any) -> None:
     contact = Contact(last_name="Doe")
     with pytest.raises(NoSessionError, match="async with Session"):
         contact.save()
-    session = Session(sf)
+    session = api.Session(any_sf)
     op = contact.save(session=session)
     with pytest.raises(ResultNotReadyError):
         _ = op.status_code
@@ -327,10 +337,10 @@ async def test_save_needs_a_session(sf: Salesforce) -> None:
     assert contact.id is not None
 
 
-async def test_a_block_that_raises_sends_nothing(org: LocalOrg, sf: Salesforce) -> None:
+async def test_a_block_that_raises_sends_nothing(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     calls = Calls(org)
     with pytest.raises(KeyError):
-        async with Session(sf):
+        async with api.Session(any_sf):
             contact = Contact(last_name="Doe")
             contact.save()
             raise KeyError("boom")
@@ -338,9 +348,9 @@ async def test_a_block_that_raises_sends_nothing(org: LocalOrg, sf: Salesforce) 
     assert inspect(contact).state == "transient"
 
 
-async def test_raw_soql_reads_typed_models(org: LocalOrg, sf: Salesforce) -> None:
+async def test_raw_soql_reads_typed_models(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     org.store.insert(org.schema.require("Contact"), {"LastName": "Doe", "Email": "d@x.com"})
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         (contact,) = await session.all(Contact, "SELECT Id, LastName, Email FROM Contact")
     assert isinstance(contact, Contact)
     assert contact.email == "d@x.com"
@@ -348,12 +358,12 @@ async def test_raw_soql_reads_typed_models(org: LocalOrg, sf: Salesforce) -> Non
 
 
 async def test_deferred_query_runs_after_the_writes_recorded_before_it(
-    org: LocalOrg, sf: Salesforce
+    org: LocalOrg, api: Flavour, any_sf: Any
 ) -> None:
     from sobjects import select
 
     calls = Calls(org)
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         before = session.query(select(Contact).where(Contact.last_name == "Deferred"))
         for i in range(3):
             Contact(last_name="Deferred", title=str(i)).save()
@@ -368,7 +378,7 @@ async def test_deferred_query_runs_after_the_writes_recorded_before_it(
     assert len(calls.requests("composite/batch")) == 1
 
 
-async def test_first_one_stream_and_count(org: LocalOrg, sf: Salesforce) -> None:
+async def test_first_one_stream_and_count(org: LocalOrg, api: Flavour, any_sf: Any) -> None:
     from sobjects import select
     from sobjects.orm._session import MultipleResultsError, NoResultError
 
@@ -376,7 +386,7 @@ async def test_first_one_stream_and_count(org: LocalOrg, sf: Salesforce) -> None
     for i in range(450):
         org.store.insert(contacts, {"LastName": f"Many {i:03d}"})
     org.store.insert(contacts, {"LastName": "Single"})
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         query = select(Contact).where(Contact.last_name.startswith("Many"))
         assert await session.count(query) == 450
         first = await session.first(query.order_by(Contact.last_name))
@@ -394,7 +404,9 @@ async def test_first_one_stream_and_count(org: LocalOrg, sf: Salesforce) -> None
         assert await session.first(select(Contact).where(Contact.last_name == "x")) is None
 
 
-async def test_child_subqueries_hydrate_typed_lists(org: LocalOrg, sf: Salesforce) -> None:
+async def test_child_subqueries_hydrate_typed_lists(
+    org: LocalOrg, api: Flavour, any_sf: Any
+) -> None:
     from sobjects import select
 
     class Parent(SObject, api_name="Account"):
@@ -404,7 +416,7 @@ async def test_child_subqueries_hydrate_typed_lists(org: LocalOrg, sf: Salesforc
     account_id = org.store.insert(org.schema.require("Account"), {"Name": "Acme"})
     for last in ("Doe", "Roe"):
         org.store.insert(org.schema.require("Contact"), {"LastName": last, "AccountId": account_id})
-    async with Session(sf) as session:
+    async with api.Session(any_sf) as session:
         acme = await session.one(
             select(Parent).with_children(
                 Parent.contacts, select(Contact).order_by(Contact.last_name)
