@@ -15,6 +15,7 @@ from sobjects.errors import (
     RequiredFieldMissingError,
     SessionExpiredError,
 )
+from tests.flavours import Flavour
 
 pytestmark = pytest.mark.anyio
 
@@ -26,8 +27,8 @@ def org() -> LocalOrg:
     return org
 
 
-async def test_crud_and_upsert(org: LocalOrg) -> None:
-    async with org.client() as sf:
+async def test_crud_and_upsert(org: LocalOrg, api: Flavour) -> None:
+    async with api.client(org) as sf:
         account_id = await sf.sobject.create("Account", {"Name": "Acme"})
         await sf.sobject.update("Account", account_id, {"Phone": "555"})
         assert (await sf.sobject.get("Account", account_id, fields=["Phone"]))["Phone"] == "555"
@@ -57,11 +58,11 @@ async def test_upsert_with_several_matches(org: LocalOrg) -> None:
     assert len(info.value.ids) == 2
 
 
-async def test_query_paging_and_count(org: LocalOrg) -> None:
+async def test_query_paging_and_count(org: LocalOrg, api: Flavour) -> None:
     accounts = org.schema.require("Account")
     for i in range(450):
         org.store.insert(accounts, {"Name": f"Account {i:03d}"})
-    async with org.client() as sf:
+    async with api.client(org) as sf:
         result = sf.query("SELECT Name FROM Account ORDER BY Name", batch_size=200)
         pages = [len(page) async for page in result.pages()]
         assert pages == [200, 200, 50]
@@ -76,8 +77,8 @@ async def test_query_paging_and_count(org: LocalOrg) -> None:
             await sf.query("SELECT FROM Account").all()
 
 
-async def test_deleted_records_only_with_include_deleted(org: LocalOrg) -> None:
-    async with org.client() as sf:
+async def test_deleted_records_only_with_include_deleted(org: LocalOrg, api: Flavour) -> None:
+    async with api.client(org) as sf:
         account_id = await sf.sobject.create("Account", {"Name": "Gone"})
         await sf.sobject.delete("Account", account_id)
         assert await sf.query("SELECT Id FROM Account").all() == []
@@ -85,8 +86,8 @@ async def test_deleted_records_only_with_include_deleted(org: LocalOrg) -> None:
         assert [r["IsDeleted"] for r in rows] == [True]
 
 
-async def test_child_subquery_and_parent_paths(org: LocalOrg) -> None:
-    async with org.client() as sf:
+async def test_child_subquery_and_parent_paths(org: LocalOrg, api: Flavour) -> None:
+    async with api.client(org) as sf:
         acme = await sf.sobject.create("Account", {"Name": "Acme"})
         await sf.sobject.create("Account", {"Name": "Empty"})
         for last in ("Doe", "Roe"):
@@ -104,8 +105,8 @@ async def test_child_subquery_and_parent_paths(org: LocalOrg) -> None:
         assert contacts[0]["Account"]["Owner"]["Name"] == "Local Admin"
 
 
-async def test_composite_batch_and_composite(org: LocalOrg) -> None:
-    async with org.client() as sf:
+async def test_composite_batch_and_composite(org: LocalOrg, api: Flavour) -> None:
+    async with api.client(org) as sf:
         async with sf.composite.batch(halt_on_error=True) as batch:
             query = batch.query("SELECT Id FROM Account")
             created = batch.sobject.create("Account", {"Name": "Batch"})
@@ -141,8 +142,8 @@ async def test_composite_batch_and_composite(org: LocalOrg) -> None:
         assert count == 0
 
 
-async def test_collections(org: LocalOrg) -> None:
-    async with org.client() as sf:
+async def test_collections(org: LocalOrg, api: Flavour) -> None:
+    async with api.client(org) as sf:
         results = await sf.collections.create(
             "Contact", [{"LastName": f"C{i}"} for i in range(205)]
         )

@@ -178,7 +178,7 @@ def errors_in(diagnostics: list[Diagnostic], name: str) -> dict[int, list[str]]:
     return found
 
 
-@pytest.mark.parametrize("name", ["models.py", "queries.py"])
+@pytest.mark.parametrize("name", ["models.py", "queries.py", "sync.py"])
 def test_user_code_type_checks_with_the_expected_types(
     checked: list[Diagnostic], name: str
 ) -> None:

@@ -76,6 +76,9 @@ class _Executable(Generic[E]):
 
 
 class _Subrequests(_Executable[E]):
+    """The builders (a Composite Graph refuses them as its async twin does: nodes go in
+    graphs)."""
+
     @property
     def sobject(self) -> SObjectBuilder:
         return self.async_request.sobject
@@ -112,7 +115,7 @@ class Composite(_Subrequests[aio.Composite]):
         return self.async_request.collections
 
 
-class CompositeGraph(_Executable[AsyncCompositeGraph]):
+class CompositeGraph(_Subrequests[AsyncCompositeGraph]):
     """A Composite Graph request (see ``sobjects.client.CompositeGraph``)."""
 
     @property

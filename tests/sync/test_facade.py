@@ -1,0 +1,159 @@
+"""``sobjects.sync`` as such: one-to-one with the async API, its loop thread's lifecycle, and
+what only blocking code meets. (Its behaviour is tested with the async API's own tests, run
+both ways: see ``tests/flavours.py``.)"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import threading
+import warnings
+from typing import Any
+
+import pytest
+
+from sobjects import sync
+from sobjects.client import ApiCallMeter, CollectionsAPI, CompositeAPI, SObjectAPI
+from sobjects.client import Salesforce as AsyncSalesforce
+from sobjects.client._composite import Composite, CompositeBatch
+from sobjects.client._graph import CompositeGraph
+from sobjects.client._query import QueryResult
+from sobjects.emulator import LocalOrg
+from sobjects.errors import ClientClosedError, ConfigurationError
+from sobjects.fields import Field
+from sobjects.orm import Session, SObject, UnsavedChangesWarning, select
+
+# The async API's public methods that the sync one leaves out, and why.
+NOT_MIRRORED = {
+    "aclose",  # close()
+    "register_save",  # called by the models, not by users
+    "register_upsert",
+    "register_delete",
+    "decoded_pages",  # a hot path of the async session's reads
+    "complete_children",  # the same
+    "long_timeout",
+}
+
+PAIRS = [
+    (AsyncSalesforce, sync.Salesforce),
+    (Session, sync.Session),
+    (QueryResult, sync.QueryResult),
+    (SObjectAPI, sync.SObjectAPI),
+    (CollectionsAPI, sync.CollectionsAPI),
+    (CompositeAPI, sync.CompositeAPI),
+    (CompositeBatch, sync.CompositeBatch),
+    (Composite, sync.Composite),
+    (CompositeGraph, sync.CompositeGraph),
+]
+
+
+def _methods(cls: type) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in inspect.getmembers(cls)
+        if callable(value) and not name.startswith("_") and name not in NOT_MIRRORED
+    }
+
+
+@pytest.mark.parametrize(("async_cls", "sync_cls"), PAIRS, ids=[p[1].__name__ for p in PAIRS])
+def test_every_async_method_has_a_blocking_twin_with_the_same_parameters(
+    async_cls: type, sync_cls: type
+) -> None:
+    async_methods, sync_methods = _methods(async_cls), _methods(sync_cls)
+    assert set(async_methods) <= set(sync_methods), set(async_methods) - set(sync_methods)
+    for name, method in async_methods.items():
+        if name == "sobject":
+            continue
+        wanted = list(inspect.signature(method).parameters.values())
+        got = list(inspect.signature(sync_methods[name]).parameters.values())
+        strip = [(p.name, p.kind, p.default) for p in wanted if p.name != "self"]
+        assert [(p.name, p.kind, p.default) for p in got if p.name != "self"] == strip, name
+        if inspect.iscoroutinefunction(method):
+            assert not inspect.iscoroutinefunction(sync_methods[name]), name
+
+
+class Contact(SObject):
+    last_name: Field[str]
+    title: Field[str | None] = Field(None)
+
+
+def _loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sobjects-sync"]
+
+
+def test_close_stops_the_loop_thread_and_later_calls_say_so() -> None:
+    before = len(_loop_threads())
+    sf = sync.Salesforce.wrap(LocalOrg().client())
+    assert len(_loop_threads()) == before  # started on first use only
+    with sf:
+        assert sf.query("SELECT COUNT() FROM Contact").count() == 0
+        assert len(_loop_threads()) == before + 1
+    assert len(_loop_threads()) == before
+    assert sf.is_closed and sf.async_client.is_closed
+    with pytest.raises(ClientClosedError, match="sync Salesforce client is closed"):
+        sf.sobject.create("Contact", {"LastName": "Late"})
+    sf.close()  # twice is harmless
+
+
+def test_a_client_nobody_closed_stops_its_thread_when_collected() -> None:
+    before = len(_loop_threads())
+    sf = sync.Salesforce.wrap(LocalOrg().client())
+    sf.limits()
+    assert len(_loop_threads()) == before + 1
+    del sf
+    gc.collect()
+    assert len(_loop_threads()) == before
+
+
+def test_save_stream_and_the_unsaved_warning_in_plain_blocking_code() -> None:
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client()) as sf:
+        with sync.Session(sf) as session:
+            doe = Contact(last_name="Doe")
+            doe.save()
+            roe = Contact(last_name="Roe")
+            roe.save(session=session)  # an explicit sync session works too
+        assert doe.id and roe.id
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with sync.Session(sf) as session:
+                loaded = session.get(Contact, doe.id)
+                loaded.title = "CEO"
+        (warning,) = caught
+        assert issubclass(warning.category, UnsavedChangesWarning)
+        assert warning.filename == __file__  # the `with` line, as for `async with`
+        with sync.Session(sf) as session:
+            names = session.stream(select(Contact).order_by(Contact.last_name))
+            assert next(names).last_name == "Doe"
+            names.close()  # leaving a stream early closes it on the loop
+            with pytest.raises(ConfigurationError):
+                session.stream(object())  # type: ignore[call-overload]  # refused at once
+            assert session.count(select(Contact)) == 2
+
+
+def test_api_call_meters_of_the_calling_thread_count_its_requests() -> None:
+    meter = ApiCallMeter(budget=10)
+    with sync.Salesforce.wrap(LocalOrg().client()) as sf:
+        with meter.counting():
+            sf.sobject.create("Contact", {"LastName": "Doe"})
+            sf.query("SELECT Id FROM Contact").all()
+        sf.sobject.create("Contact", {"LastName": "Uncounted"})
+    assert meter.calls == 2
+
+
+def test_a_sync_call_on_its_own_loop_thread_is_refused_not_deadlocked() -> None:
+    outcome: list[BaseException] = []
+    holder: dict[str, sync.Salesforce] = {}
+
+    async def on_request(event: Any) -> None:
+        if not outcome:
+            try:
+                holder["sf"].limits()
+            except RuntimeError as exc:
+                outcome.append(exc)
+
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client(event_hooks={"request": [on_request]})) as sf:
+        holder["sf"] = sf
+        sf.versions()
+    assert "use the async API there" in str(outcome[0])
