@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a connected app the token endpoint accepts (then only these); repeatable",
     )
     emulator.add_argument(
+        "--check",
+        default=None,
+        metavar="CASSETTE",
+        help="send a recorded cassette's requests to an in-process local org (with --schema "
+        "and --seed) and report where its answers differ; serves nothing",
+    )
+    emulator.add_argument(
         "--log-requests",
         nargs="?",
         const="-",
@@ -90,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "emulator":
+        if args.check is not None:
+            from sobjects.testing.check import run_check
+
+            return run_check(args.check, schema=args.schema, seed=args.seed)
         if not 0 <= args.port <= 65535:
             print("sobjects emulator: --port must be 0..65535", file=sys.stderr)
             return 2

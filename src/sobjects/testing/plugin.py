@@ -1,9 +1,12 @@
-"""pytest plugin (entry point ``pytest11``): a fresh local Salesforce org for each test.
+"""pytest plugin (entry point ``pytest11``): a fresh local Salesforce org for each test, and
+cassettes of a real org's answers.
 
-Installed with sobjects, so any project gets two fixtures:
+Installed with sobjects, so any project gets three fixtures:
 
 - ``local_org``: a new :class:`sobjects.emulator.LocalOrg` (standard schema, no data);
-- ``salesforce``: a :class:`sobjects.Salesforce` client wired to it in-process.
+- ``salesforce``: a :class:`sobjects.Salesforce` client wired to it in-process;
+- ``sobjects_cassette``: replays the test's recorded exchanges with a real org, or records
+  them with ``pytest --sobjects-record`` (see ``CassetteFixture`` and docs/testing.md).
 
 ::
 
@@ -20,9 +23,12 @@ fixture is used, so projects that never ask for them are not affected.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:
@@ -45,3 +51,109 @@ async def salesforce(local_org: LocalOrg) -> AsyncIterator[Salesforce]:
     """A ``Salesforce`` client for ``local_org``, in-process (no sockets)."""
     async with local_org.client() as client:
         yield client
+
+
+# -- cassettes: a real org's answers, recorded once and replayed ----------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sobjects")
+    group.addoption(
+        "--sobjects-record",
+        action="store_true",
+        default=False,
+        help="tests using sobjects_cassette talk to the real org they are given (a sandbox) "
+        "and record its answers to their cassettes, instead of replaying them",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sobjects_cassette(name=None, *, redact_host=False): the cassette of a test using the "
+        "sobjects_cassette fixture (a file name under cassettes/ beside the test module), and "
+        "whether recording also hides the org's host",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_PASSED] = report.passed
+    return report
+
+
+_PASSED = pytest.StashKey[bool]()
+
+
+class CassetteFixture:
+    """What the ``sobjects_cassette`` fixture gives a test: an HTTP transport that replays the
+    test's cassette, or, under ``pytest --sobjects-record``, records the real org's answers
+    to it (written, redacted, when the test passes).
+
+    ::
+
+        async def test_contacts(sobjects_cassette):
+            auth = ClientCredentials(os.environ.get("SF_CLIENT_ID", "id"),
+                                     os.environ.get("SF_CLIENT_SECRET", "secret"))
+            async with sobjects_cassette.client(SANDBOX_URL, auth=auth) as sf:
+                ...
+    """
+
+    def __init__(self, path: Path, *, record: bool, redact_host: bool) -> None:
+        from sobjects.testing.cassette import Cassette, RecordingTransport, ReplayTransport
+
+        self.path = path
+        self.recording = record
+        self.transport: httpx.AsyncBaseTransport
+        if record:
+            self._recorder: RecordingTransport | None = RecordingTransport(redact_host=redact_host)
+            self.transport = self._recorder
+        else:
+            self._recorder = None
+            self.transport = ReplayTransport(Cassette.load(path))
+
+    def __repr__(self) -> str:
+        return f"<sobjects cassette {self.path} ({'record' if self.recording else 'replay'})>"
+
+    def httpx_client(self) -> httpx.AsyncClient:
+        """A new ``httpx.AsyncClient`` on the cassette's transport (yours to close)."""
+        return httpx.AsyncClient(transport=self.transport)
+
+    def client(self, base_url: str, **kwargs: Any) -> Salesforce:
+        """A ``Salesforce`` (keyword arguments as for it) on the cassette's transport."""
+        from sobjects.client import Salesforce
+
+        sf = Salesforce(base_url, httpx_client=self.httpx_client(), **kwargs)
+        sf._owns_http = True  # made for this client alone: its aclose() closes it
+        return sf
+
+    def save(self) -> Path | None:
+        """Write what was recorded (record mode only); returns the path written."""
+        if self._recorder is None:
+            return None
+        return self._recorder.cassette(self.path).save()
+
+
+@pytest.fixture
+def sobjects_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteFixture]:
+    """Replays the test's cassette (``cassettes/<module>/<test>.json`` beside the test module);
+    with ``pytest --sobjects-record``, records it from the real org instead."""
+    marker = request.node.get_closest_marker("sobjects_cassette")
+    name = marker.args[0] if marker and marker.args else None
+    redact_host = bool(marker.kwargs.get("redact_host", False)) if marker else False
+    module = Path(str(request.node.fspath))
+    folder = module.parent / "cassettes" / module.stem
+    if name is None:
+        name = re.sub(r"[^\w.-]+", "_", request.node.name).strip("_") + ".json"
+    record = bool(request.config.getoption("--sobjects-record"))
+    from sobjects.testing.cassette import CassetteError
+
+    try:
+        fixture = CassetteFixture(folder / name, record=record, redact_host=redact_host)
+    except CassetteError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield fixture
+    if record and request.node.stash.get(_PASSED, False):
+        fixture.save()
