@@ -1,0 +1,104 @@
+"""The pytest integration: ``pytest --sobjects-record`` records a test's cassette from the
+real org it is given; a plain ``pytest`` (CI) replays it, and fails clearly without one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# A user's test: it reaches the org it is given (in CI, no org: the cassette answers).
+USER_TEST = """
+import os
+
+import pytest
+
+from sobjects import Salesforce
+from sobjects.auth import ClientCredentials
+from sobjects.emulator import LocalOrg
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def run(sobjects_cassette, base_url):
+    auth = ClientCredentials(os.environ.get("SF_CLIENT_ID", "ci-id"),
+                             os.environ.get("SF_CLIENT_SECRET", "ci-secret"))
+    async with sobjects_cassette.client(base_url, auth=auth) as sf:
+        contact_id = await sf.sobject.create("Contact", {"LastName": "Doe"})
+        record = await sf.sobject.get("Contact", contact_id, fields=["LastName"])
+        assert record["LastName"] == "Doe"
+        EXTRA
+
+
+@pytest.mark.anyio
+@pytest.mark.sobjects_cassette(redact_host=True)
+async def test_against_my_org(sobjects_cassette):
+    if sobjects_cassette.recording:
+        org = LocalOrg()
+        org.add_connected_app(os.environ["SF_CLIENT_ID"], os.environ["SF_CLIENT_SECRET"])
+        async with org.serve() as base_url:
+            await run(sobjects_cassette, base_url)
+    else:
+        await run(sobjects_cassette, "https://sandbox.my.salesforce.com")
+"""
+
+
+def write_test(pytester: pytest.Pytester, extra: str = "pass") -> Path:
+    return pytester.makepyfile(test_org=USER_TEST.replace("EXTRA", extra))
+
+
+def test_record_once_then_replay_by_default(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_test(pytester)
+    cassette = pytester.path / "cassettes" / "test_org" / "test_against_my_org.json"
+
+    # CI before anyone recorded: a clear failure, not a request to a real org.
+    first = pytester.runpytest("-p", "no:cacheprovider")
+    first.assert_outcomes(errors=1)
+    first.stdout.fnmatch_lines(["*no cassette at*test_against_my_org.json*--sobjects-record*"])
+
+    monkeypatch.setenv("SF_CLIENT_ID", "3MVG9realConnectedApp")
+    monkeypatch.setenv("SF_CLIENT_SECRET", "real-secret-value")
+    recorded = pytester.runpytest("-p", "no:cacheprovider", "--sobjects-record")
+    recorded.assert_outcomes(passed=1)
+    text = cassette.read_text(encoding="utf-8")
+    assert "real-secret-value" not in text and "3MVG9realConnectedApp" not in text
+    assert "127.0.0.1" not in text  # redact_host=True
+    assert len(json.loads(text)["interactions"]) == 3  # token, create, get
+
+    monkeypatch.delenv("SF_CLIENT_ID")
+    monkeypatch.delenv("SF_CLIENT_SECRET")
+    replayed = pytester.runpytest("-p", "no:cacheprovider")
+    replayed.assert_outcomes(passed=1)
+
+
+def test_a_request_missing_from_the_cassette_fails_naming_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_test(pytester)
+    monkeypatch.setenv("SF_CLIENT_ID", "app")
+    monkeypatch.setenv("SF_CLIENT_SECRET", "secret-value")
+    pytester.runpytest("-p", "no:cacheprovider", "--sobjects-record").assert_outcomes(passed=1)
+    write_test(pytester, extra='await sf.sobject.update("Contact", contact_id, {"Title": "CEO"})')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*CassetteMissError*has no answer for PATCH /services/data/v62.0/sobjects/Contact/*"]
+    )
+
+
+def test_a_failed_recording_keeps_the_previous_cassette(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_test(pytester, extra="assert False, 'the test failed'")
+    monkeypatch.setenv("SF_CLIENT_ID", "app")
+    monkeypatch.setenv("SF_CLIENT_SECRET", "secret-value")
+    pytester.runpytest("-p", "no:cacheprovider", "--sobjects-record").assert_outcomes(failed=1)
+    assert not (pytester.path / "cassettes").exists()
