@@ -137,7 +137,7 @@ async def test_a_request_the_cassette_lacks_is_named(tmp_path: Path) -> None:
 
 
 def test_a_missing_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(CassetteError, match="no cassette at .*--sobjects-record"):
+    with pytest.raises(CassetteError, match=r"no cassette at .*--sobjects-record"):
         Cassette.load(tmp_path / "absent.json")
     other = tmp_path / "other.json"
     other.write_text('{"interactions": []}', encoding="utf-8")

@@ -76,8 +76,8 @@ def test_differences_are_reported_per_request(
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert (
-        "   4 GET /services/data/v62.0/query?q=SELECT+Id%2C+Title%2C+Account.Name+FROM+Contact: differs"
-        in lines
+        "   4 GET /services/data/v62.0/query?q=SELECT+Id%2C+Title%2C+Account.Name+FROM+Contact: "
+        "differs" in lines
     )
     assert "       shape: $.records[0].Department: missing in the local org's answer" in lines
     assert "       shape: $.records[0].Title: recorded number, local org string" in lines
