@@ -157,4 +157,3 @@ def test_a_sync_call_on_its_own_loop_thread_is_refused_not_deadlocked() -> None:
         holder["sf"] = sf
         sf.versions()
     assert "use the async API there" in str(outcome[0])
-
