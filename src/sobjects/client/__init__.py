@@ -25,6 +25,7 @@ from sobjects.client._events import (
     RetryEvent,
 )
 from sobjects.client._graph import CompositeGraph, Graph
+from sobjects.client._param_search import SearchIn, SearchObject
 from sobjects.client._query import DecodedPage, QueryResult
 from sobjects.client._retry import RetryPolicy, RetryRule
 from sobjects.client._sobject import SObjectAPI, UpsertResult
@@ -62,6 +63,8 @@ __all__ = [
     "RetryRule",
     "SObjectAPI",
     "Salesforce",
+    "SearchIn",
+    "SearchObject",
     "Subrequest",
     "UpdateSubrequest",
     "UpsertResult",

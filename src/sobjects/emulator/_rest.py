@@ -148,6 +148,10 @@ class RestApi:
             )
         if head == "search" and not rest:
             return self._only(method, "GET", lambda: self._search(version, query))
+        if head == "parameterizedSearch" and not rest:
+            if method == "POST":
+                return self._parameterized_search(version, None, body)
+            return self._only(method, "GET", lambda: self._parameterized_search(version, query))
         if head == "limits" and not rest:
             return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
         if head == "limits" and rest == ["recordCount"]:
@@ -182,7 +186,10 @@ class RestApi:
 
     def _resources(self, version: str) -> dict[str, str]:
         base = f"/services/data/v{version}"
-        names = ["sobjects", "query", "queryAll", "limits", "composite", "search", "recent"]
+        names = [
+            "sobjects", "query", "queryAll", "limits", "composite", "search",
+            "parameterizedSearch", "recent",
+        ]  # fmt: skip
         return {name: f"{base}/{name}" for name in names}
 
     # -- sobjects ------------------------------------------------------------------------------
@@ -459,6 +466,16 @@ class RestApi:
         if not sosl:
             raise malformed("A search string must be provided (q=)")
         found = run_search(sosl, self.store, api_version=version, now=self.store.clock())
+        return Reply(200, {"searchRecords": found})
+
+    def _parameterized_search(
+        self, version: str, query: Mapping[str, str] | None, body: Any = None
+    ) -> Reply:
+        from sobjects.emulator._param_search import search_from_body, search_from_query
+        from sobjects.emulator._search import run_parsed
+
+        search = search_from_query(query) if query is not None else search_from_body(body)
+        found = run_parsed(search, self.store, api_version=version, now=self.store.clock())
         return Reply(200, {"searchRecords": found})
 
     def _page(self, cursor: _Cursor, locator: str | None, offset: int) -> dict[str, Any]:
