@@ -20,6 +20,7 @@ from sobjects.client._composite import (
 from sobjects.client._events import (
     ApiUsageEvent,
     EventHooks,
+    FlushProgressEvent,
     RequestEvent,
     ResponseEvent,
     RetryEvent,
@@ -51,6 +52,7 @@ __all__ = [
     "DecodedPage",
     "DeleteSubrequest",
     "EventHooks",
+    "FlushProgressEvent",
     "GetSubrequest",
     "Graph",
     "QueryResult",
