@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-# The demo draws with rich, part of the emulator extra (sobjects.cli says what to install).
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from typing import TYPE_CHECKING, Any
 
 from sobjects.client import ApiUsageEvent, FlushProgressEvent, RequestEvent, Salesforce
 from sobjects.emulator import LocalOrg
 from sobjects.errors import RequiredFieldMissingError
 from sobjects.fields import Field, Id
 from sobjects.orm import FlushError, Session, SObject, inspect, select
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["run_demo"]
 
@@ -51,6 +51,10 @@ class _ProgressBar:
         if event.total < self.SMALLEST:
             return
         if self._bar is None:
+            # rich comes with the emulator extra (sobjects.cli says so when it is missing);
+            # imported here so that defining the demo's models needs only the package.
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
             self._bar = Progress(
                 TextColumn("   flush"),
                 BarColumn(),
