@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo needs only the package and its emulator extra, not the development tools.
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install test lint typecheck pytest demo docs bench soak clean
 
@@ -10,7 +12,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[emulator]'
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -27,7 +34,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # The end-to-end walkthrough on an in-process local org (no network, no account).
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/sobjects demo
 
 # sobjects' hot paths beside aiosalesforce / simple-salesforce / plain pydantic, client CPU

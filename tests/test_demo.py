@@ -17,3 +17,6 @@ async def test_demo_runs_and_reports_costs(capsys: pytest.CaptureFixture[str]) -
     # Accounts then contacts: two Composite Batch requests for 15 records.
     assert "-> 2 HTTP request(s), 15 API call(s) counted by the org" in out
     assert "halted=True" in out
+    # The 2,500-record flush is drawn from the flush_progress hook (rich prints the last
+    # state of the bar when the output is not a terminal).
+    assert "2500/2500 records answered" in out

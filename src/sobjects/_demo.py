@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sobjects.client import ApiUsageEvent, RequestEvent, Salesforce
+from sobjects.client import ApiUsageEvent, FlushProgressEvent, RequestEvent, Salesforce
 from sobjects.emulator import LocalOrg
 from sobjects.errors import RequiredFieldMissingError
 from sobjects.fields import Field, Id
 from sobjects.orm import FlushError, Session, SObject, inspect, select
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["run_demo"]
 
@@ -33,10 +36,44 @@ class _Meter:
         self.api_used = event.usage.used
 
 
+class _ProgressBar:
+    """Draws a session's flush as a progress bar, from the ``flush_progress`` event hook
+    (rich does the drawing; on a terminal the bar moves, elsewhere its last state is printed).
+    """
+
+    SMALLEST = 100  # records: a bar for a flush that takes one round trip is only noise
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    async def on_flush_progress(self, event: FlushProgressEvent) -> None:
+        if event.total < self.SMALLEST:
+            return
+        if self._bar is None:
+            # rich comes with the emulator extra (sobjects.cli says so when it is missing);
+            # imported here so that defining the demo's models needs only the package.
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("   flush"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("records answered"),
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("flush", total=event.total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=event.done, total=event.total)
+        if event.done >= event.total:
+            self._bar.stop()
+            self._bar = self._task = None
+
+
 async def _step(meter: _Meter, title: str, action: Callable[[], Awaitable[list[str]]]) -> None:
     requests, used = meter.requests, meter.api_used
+    print(f"\n== {title}", flush=True)  # before the action, which may draw a progress bar
     lines = await action()
-    print(f"\n== {title}")
     for line in lines:
         print(f"   {line}")
     print(
@@ -60,9 +97,14 @@ async def run_demo() -> None:
             {"name": "Ext_Id__c", "type": "string", "externalId": True, "unique": True},
         )
         meter = _Meter()
+        bar = _ProgressBar()
         print(f"\n######## {title}")
         async with org.client(
-            event_hooks={"request": [meter.on_request], "api_usage": [meter.on_usage]}
+            event_hooks={
+                "request": [meter.on_request],
+                "api_usage": [meter.on_usage],
+                "flush_progress": [bar.on_flush_progress],
+            }
         ) as sf:
             await steps(sf, meter)
         total += org.api_usage
@@ -95,6 +137,18 @@ async def _orm_steps(sf: Salesforce, meter: _Meter) -> None:
         return [
             "3 accounts and 12 contacts recorded with .save(); nothing sent until the block ends",
             "flush: wave 1 creates the accounts, wave 2 the contacts with their new AccountId",
+        ]
+
+    async def large_flush() -> list[str]:
+        async with Session(sf) as session:
+            for i in range(2500):
+                Contact(last_name=f"Customer {i:04d}").save()
+        report = session.last_flush
+        assert report is not None
+        return [
+            f"2,500 contacts in one flush: {report.http_requests} requests of sObject "
+            f"Collections inside Composite, {report.api_calls} API calls",
+            "the bar follows the client's flush_progress event hook",
         ]
 
     async def upsert() -> list[str]:
@@ -181,11 +235,12 @@ async def _orm_steps(sf: Salesforce, meter: _Meter) -> None:
         return lines
 
     await _step(meter, "1. Accounts with their contacts in one session", accounts_with_contacts)
-    await _step(meter, "2. Upsert by external id", upsert)
-    await _step(meter, "3. A typed query", typed_query)
-    await _step(meter, "4. An update that sends only one field", update_one_field)
-    await _step(meter, "5. A flush with a partial failure, and its report", partial_failure)
-    await _step(meter, "6. The same work planned both ways: batch and economy", strategies)
+    await _step(meter, "2. A flush of 2,500 records, with its progress", large_flush)
+    await _step(meter, "3. Upsert by external id", upsert)
+    await _step(meter, "4. A typed query", typed_query)
+    await _step(meter, "5. An update that sends only one field", update_one_field)
+    await _step(meter, "6. A flush with a partial failure, and its report", partial_failure)
+    await _step(meter, "7. The same work planned both ways: batch and economy", strategies)
 
 
 def _family(session: Session, name: str, contacts: int) -> None:
@@ -281,9 +336,9 @@ async def _demo_steps(sf: Salesforce, meter: _Meter) -> None:
             f"statuses {[s.status_code for s in c]}; Initech accounts kept: {kept}",
         ]
 
-    await _step(meter, "6. Create an account and its contact", create)
-    await _step(meter, "7. Upsert by external id", upsert)
-    await _step(meter, "8. Bulk insert with sObject Collections", bulk)
-    await _step(meter, "9. Query with paging", query)
-    await _step(meter, "10. Composite Batch with a failure (halt_on_error)", batch)
-    await _step(meter, "11. Composite with references, all or none", composite)
+    await _step(meter, "8. Create an account and its contact", create)
+    await _step(meter, "9. Upsert by external id", upsert)
+    await _step(meter, "10. Bulk insert with sObject Collections", bulk)
+    await _step(meter, "11. Query with paging", query)
+    await _step(meter, "12. Composite Batch with a failure (halt_on_error)", batch)
+    await _step(meter, "13. Composite with references, all or none", composite)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import importlib.util
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,9 +25,16 @@ import anyio
 
 __all__ = ["main"]
 
+# What each command imports from the emulator extra (pyproject.toml): the demo also draws.
+_NEEDS = {"emulator": ("starlette", "uvicorn", "lark"), "demo": ("starlette", "lark", "rich")}
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sobjects", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sobjects",
+        description="sobjects: a typed, async Salesforce ORM. Serve a local Salesforce-"
+        "compatible org, run the demo, or generate typed models from describe metadata.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser(
         "emulator", help="serve a local Salesforce-compatible org on 127.0.0.1"
@@ -94,8 +104,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_extra(command: str) -> bool:
+    """Say in one line what to install when the emulator extra is missing (a traceback
+    ending in ModuleNotFoundError says it in thirty)."""
+    missing = [name for name in _NEEDS[command] if importlib.util.find_spec(name) is None]
+    if missing:
+        print(
+            f"sobjects {command}: needs the emulator extra (missing: {', '.join(missing)}); "
+            "install it with: pip install 'sobjects[emulator]'",
+            file=sys.stderr,
+        )
+    return bool(missing)
+
+
+def _port_in_use(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` already has a listener (checked as the server binds, with
+    SO_REUSEADDR, so a port in TIME_WAIT still counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in _NEEDS and _missing_extra(args.command):
+        return 2
     if args.command == "emulator":
         if args.check is not None:
             from sobjects.testing.check import run_check
@@ -119,6 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stderr,
                     )
                     return 2
+        if args.port and _port_in_use(args.port):
+            print(
+                f"sobjects emulator: port {args.port} is already in use on 127.0.0.1; "
+                "choose another with --port, or --port 0 for a free one",
+                file=sys.stderr,
+            )
+            return 1
         from sobjects.emulator._shape import ShapeError
         from sobjects.emulator._store import JournalInUse, UnusableJournal
 
@@ -134,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sobjects emulator: {exc}", file=sys.stderr)
             return 1
         except OSError as exc:  # e.g. a journal it may not read or write
+            print(f"sobjects emulator: {exc}", file=sys.stderr)
+            return 1
+        except RuntimeError as exc:  # the server did not start (a port taken meanwhile)
             print(f"sobjects emulator: {exc}", file=sys.stderr)
             return 1
         return 0

@@ -123,6 +123,14 @@ async def test_create_partial_success_by_default(http: httpx.AsyncClient, org: L
 
 
 async def test_create_all_or_none_rolls_back(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    """Salesforce, "Create Records Using sObject Collections" (REST API Developer Guide,
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
+    resources_composite_sobjects_collections_create.htm), response with ``allOrNone``: the
+    record that failed and the one rolled back are both ``{"success": false, "errors":
+    [...]}`` with no ``id`` (a rolled-back record was never created), the rolled-back one's
+    error being ``{"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record
+    rolled back because not all records were valid and the request was using AllOrNone
+    header", "fields": []}``."""
     response = await http.post(
         COLLECTIONS,
         json={
@@ -134,14 +142,11 @@ async def test_create_all_or_none_rolls_back(http: httpx.AsyncClient, org: Local
     first, bad, last = response.json()
     assert bad["success"] is False
     assert bad["errors"][0]["statusCode"] == "INVALID_FIELD"
+    assert "id" not in bad
     for good in (first, last):
-        assert good == {"id": good["id"], "success": False, "errors": [ROLLED_BACK]}
-        assert is_salesforce_id(good["id"])  # the id stays on rolled-back items
-        assert org.store.get(good["id"]) is None
+        assert good == {"success": False, "errors": [ROLLED_BACK]}
     assert names(org) == []
     assert names(org, "Contact") == []
-    missing = await http.get(f"{V}/sobjects/Account/{first['id']}")
-    assert missing.status_code == 404
 
 
 async def test_create_all_or_none_success_commits(http: httpx.AsyncClient, org: LocalOrg) -> None:
@@ -164,7 +169,7 @@ async def test_create_all_or_none_unique_violation_inside_the_request(
         },
     )
     first, second = response.json()
-    assert first["errors"] == [ROLLED_BACK]
+    assert first == {"success": False, "errors": [ROLLED_BACK]}
     assert second["errors"][0]["statusCode"] == "DUPLICATE_VALUE"
     assert names(org) == []
 
@@ -244,19 +249,44 @@ async def test_upsert_by_external_id(http: httpx.AsyncClient, org: LocalOrg) -> 
 
 
 async def test_upsert_all_or_none(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    """Salesforce, "Upsert Records Using sObject Collections" (REST API Developer Guide,
+    .../resources_composite_sobjects_collections_upsert.htm): "This method returns a list of
+    UpsertResult objects", whose ``created`` is a boolean ("true if the record was created,
+    false if the record was updated"), so every item has it, failed or rolled back (false:
+    nothing was created). The rolled-back insert has no ``id`` (its record never existed);
+    the rolled-back update keeps the id of the record it would have changed."""
+    existing = (await create_all(http, [account("Old", Ext_Id__c="E-8")]))[0]
     response = await http.patch(
         f"{COLLECTIONS}/Account/Ext_Id__c",
         json={
             "allOrNone": True,
-            "records": [account("New", Ext_Id__c="E-9"), account("Bad", Ext_Id__c="E-10", X=1)],
+            "records": [
+                account("New", Ext_Id__c="E-9"),
+                account("Changed", Ext_Id__c="E-8"),
+                account("Bad", Ext_Id__c="E-10", X=1),
+            ],
         },
     )
-    good, bad = response.json()
-    assert good["success"] is False
-    assert good["errors"] == [ROLLED_BACK]
-    assert is_salesforce_id(good["id"])
+    inserted, updated, bad = response.json()
+    assert inserted == {"success": False, "errors": [ROLLED_BACK], "created": False}
+    assert updated == {"id": existing, "success": False, "errors": [ROLLED_BACK], "created": False}
     assert bad["errors"][0]["statusCode"] == "INVALID_FIELD"
-    assert names(org) == []
+    assert (bad["success"], bad["created"], "id" in bad) == (False, False, False)
+    assert names(org) == ["Old"]
+
+
+async def test_upsert_results_carry_created_when_they_fail(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    """Without allOrNone too: UpsertResult's ``created`` is on every item (see above)."""
+    response = await http.patch(
+        f"{COLLECTIONS}/Account/Ext_Id__c",
+        json={"records": [account("New", Ext_Id__c="E-11"), account("No key")]},
+    )
+    created, keyless = response.json()
+    assert created == {"id": created["id"], "success": True, "errors": [], "created": True}
+    assert keyless["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+    assert (keyless["success"], keyless["created"]) == (False, False)
 
 
 @pytest.mark.parametrize("value", [{"a": 1}, ["E-1"], True])
@@ -299,6 +329,10 @@ async def test_delete_mixed_types(http: httpx.AsyncClient, org: LocalOrg) -> Non
 
 
 async def test_delete_all_or_none(http: httpx.AsyncClient, org: LocalOrg) -> None:
+    """Salesforce, "Delete Records Using sObject Collections", response with ``allOrNone``:
+    the rolled-back record keeps its id (``{"id": "001RM000003oLruYAE", "success": false,
+    "errors": [{"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", ..., "fields": []}]}``),
+    the failing one carries its own error."""
     account_id, contact_id = await create_all(http, [account("A"), contact("C")])
     response = await http.delete(
         COLLECTIONS, params={"ids": f"{account_id},{MISSING},{contact_id}", "allOrNone": "true"}

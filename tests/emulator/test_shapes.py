@@ -65,6 +65,21 @@ def test_collections_delete_needs_ids() -> None:
         assert reply.body[0]["errorCode"] == "MISSING_ARGUMENT"
 
 
+def test_a_write_to_a_deleted_record_is_a_dml_error_with_fields() -> None:
+    """REST API Developer Guide, "Status Codes and Error Responses": an error body is a list
+    of ``{"message", "errorCode", "fields"}`` where "fields" lists "the fields that caused the
+    error, if any"; DML errors carry it even when empty. Deleting a deleted record on a real
+    org (API 49.0) answers ``[{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED",
+    "fields":[]}]``."""
+    org = LocalOrg()
+    record_id = call(org, "POST", "sobjects/Account", {"Name": "Gone"}).body["id"]
+    assert call(org, "DELETE", f"sobjects/Account/{record_id}").status == 204
+    deleted = [{"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED", "fields": []}]
+    for method, body in (("DELETE", None), ("PATCH", {"Name": "Back"})):
+        reply = call(org, method, f"sobjects/Account/{record_id}", body)
+        assert (reply.status, reply.body) == (404, deleted)
+
+
 def test_describe_carries_the_keys_and_urls_of_a_real_one() -> None:
     """REST API Developer Guide, "sObject Describe" (Account example): ``urls`` lists
     ``compactLayouts``, ``rowTemplate``, ``approvalLayouts``, ``describe``, ``quickActions``,

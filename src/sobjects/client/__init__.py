@@ -20,11 +20,13 @@ from sobjects.client._composite import (
 from sobjects.client._events import (
     ApiUsageEvent,
     EventHooks,
+    FlushProgressEvent,
     RequestEvent,
     ResponseEvent,
     RetryEvent,
 )
 from sobjects.client._graph import CompositeGraph, Graph
+from sobjects.client._param_search import SearchIn, SearchObject
 from sobjects.client._query import DecodedPage, QueryResult
 from sobjects.client._retry import RetryPolicy, RetryRule
 from sobjects.client._sobject import SObjectAPI, UpsertResult
@@ -50,6 +52,7 @@ __all__ = [
     "DecodedPage",
     "DeleteSubrequest",
     "EventHooks",
+    "FlushProgressEvent",
     "GetSubrequest",
     "Graph",
     "QueryResult",
@@ -62,6 +65,8 @@ __all__ = [
     "RetryRule",
     "SObjectAPI",
     "Salesforce",
+    "SearchIn",
+    "SearchObject",
     "Subrequest",
     "UpdateSubrequest",
     "UpsertResult",

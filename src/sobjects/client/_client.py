@@ -6,7 +6,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -48,6 +48,7 @@ from sobjects.errors import (
 if TYPE_CHECKING:
     from sobjects.client._collections import CollectionsAPI
     from sobjects.client._composite import CompositeAPI
+    from sobjects.client._param_search import SearchIn, SearchObject
     from sobjects.client._query import QueryResult
     from sobjects.client._sobject import SObjectAPI
 
@@ -343,6 +344,52 @@ class Salesforce:
         from sobjects.client._sosl import search
 
         return await search(self, sosl)
+
+    async def parameterized_search(
+        self,
+        q: str,
+        *,
+        sobjects: Sequence[str | SearchObject] = (),
+        fields: Sequence[str] | None = None,
+        in_: SearchIn | None = None,
+        default_limit: int | None = None,
+        overall_limit: int | None = None,
+        offset: int | None = None,
+        spell_correction: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """Search without SOSL (the ``parameterizedSearch`` resource); ``searchRecords``.
+
+        ``q`` is the search string (words, ``*``/``?`` wildcards, ``"phrases"``, ``AND``/
+        ``OR``/``AND NOT``; no escaping into ``FIND {...}`` needed). ``sobjects`` lists the
+        objects to search, by name or as ``SearchObject(name, fields=..., where=...,
+        limit=...)``; ``fields`` is what each returns unless it says otherwise (just ``Id``
+        when neither does); ``in_`` is the field group searched (``"ALL"`` by default,
+        ``"NAME"``, ``"EMAIL"``, ``"PHONE"``); ``default_limit`` caps each object,
+        ``overall_limit`` the whole result (both at most 2000), ``offset`` skips rows of a
+        one-object search. Sent as a JSON body (POST), retried like a read.
+
+        >>> async def acme_accounts(sf: Salesforce) -> list[str]:
+        ...     found = await sf.parameterized_search(
+        ...         "Acme*",
+        ...         sobjects=[SearchObject("Account", where="Industry = 'Energy'")],
+        ...         fields=["Id", "Name"],
+        ...         in_="NAME",
+        ...     )
+        ...     return [r["Name"] for r in found]
+        """
+        from sobjects.client._param_search import build_body, parameterized_search
+
+        body = build_body(
+            q,
+            sobjects=sobjects,
+            fields=fields,
+            in_=in_,
+            default_limit=default_limit,
+            overall_limit=overall_limit,
+            offset=offset,
+            spell_correction=spell_correction,
+        )
+        return await parameterized_search(self, body)
 
     async def describe(
         self, sobject: str | None = None, *, refresh: bool = False

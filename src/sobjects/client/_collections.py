@@ -46,8 +46,9 @@ MAX_COLLECTION_SIZE = 200
 class CollectionResult:
     """The outcome for one record: ``id``, ``success``, ``errors`` and (upsert) ``created``.
 
-    A record rolled back by ``all_or_none`` keeps its ``id`` and has an
-    ``ALL_OR_NONE_OPERATION_ROLLED_BACK`` error.
+    A record rolled back by ``all_or_none`` has an ``ALL_OR_NONE_OPERATION_ROLLED_BACK``
+    error; it keeps its ``id`` when it existed before (an update, a delete, an upsert that
+    matched), and has none when the call would have created it.
     """
 
     id: str | None

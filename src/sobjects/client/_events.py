@@ -21,6 +21,7 @@ __all__ = [
     "ApiUsage",
     "ApiUsageEvent",
     "EventHooks",
+    "FlushProgressEvent",
     "RequestEvent",
     "ResponseEvent",
     "RetryEvent",
@@ -72,6 +73,16 @@ class ApiUsageEvent:
     usage: ApiUsage
 
 
+@dataclass(frozen=True, slots=True)
+class FlushProgressEvent:
+    """A session's flush moved on: ``done`` of its ``total`` records have been sent and
+    answered (failed ones included). Sent once with ``done=0`` before the first request, then
+    after each request's answer, so a long flush can draw a progress bar."""
+
+    done: int
+    total: int
+
+
 class EventHooks(TypedDict, total=False):
     """Hooks by event name, each a sequence of ``async def hook(event) -> None``.
 
@@ -84,6 +95,7 @@ class EventHooks(TypedDict, total=False):
     response: Sequence[Callable[[ResponseEvent], Awaitable[None]]]
     retry: Sequence[Callable[[RetryEvent], Awaitable[None]]]
     api_usage: Sequence[Callable[[ApiUsageEvent], Awaitable[None]]]
+    flush_progress: Sequence[Callable[[FlushProgressEvent], Awaitable[None]]]
 
 
 _EVENT_NAMES = frozenset(EventHooks.__annotations__)

@@ -410,7 +410,10 @@ class LocalOrg:
             requests = body.get("batchRequests")
             if isinstance(requests, list) and len(requests) <= MAX_BATCH:
                 cost = max(1, len(requests))  # a batch refused for its size runs nothing
-        query = {k: v[-1] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
+        pairs = parse_qs(request.url.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in pairs.items()}
+        if "sobject" in pairs:  # parameterizedSearch repeats it; object names have no commas
+            query["sobject"] = ",".join(pairs["sobject"])
         headers = {k.lower(): v for k, v in request.headers.items()}
         with self._lock:
             if self.api_usage + cost > self.daily_api_limit:

@@ -73,6 +73,18 @@ class Reply:
         return cls(exc.status, exc.errors)
 
 
+_WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+def _rolled_back(result: dict[str, Any], error: dict[str, Any], *, created: bool) -> dict[str, Any]:
+    """A Collections item undone by allOrNone: a record it created is gone, so no ``id``."""
+    out: dict[str, Any] = {} if created else {"id": result["id"]}
+    out.update(success=False, errors=[error])
+    if "created" in result:
+        out["created"] = False
+    return out
+
+
 # Child subquery results longer than this come back a page at a time (the local org's choice:
 # Salesforce pages large child lists but does not document where it cuts them).
 CHILD_BATCH = 200
@@ -118,6 +130,11 @@ class RestApi:
         try:
             return self._route(method.upper(), version, path.strip("/"), query, body, headers or {})
         except ApiError as exc:
+            if method.upper() in _WRITES and exc.code == "ENTITY_IS_DELETED":
+                # A write to a deleted record fails as a DML error, and Salesforce's DML
+                # errors carry "fields" even when empty (a read of one does not).
+                for item in exc.errors:
+                    item.setdefault("fields", [])
             return Reply.error(exc)
         except MultipleMatches as exc:
             urls = [self._record_url(version, self.store.sobject_of(i) or "", i) for i in exc.ids]
@@ -148,6 +165,10 @@ class RestApi:
             )
         if head == "search" and not rest:
             return self._only(method, "GET", lambda: self._search(version, query))
+        if head == "parameterizedSearch" and not rest:
+            if method == "POST":
+                return self._parameterized_search(version, None, body)
+            return self._only(method, "GET", lambda: self._parameterized_search(version, query))
         if head == "limits" and not rest:
             return self._only(method, "GET", lambda: Reply(200, self.org.limits_body()))
         if head == "limits" and rest == ["recordCount"]:
@@ -182,7 +203,10 @@ class RestApi:
 
     def _resources(self, version: str) -> dict[str, str]:
         base = f"/services/data/v{version}"
-        names = ["sobjects", "query", "queryAll", "limits", "composite", "search", "recent"]
+        names = [
+            "sobjects", "query", "queryAll", "limits", "composite", "search",
+            "parameterizedSearch", "recent",
+        ]  # fmt: skip
         return {name: f"{base}/{name}" for name in names}
 
     # -- sobjects ------------------------------------------------------------------------------
@@ -459,6 +483,16 @@ class RestApi:
         if not sosl:
             raise malformed("A search string must be provided (q=)")
         found = run_search(sosl, self.store, api_version=version, now=self.store.clock())
+        return Reply(200, {"searchRecords": found})
+
+    def _parameterized_search(
+        self, version: str, query: Mapping[str, str] | None, body: Any = None
+    ) -> Reply:
+        from sobjects.emulator._param_search import search_from_body, search_from_query
+        from sobjects.emulator._search import run_parsed
+
+        search = search_from_query(query) if query is not None else search_from_body(body)
+        found = run_parsed(search, self.store, api_version=version, now=self.store.clock())
         return Reply(200, {"searchRecords": found})
 
     def _page(self, cursor: _Cursor, locator: str | None, offset: int) -> dict[str, Any]:
@@ -738,7 +772,7 @@ class RestApi:
                 return Reply(200, self._each(ids, all_or_none, self._delete_one))
             records, all_or_none = self._collection_body(body)
             if method == "POST":
-                return Reply(200, self._each(records, all_or_none, self._create_one))
+                return Reply(200, self._each(records, all_or_none, self._create_one, creates=True))
             if method == "PATCH":
                 return Reply(200, self._each(records, all_or_none, self._update_one))
             raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed.")
@@ -808,7 +842,7 @@ class RestApi:
                     ) from None
                 return {"id": record_id, "success": True, "errors": [], "created": created}
 
-            return Reply(200, self._each(records, all_or_none, upsert_one))
+            return Reply(200, self._each(records, all_or_none, upsert_one, upsert=True))
         raise ApiError.not_found()
 
     def _check_collection_size(self, count: int) -> None:
@@ -836,8 +870,22 @@ class RestApi:
                 )
         return records, bool(body.get("allOrNone"))
 
-    def _each(self, items: list[Any], all_or_none: bool, action: Any) -> list[dict[str, Any]]:
-        """Run ``action`` per item; with all_or_none, any failure rolls every item back."""
+    def _each(
+        self,
+        items: list[Any],
+        all_or_none: bool,
+        action: Any,
+        *,
+        creates: bool = False,
+        upsert: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Run ``action`` per item; with all_or_none, any failure rolls every item back.
+
+        A rolled-back item that created a record has no ``id`` (the record never existed),
+        like an item that failed; one that updated or deleted a record keeps that record's
+        id. Upsert items carry ``created`` whatever happened (false unless a record was
+        created and kept): it is a boolean of UpsertResult, never null.
+        """
         results: list[dict[str, Any]] = []
         failed = False
         try:
@@ -848,7 +896,10 @@ class RestApi:
                             results.append(action(item))
                     except ApiError as exc:
                         failed = True
-                        results.append({"success": False, "errors": exc.as_save_errors()})
+                        result: dict[str, Any] = {"success": False, "errors": exc.as_save_errors()}
+                        if upsert:
+                            result["created"] = False
+                        results.append(result)
                 if all_or_none and failed:
                     raise Rollback
         except Rollback:
@@ -859,7 +910,9 @@ class RestApi:
                 "fields": [],
             }
             results = [
-                {"id": r["id"], "success": False, "errors": [rolled_back]} if r["success"] else r
+                _rolled_back(r, rolled_back, created=creates or r.get("created") is True)
+                if r["success"]
+                else r
                 for r in results
             ]
         return results

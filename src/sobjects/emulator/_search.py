@@ -26,7 +26,7 @@ from sobjects.emulator._schema import SObjectDef
 from sobjects.emulator.soql import RecordSource, run_query
 from sobjects.emulator.soql._like import LikePattern
 
-__all__ = ["MAX_SEARCH_RECORDS", "run_search"]
+__all__ = ["MAX_SEARCH_RECORDS", "Returning", "Search", "run_parsed", "run_search"]
 
 MAX_SEARCH_RECORDS = 2000  # Salesforce's cap on a SOSL statement's rows
 
@@ -174,18 +174,19 @@ def parse_term(term: str) -> Matcher:
 
 
 @dataclass
-class _Returning:
+class Returning:
     sobject: str
     fields: str = "Id"  # what SOSL returns when no field list is given
     where: str | None = None
     rest: str = ""  # ORDER BY / LIMIT / OFFSET, as SOQL text
+    limit: int | None = None  # parameterized search's per-object limit, until put in ``rest``
 
 
 @dataclass
-class _Search:
+class Search:
     term: str
     group: str = "ALL"
-    returning: list[_Returning] = field(default_factory=list)
+    returning: list[Returning] = field(default_factory=list)
     limit: int = MAX_SEARCH_RECORDS
 
 
@@ -202,7 +203,7 @@ def _read_braces(text: str) -> tuple[str, str]:
     raise malformed("Missing '}' at end of search term")
 
 
-def parse_search(sosl: str) -> _Search:
+def parse_search(sosl: str) -> Search:
     match = re.match(r"\s*FIND\s*", sosl, re.IGNORECASE)
     if not match:
         raise malformed("SOSL statements must begin with FIND")
@@ -210,7 +211,7 @@ def parse_search(sosl: str) -> _Search:
     if not rest.startswith("{"):
         raise malformed("No search term found. The search term must be enclosed in braces.")
     term, rest = _read_braces(rest)
-    search = _Search(term)
+    search = Search(term)
     tokens = _FRAME_TOKEN.findall(rest)
     i = 0
 
@@ -228,7 +229,7 @@ def parse_search(sosl: str) -> _Search:
         while True:
             if i >= len(tokens) or not re.fullmatch(r"\w+", tokens[i]):
                 raise malformed("RETURNING needs an object name")
-            spec = _Returning(tokens[i])
+            spec = Returning(tokens[i])
             i += 1
             if word(i) == "(":
                 depth, start = 0, i + 1
@@ -255,7 +256,7 @@ def parse_search(sosl: str) -> _Search:
     return search
 
 
-def _split_clauses(spec: _Returning, inside: str) -> None:
+def _split_clauses(spec: Returning, inside: str) -> None:
     # Only keywords outside quoted literals count; the literals are blanked before matching.
     blanked = re.sub(r"'(?:\\.|[^'\\])*'", lambda m: "_" * len(m.group()), inside)
     found = list(_SOQL_CLAUSE.finditer(blanked))
@@ -290,13 +291,20 @@ def run_search(
     sosl: str, source: RecordSource, *, api_version: str, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The ``searchRecords`` of a SOSL statement: matches per RETURNING object, in order."""
-    search = parse_search(sosl)
+    return run_parsed(parse_search(sosl), source, api_version=api_version, now=now)
+
+
+def run_parsed(
+    search: Search, source: RecordSource, *, api_version: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Run a search already taken apart (from SOSL, or from parameterized search's
+    parameters): one SOQL statement per object, restricted to the matched records."""
     matcher = parse_term(search.term)
     schema = source.schema
     if search.returning:
         targets = search.returning
     else:  # FIND alone searches every searchable object and returns Ids
-        targets = [_Returning(o.name) for o in schema if o.describe.get("searchable")]
+        targets = [Returning(o.name) for o in schema if o.describe.get("searchable")]
     out: list[dict[str, Any]] = []
     for spec in targets:
         sobject = schema.get(spec.sobject)

@@ -3,6 +3,7 @@
 from sobjects.orm._expr import Condition, FieldExpr, OrderBy, RelationExpr, and_, not_, or_
 from sobjects.orm._inspect import InstanceState, inspect
 from sobjects.orm._model import RelationshipNotLoadedError, SObject
+from sobjects.orm._plan import FlushPlan, FlushReport
 from sobjects.orm._query import CountSelect, Select, select
 from sobjects.orm._session import (
     FlushError,
@@ -25,6 +26,8 @@ __all__ = [
     "FieldExpr",
     "FlushError",
     "FlushErrorGroup",
+    "FlushPlan",
+    "FlushReport",
     "InstanceState",
     "MultipleResultsError",
     "NoResultError",

@@ -57,6 +57,7 @@ from sobjects.orm._plan import (
     PlannedRequest,
     SendLog,
 )
+from sobjects.orm._progress import Progress
 
 if TYPE_CHECKING:
     from sobjects.client import Salesforce
@@ -185,6 +186,7 @@ class Sender:
         lock_retries: int
         replay_upserts: bool
         _log: SendLog
+        _progress: Progress
         _identity: IdentityMap
         _pending: dict[Operation | QueryHandle[Any], None]
 
@@ -302,6 +304,7 @@ class Sender:
             await self._send_graphs(request, transport)
         else:
             await self._send_composite(request.calls, transport)
+        await self._progress.answered(request.items)
 
     async def _send_graphs(self, request: PlannedRequest, transport: list[SalesforceError]) -> None:
         """One Composite Graph request: each graph's nodes refer to the records they depend
@@ -564,6 +567,7 @@ class Sender:
         for entry in sent:
             self._apply(entry.op, entry.subrequest)
         await self._complete_queries(sent)
+        await self._progress.answered(ordered)
 
     def _add_subrequest(
         self,

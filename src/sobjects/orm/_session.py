@@ -48,6 +48,7 @@ from sobjects.orm._plan import (
     Strategy,
     plan_flush,
 )
+from sobjects.orm._progress import Progress
 from sobjects.orm._query import CountSelect, Select
 
 if TYPE_CHECKING:
@@ -190,6 +191,7 @@ class Session(Sender):
         self.api_calls = 0  # API calls this session's flushes spent, as planned and sent
         self.api_budget = api_budget
         self._log = SendLog(concurrency)
+        self._progress = Progress()
         self.closed = False
         self._recorded = 0  # operations recorded so far: numbers them for messages
         # Insertion-ordered, and removal is O(1): a flush of 100,000 records finishes each.
@@ -675,6 +677,8 @@ class Session(Sender):
         self._check_budget(plan)
         transport: list[SalesforceError] = []
         self._log = SendLog(self.concurrency if not self.halt_on_error else 1)
+        self._progress = Progress(self.sf, work)
+        await self._progress.start()
         try:
             if self.transaction and plan.requests[0].endpoint == "composite":
                 await self._flush_transaction([plan.requests[0].items], transport)
