@@ -157,3 +157,15 @@ def test_a_sync_call_on_its_own_loop_thread_is_refused_not_deadlocked() -> None:
         holder["sf"] = sf
         sf.versions()
     assert "use the async API there" in str(outcome[0])
+
+
+def test_search_and_parameterized_search_block_and_answer_like_the_async_client() -> None:
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client()) as sf:
+        sf.sobject.create("Account", {"Name": "Acme Rockets"})
+        sf.sobject.create("Account", {"Name": "Globex"})
+        by_sosl = sf.search("FIND {Acme} IN NAME FIELDS RETURNING Account(Name)")
+        by_params = sf.parameterized_search(
+            "Acme", sobjects=["Account"], fields=["Name"], in_="NAME"
+        )
+    assert [r["Name"] for r in by_sosl] == [r["Name"] for r in by_params] == ["Acme Rockets"]

@@ -29,6 +29,7 @@ from sobjects.sync._loop import LoopThread, stop_quietly
 if TYPE_CHECKING:
     from sobjects.auth import Auth
     from sobjects.client._budget import ApiUsage
+    from sobjects.client._param_search import SearchIn, SearchObject
     from sobjects.client._query import QueryResult as AsyncQueryResult
     from sobjects.sync._composite import CompositeAPI
 
@@ -211,6 +212,31 @@ class Salesforce:
     def search(self, sosl: str) -> list[dict[str, Any]]:
         """Run a SOSL search and return its ``searchRecords``."""
         return self._loop.call(self.async_client.search, sosl)
+
+    def parameterized_search(
+        self,
+        q: str,
+        *,
+        sobjects: Sequence[str | SearchObject] = (),
+        fields: Sequence[str] | None = None,
+        in_: SearchIn | None = None,
+        default_limit: int | None = None,
+        overall_limit: int | None = None,
+        offset: int | None = None,
+        spell_correction: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """Search without SOSL (see ``sobjects.Salesforce.parameterized_search``)."""
+        return self._loop.call(
+            self.async_client.parameterized_search,
+            q,
+            sobjects=sobjects,
+            fields=fields,
+            in_=in_,
+            default_limit=default_limit,
+            overall_limit=overall_limit,
+            offset=offset,
+            spell_correction=spell_correction,
+        )
 
     def describe(self, sobject: str | None = None, *, refresh: bool = False) -> dict[str, Any]:
         """The global describe, or one sObject's describe (cached per client)."""
