@@ -33,8 +33,9 @@ __all__ = ["FORMAT", "Database", "Table", "connect", "fold_key", "quote"]
 
 # The layout's version, in sobjects_meta: a newer file is refused, never half-read.
 FORMAT = 1
-# Kinds of values a column has held (bits of sobjects_column.mask).
-_TEXT, _NUMBER, _OTHER = 1, 2, 4
+# Kinds of values a column has held (bits of sobjects_column.mask): text (and text beyond
+# ASCII, which SQLite's LIKE and lower() do not fold), numbers, anything else.
+_TEXT, _NUMBER, _OTHER, _WIDE = 1, 2, 4, 8
 _TRUE = json.dumps(True).encode()
 # Beyond these a LIKE or IN is left to Python (SQLite's pattern limit, statement size).
 _MAX_LIKE = 1000
@@ -86,7 +87,7 @@ def _encode(value: Any) -> tuple[Any, int]:
     """The stored form of a wire value and its kind bit."""
     kind = type(value)
     if kind is str:
-        return value, _TEXT
+        return value, _TEXT if value.isascii() else _TEXT | _WIDE
     if (kind is int and -(2**63) <= value < 2**63) or (kind is float and math.isfinite(value)):
         return value, _NUMBER
     return json.dumps(value, separators=(",", ":")).encode(), _OTHER
@@ -239,7 +240,7 @@ class Database:
             value = record.get(column)
             if value is not None:
                 value, bit = _encode(value)
-                if not masks.get(column, 0) & bit:
+                if masks.get(column, 0) & bit != bit:
                     masks[column] = masks.get(column, 0) | bit
                     self.db.execute(
                         "INSERT OR REPLACE INTO sobjects_column (tab, col, mask) VALUES (?, ?, ?)",
@@ -385,6 +386,8 @@ class Database:
         if len(pattern) > _MAX_LIKE:
             return None
         col = quote(column)
+        if not table.masks.get(column, 0) & _WIDE:  # ASCII text only, ever
+            return f"{col} LIKE ? ESCAPE '\\'", pattern
         return (
             f"({col} LIKE ? ESCAPE '\\' OR length({col}) != length(CAST({col} AS BLOB)))",
             pattern,
@@ -401,9 +404,11 @@ class Database:
                 continue
             mask = table.masks.get(column, 0)
             col = quote(column)
-            if key.kind in ("text", "id") and not mask & ~_TEXT:
-                if key.kind == "id":
+            if key.kind in ("text", "id") and not mask & ~(_TEXT | _WIDE):
+                if key.kind == "id":  # as they are: UTF-8 byte order is code point order
                     expr = col
+                elif self.ascii_lower and not mask & _WIDE:
+                    expr = f"lower({col})"
                 elif self.ascii_lower:
                     ascii_only = f"length({col}) = length(CAST({col} AS BLOB))"
                     expr = f"CASE WHEN {ascii_only} THEN lower({col}) ELSE sobjects_fold({col}) END"
