@@ -10,6 +10,7 @@ sobjects vs anchor vs target ends the run. Nothing here asserts a time.
     python bench/run.py --quick    # tiny sizes, one repetition (the smoke test)
     python bench/run.py --only reads --only writes   # some sections (see --help)
     python bench/run.py --rss-child MODE N   # internal: one flush in a fresh process
+    python bench/run.py --store-child PHASE DIR N LIKE_N   # internal: one store phase
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SECTIONS = {
     "round_trips": "6. Round trips",
     "linear": "7. Linear",
     "local_org": "8. Local org (in-process emulator)",
+    "store": "9. Local org store (SQLite, --data)",
     "summary": "Summary",
 }
 
@@ -52,6 +54,8 @@ class Sizes:
     round_trip_n: int
     round_trip_delay: float
     local_scale: float
+    store_n: int
+    like_n: int
 
 
 FULL = Sizes(
@@ -67,6 +71,8 @@ FULL = Sizes(
     round_trip_n=1_000,
     round_trip_delay=0.05,
     local_scale=1.0,
+    store_n=1_000_000,
+    like_n=100_000,
 )
 QUICK = Sizes(
     read_n=200,
@@ -81,6 +87,8 @@ QUICK = Sizes(
     round_trip_n=100,
     round_trip_delay=0.01,
     local_scale=0.02,
+    store_n=2_000,
+    like_n=1_000,
 )
 
 
@@ -102,7 +110,7 @@ class _Clock:
 _clock = _Clock()
 
 
-GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org")
+GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org", "store")
 
 
 def header(key: str, detail: str = "") -> None:
@@ -116,6 +124,7 @@ async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
     from _localorg import local_org
     from _measure import Report
     from _reads import field_reads, read_page
+    from _store import store
     from _writes import linear, memory, round_trips, rss, writes
 
     started = time.perf_counter()
@@ -170,6 +179,10 @@ async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
         header("local_org", "wall time, client and emulator together")
         await local_org(sizes.local_scale)
 
+    if wanted("store"):
+        header("store", "each phase in a fresh process; the LIKE query beside SQLite alone")
+        store(report, sizes.store_n, sizes.like_n, SCRIPT)
+
     header("summary", "sobjects vs anchor (ratio = sobjects / anchor)")
     print(report.table())
     spent = ", ".join(f"{key} {secs:.0f}" for key, secs in _clock.spent.items())
@@ -187,7 +200,14 @@ def cli(argv: list[str] | None = None) -> None:
         help="run only these sections (repeatable); all by default",
     )
     parser.add_argument("--rss-child", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--store-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.store_child:
+        from _store import child
+
+        phase, folder, n, like_n = args.store_child
+        child(phase, folder, int(n), int(like_n))
+        return
     if args.rss_child:
         from _writes import rss_child
 

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     emulator.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     emulator.add_argument(
-        "--data", default=None, help="journal file: writes survive restarts and kill -9"
+        "--data", default=None, help="SQLite data file: writes survive restarts and kill -9"
     )
     emulator.add_argument(
         "--latency-ms",
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except JournalInUse as exc:
             print(f"sobjects emulator: {exc}", file=sys.stderr)
             return 1
-        except OSError as exc:  # e.g. a journal it may not read or write
+        except OSError as exc:  # e.g. a data file it may not read or write
             print(f"sobjects emulator: {exc}", file=sys.stderr)
             return 1
         except RuntimeError as exc:  # the server did not start (a port taken meanwhile)
@@ -203,7 +203,7 @@ def _emulator(args: argparse.Namespace) -> None:
 
     data: str | None = args.data
     limit = DEFAULT_DAILY_API_LIMIT if args.api_limit is None else args.api_limit
-    # A journal that already holds writes was seeded when it was new: seeding again on every
+    # A data file that already holds writes was seeded when it was new: seeding again on every
     # restart would duplicate the records.
     journal_used = data is not None and os.path.isfile(data) and os.path.getsize(data) > 0
     # Closed only once serve() has stopped the server: every write it acknowledged is on disk.
@@ -216,7 +216,7 @@ def _emulator(args: argparse.Namespace) -> None:
         notes = [f"schema: {load_schema(org, source)}" for source in args.schema]
         refs: dict[str, str] = {}  # @ref names, shared by the seed files in order
         if journal_used and args.seed:
-            notes.append("seed: skipped (the journal already holds data)")
+            notes.append("seed: skipped (the data file already holds data)")
         else:
             notes += [f"seed: {path}: {seed(org, path, refs)} record(s)" for path in args.seed]
         if args.log_requests is not None:

@@ -317,7 +317,7 @@ def test_seeds_go_into_a_new_journal_once_and_stdout_logs(tmp_path: Path) -> Non
     journal = str(tmp_path / "org.jsonl")
     (tmp_path / "Account.csv").write_text("Name\nAcme\n")
     args = ("--data", journal, "--seed", str(tmp_path / "Account.csv"), "--log-requests")
-    for expected in ("Account.csv: 1 record(s)", "skipped (the journal already holds data)"):
+    for expected in ("Account.csv: 1 record(s)", "skipped (the data file already holds data)"):
         process, seen = start_emulator(*args)
         watchdog = threading.Timer(20, process.kill)
         watchdog.start()

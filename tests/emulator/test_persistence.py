@@ -11,25 +11,28 @@ import json
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sobjects._ids import to_18
 from sobjects.cli import main
 from sobjects.emulator import LocalOrg
 from sobjects.emulator._schema import Schema
 from sobjects.emulator._standard import standard_sobjects
 from sobjects.emulator._store import (
     JOURNAL_HEADER,
+    DamagedData,
     JournalInUse,
     Store,
     StoreClosed,
@@ -250,26 +253,27 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     assert org.schema.require("Account").field("Ext_Id__c") is not None  # schema replayed
 
 
-def test_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:
-    data = tmp_path / "org.jsonl"
+def test_a_torn_write_ahead_log_tail_is_ignored(tmp_path: Path) -> None:
+    """A crash in the middle of a commit leaves a torn tail in the write-ahead log: SQLite
+    checks each frame's checksum and ignores what was never completely written."""
+    data = tmp_path / "org.db"
     with emulator(data) as first:
         before = first.create("Account", {"Name": "Before the crash"})
         first.kill()
-    # A crash in the middle of a write: half a line, no newline, never acknowledged.
-    with open(data, "a", encoding="utf-8") as journal:
-        journal.write('{"entries":[{"put":{"attributes":{"type":"Account"},"Id":"001')
+    wal = data.with_name(data.name + "-wal")
+    assert wal.exists()  # killed: nothing checkpointed it away
+    with open(wal, "ab") as log:
+        log.write(os.urandom(5000))
     with emulator(data) as second:
         assert second.get("Account", before).json()["Name"] == "Before the crash"
         after = second.create("Account", {"Name": "After the crash"})
         assert after != before
         second.kill()
-    # The write acknowledged after the torn line survives the next restart too.
+    # The write acknowledged after the torn tail survives the next restart too.
     with emulator(data) as third:
         assert third.get("Account", before).status_code == 200
         assert third.get("Account", after).json()["Name"] == "After the crash"
         third.kill()
-    lines = data.read_text(encoding="utf-8").splitlines()
-    assert all(json.loads(line) for line in lines)  # the torn tail is gone
 
 
 def test_a_failed_nested_transaction_is_not_journaled(tmp_path: Path) -> None:
@@ -460,14 +464,13 @@ def test_a_second_process_cannot_open_a_journal_in_use(tmp_path: Path) -> None:
 # -- what --data may point at ----------------------------------------------------------------
 
 
-def test_a_new_journal_starts_with_its_header(tmp_path: Path) -> None:
-    data = tmp_path / "org.jsonl"
+def test_a_new_data_file_is_a_sqlite_database(tmp_path: Path) -> None:
+    data = tmp_path / "org.db"
     with LocalOrg(data=data) as org:
         org.store.insert(org.schema.require("Account"), {"Name": "Kept"})
-    assert data.read_bytes().startswith(JOURNAL_HEADER)
+    assert data.read_bytes().startswith(b"SQLite format 3\x00")
     with LocalOrg(data=data) as again:
         assert [r["Name"] for r in again.store.records("Account")] == ["Kept"]
-    assert data.read_bytes().count(JOURNAL_HEADER) == 1  # written once, when created
 
 
 @pytest.mark.parametrize(
@@ -482,14 +485,25 @@ def test_a_new_journal_starts_with_its_header(tmp_path: Path) -> None:
         b"\n",
     ],
 )
-def test_a_file_that_is_not_a_journal_is_left_untouched(tmp_path: Path, content: bytes) -> None:
+def test_a_file_that_is_not_a_data_file_is_left_untouched(tmp_path: Path, content: bytes) -> None:
     data = tmp_path / "precious.txt"
     data.write_bytes(content)
-    with pytest.raises(UnusableJournal, match="is not a sobjects journal"):
+    with pytest.raises(UnusableJournal, match="is not a sobjects data file"):
         LocalOrg(data=data)
     assert data.read_bytes() == content
-    with LocalOrg(data=tmp_path / "other.jsonl"):  # nothing left locked or half-open
+    with LocalOrg(data=tmp_path / "other.db"):  # nothing left locked or half-open
         pass
+
+
+def test_another_sqlite_database_is_left_untouched(tmp_path: Path) -> None:
+    data = tmp_path / "app.db"
+    with closing(sqlite3.connect(data)) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.commit()
+    content = data.read_bytes()
+    with pytest.raises(UnusableJournal, match="SQLite database but not a sobjects data file"):
+        LocalOrg(data=data)
+    assert data.read_bytes() == content
 
 
 def test_a_journal_of_a_newer_format_is_refused(tmp_path: Path) -> None:
@@ -499,30 +513,128 @@ def test_a_journal_of_a_newer_format_is_refused(tmp_path: Path) -> None:
         LocalOrg(data=data)
 
 
-def test_a_journal_without_a_header_is_still_read(tmp_path: Path) -> None:
-    """Journals written before the header existed start with a unit of work."""
+def test_a_data_file_of_a_newer_format_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "org.db"
+    with LocalOrg(data=data):
+        pass
+    with closing(sqlite3.connect(data)) as db:
+        db.execute("UPDATE sobjects_meta SET value = 2 WHERE key = 'format'")
+        db.commit()
+    with pytest.raises(UnusableJournal, match="format 2, newer"):
+        LocalOrg(data=data)
+
+
+def old_journal(path: Path, *units: list[dict[str, Any]], header: bool = True) -> None:
+    """A journal as earlier versions wrote it: JSON lines, one unit of work each."""
+    lines = [json.dumps({"entries": unit}).encode() + b"\n" for unit in units]
+    path.write_bytes((JOURNAL_HEADER if header else b"") + b"".join(lines))
+
+
+OLD_ID = to_18("0015e0000000007")
+
+
+def old_account(name: str, **fields: Any) -> dict[str, Any]:
+    return {"put": {"attributes": {"type": "Account"}, "Id": OLD_ID, "Name": name, **fields}}
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_a_journal_of_an_earlier_version_is_converted_once(tmp_path: Path, header: bool) -> None:
+    """Journals before the header started with a unit of work; both are converted, the
+    last version of each record kept, a torn last line (never acknowledged) dropped."""
     data = tmp_path / "org.jsonl"
+    old_journal(
+        data,
+        [{"define_field": ["Account", {"name": "Old__c", "type": "string"}]}],
+        [old_account("First", IsDeleted=False)],
+        [old_account("Renamed", IsDeleted=False, Old__c="kept")],
+        [{"counters": {"001": 9}}],
+        header=header,
+    )
+    original = data.read_bytes()
+    with open(data, "ab") as journal:
+        journal.write(b'{"entries":[{"put":{"attributes":{"type":"Account"},"Id":"001')
     with LocalOrg(data=data) as org:
-        kept = org.store.insert(org.schema.require("Account"), {"Name": "Old"})
-    data.write_bytes(data.read_bytes().removeprefix(JOURNAL_HEADER))
-    assert data.read_bytes().startswith(b'{"entries":')
-    with LocalOrg(data=data) as old:
-        assert old.store.get(kept) is not None
-        old.store.insert(old.schema.require("Account"), {"Name": "New"})
+        assert [(r["Name"], r["Old__c"]) for r in org.store.records("Account")] == [
+            ("Renamed", "kept")
+        ]
+        new = org.store.insert(org.schema.require("Account"), {"Name": "New"})
+    assert new not in {OLD_ID, to_18("0015e0000000009")}  # the counters came along
+    assert data.read_bytes().startswith(b"SQLite format 3\x00")
+    assert (tmp_path / "org.jsonl.journal-v1").read_bytes().startswith(original)
     with LocalOrg(data=data) as again:
-        assert sorted(r["Name"] for r in again.store.records("Account")) == ["New", "Old"]
+        assert sorted(r["Name"] for r in again.store.records("Account")) == ["New", "Renamed"]
 
 
 @pytest.mark.parametrize("content", [b"", JOURNAL_HEADER[:7]])
-def test_an_empty_or_torn_new_journal_is_taken(tmp_path: Path, content: bytes) -> None:
-    """An empty file (``touch``), or a crash while the header was written."""
+def test_an_empty_or_torn_new_file_is_taken(tmp_path: Path, content: bytes) -> None:
+    """An empty file (``touch``), or an earlier version's crash while writing its header."""
     data = tmp_path / "org.jsonl"
     data.write_bytes(content)
     with LocalOrg(data=data) as org:
         org.store.insert(org.schema.require("Account"), {"Name": "Kept"})
-    assert data.read_bytes().startswith(JOURNAL_HEADER)
+    assert data.read_bytes().startswith(b"SQLite format 3\x00")
     with LocalOrg(data=data) as again:
         assert [r["Name"] for r in again.store.records("Account")] == ["Kept"]
+
+
+# -- damage, ids, size -------------------------------------------------------------------------
+
+
+def test_a_damaged_data_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    data = tmp_path / "org.db"
+    with LocalOrg(data=data) as org:
+        account = org.schema.require("Account")
+        with org.store.transaction():
+            for n in range(2_000):
+                org.store.insert(account, {"Name": f"Account {n}", "Description": "x" * 200})
+    size = data.stat().st_size
+    with open(data, "r+b") as handle:  # scribble over pages in the middle of the file
+        handle.seek(size // 2)
+        handle.write(b"\xff" * 8192)
+    with pytest.raises(DamagedData, match="is damaged"):
+        LocalOrg(data=data)
+    done = subprocess.run(
+        [sys.executable, "-m", "sobjects.cli", "emulator", "--port", "0", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("sobjects emulator: --data: ")
+    assert "is damaged" in done.stderr and "Traceback" not in done.stderr
+    assert "base_url" not in done.stdout
+
+
+def test_ids_are_never_handed_out_again_after_a_restart(tmp_path: Path) -> None:
+    """The counters live in the database: neither a deleted record's id nor the id of the
+    last record created is issued again."""
+    data = tmp_path / "org.db"
+    with LocalOrg(data=data) as org:
+        account = org.schema.require("Account")
+        kept = org.store.insert(account, {"Name": "Kept"})
+        deleted = org.store.insert(account, {"Name": "Deleted"})
+        org.store.delete(account, deleted)
+    with LocalOrg(data=data) as again:
+        assert again.store.retrieve(account, kept)["Name"] == "Kept"
+        new = again.store.insert(account, {"Name": "New"})
+        assert new not in {kept, deleted}
+        assert int(new[6:15]) > int(deleted[6:15])
+
+
+def test_updates_replace_rows_instead_of_growing_the_file(tmp_path: Path) -> None:
+    data = tmp_path / "org.db"
+    with LocalOrg(data=data) as org:
+        account = org.schema.require("Account")
+        record_id = org.store.insert(account, {"Name": "Updated"})
+    first = data.stat().st_size
+    with LocalOrg(data=data) as org:
+        for n in range(2_000):
+            org.store.update(account, record_id, {"Description": f"version {n} " * 20})
+    assert data.stat().st_size <= first + 64 * 1024
+    assert not data.with_name(data.name + "-wal").exists()  # checkpointed on close
+    with LocalOrg(data=data) as again:
+        assert again.store.retrieve(account, record_id)["Description"].startswith("version 1999")
 
 
 def test_a_directory_or_a_missing_folder_is_refused(tmp_path: Path) -> None:
@@ -539,7 +651,7 @@ def test_a_directory_or_a_missing_folder_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("precious.txt", "is not a sobjects journal"),
+        ("precious.txt", "is not a sobjects data file"),
         (".", "is a directory"),
         ("missing/org.jsonl", "does not exist"),
     ],

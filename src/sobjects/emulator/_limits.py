@@ -67,7 +67,7 @@ def limits(store: Any, *, daily_api_limit: int, api_usage: int) -> dict[str, Any
         "Max": daily_api_limit,
         "Remaining": max(0, daily_api_limit - api_usage),
     }
-    records = sum(len(store.records(s.name)) for s in store.schema)
+    records = sum(store.count(s.name) for s in store.schema)
     used_mb = math.ceil(records * RECORD_KB / 1024)
     storage = body["DataStorageMB"]
     storage["Remaining"] = storage["Max"] - used_mb  # negative when over, as in Salesforce
@@ -81,6 +81,6 @@ def record_count(store: Any, query: Mapping[str, str]) -> dict[str, Any]:
     chosen = [store.schema.get(n) for n in wanted] if wanted else list(store.schema)
     return {
         "sObjects": [
-            {"count": len(store.records(s.name)), "name": s.name} for s in chosen if s is not None
+            {"count": store.count(s.name), "name": s.name} for s in chosen if s is not None
         ]
     }

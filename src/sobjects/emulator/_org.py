@@ -76,10 +76,10 @@ class LocalOrg:
     - ``org.define(describe)`` and ``org.define_field(sobject, field)`` extend the schema;
       ``org.define_models(Model, ...)`` does so for ``SObject`` models.
     - ``org.faults`` injects latency and failures; ``daily_api_limit`` caps API usage.
-    - With ``data=PATH`` every acknowledged write is journaled to PATH (fsynced) and replayed
-      on start, so it survives a ``kill -9``. One org at a time may hold PATH (it is locked);
-      ``close()`` (or ``with LocalOrg(data=PATH) as org:``) releases it, and the org then
-      refuses writes (503) rather than acknowledge what it cannot journal.
+    - With ``data=PATH`` the records live in the SQLite file PATH: every acknowledged write is
+      committed (fsynced) first, so it survives a ``kill -9``. One org at a time may hold PATH
+      (it is locked); ``close()`` (or ``with LocalOrg(data=PATH) as org:``) releases it, and
+      the org then refuses writes (503) rather than acknowledge what it cannot keep.
     - A ``Schema`` passed in is copied: orgs never share their metadata.
     """
 

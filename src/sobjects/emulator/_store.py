@@ -1,13 +1,18 @@
-"""The org's data: records in memory, validated like Salesforce, optionally journaled to disk.
+"""The org's data: records in SQLite, validated like Salesforce, durable with ``data=PATH``.
 
 Every write is checked against the schema (unknown or read-only fields, types, lengths,
 restricted picklists, references, required fields, unique and external id values) and
 answers with Salesforce's error codes. ``transaction()`` groups writes that must succeed or
-roll back together (``allOrNone``). With a journal path, each acknowledged write is appended
-and fsynced before the call returns, so it survives a ``kill -9``; the journal is locked
-(``flock``) while a store has it open, so a second process cannot interleave its writes.
-A journal starts with a header line (``JOURNAL_HEADER``); an existing file without it (and not
-a journal of an earlier version) is refused, never rewritten.
+roll back together (``allOrNone``): it is a SQLite SAVEPOINT, so a nested block rolls back
+alone and the outermost one commits once.
+
+Records live in SQLite (see ``_database``), never all in Python: reads decode rows on demand.
+Without a path the database is in memory. With one it is a file in WAL mode with
+``synchronous=FULL``: a write returns once its commit is fsynced, so it survives a
+``kill -9`` and a power cut. The file is opened with an exclusive lock (a second org, in this
+process or another, is refused), checked at start (``PRAGMA quick_check``: a damaged file is
+refused, never half-read), and a JSON-lines journal of earlier versions is converted once
+(the journal is kept beside it as ``PATH.journal-v1``).
 
 One re-entrant lock (``Store.lock``, shared by ``LocalOrg``) guards every read and write.
 """
@@ -17,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import sqlite3
 import string
 import threading
 import weakref
@@ -27,20 +34,30 @@ from pathlib import Path
 from typing import Any
 
 from sobjects._ids import is_salesforce_id, to_18
+from sobjects.emulator._database import FORMAT, Database, connect
 from sobjects.emulator._errors import ApiError
+from sobjects.emulator._pushdown import Equal, Pushdown
 from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
 from sobjects.emulator._values import format_datetime, normalise_value, utc_now
 
-__all__ = ["JOURNAL_HEADER", "JournalInUse", "Store", "StoreClosed", "UnusableJournal"]
+__all__ = [
+    "JOURNAL_HEADER",
+    "DamagedData",
+    "JournalInUse",
+    "Store",
+    "StoreClosed",
+    "UnusableJournal",
+]
 
 logger = logging.getLogger("sobjects.emulator")
 
-# The first line of every journal: how a file is recognised as one before anything is
-# appended to it. Journals of earlier versions have no header; they start with a unit of work.
+# The first line of the JSON-lines journals of earlier versions (converted on first start);
+# older ones have no header and start with a unit of work.
 JOURNAL_FORMAT = 1
 JOURNAL_HEADER = b'{"sobjects_journal":1}\n'
 _HEADER_START = b'{"sobjects_journal":'
 _UNIT_START = b'{"entries":'
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SYSTEM_FIELDS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
 _ADMIN_USER = {
@@ -55,6 +72,8 @@ _ADMIN_USER = {
     "EmailEncodingKey": "UTF-8",
     "LanguageLocaleKey": "en_US",
 }
+# Rows read per round trip when a scan streams (the lock is released between chunks).
+_CHUNK = 1000
 
 
 def _base62(n: int, width: int) -> str:
@@ -70,74 +89,178 @@ class StoreClosed(RuntimeError):
 
 
 class JournalInUse(RuntimeError):
-    """Another open store (in this process or another one) holds the journal file."""
+    """Another open store (in this process or another one) holds the data file."""
 
 
 class UnusableJournal(ValueError):
-    """The journal path cannot hold a journal: a directory, a missing folder, or an existing
-    file that is not a journal (it is never written to)."""
+    """The data path cannot hold the org: a directory, a missing folder, or an existing
+    file that is not a sobjects data file (it is never written to)."""
 
 
-def _check_journal_path(path: Path) -> None:
+class DamagedData(UnusableJournal):
+    """The data file is a sobjects database whose content is damaged: refused at start."""
+
+
+def _check_data_path(path: Path) -> None:
     if path.is_dir():
         raise UnusableJournal(
-            f"the journal {path} is a directory: give the path of a file (a new one is created)"
+            f"the data file {path} is a directory: give the path of a file (a new one is created)"
         )
     if not path.parent.is_dir():
         raise UnusableJournal(
-            f"the folder of the journal {path} does not exist: create {path.parent} first"
+            f"the folder of the data file {path} does not exist: create {path.parent} first"
         )
     if path.exists() and not path.is_file():
-        raise UnusableJournal(f"the journal {path} is not a regular file")
+        raise UnusableJournal(f"the data file {path} is not a regular file")
 
 
-def _check_journal_content(path: Path, content: bytes) -> None:
-    """Refuse a file that is not a journal, before a byte is appended to it."""
-    if not content or JOURNAL_HEADER.startswith(content) or content.startswith(_UNIT_START):
-        return  # new, torn while being created, or written by a version without the header
-    if content.startswith(_HEADER_START):
-        first = content.split(b"\n", 1)[0]
+def _kind_of_file(path: Path) -> str:
+    """``new``, ``sqlite`` or ``journal`` (an earlier version's); refuses anything else."""
+    if not path.exists():
+        return "new"
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        return "new"
+    if head.startswith(_SQLITE_MAGIC):
+        return "sqlite"
+    if JOURNAL_HEADER.startswith(head) or head.startswith(_UNIT_START):
+        return "journal"  # a journal, or one torn while its header was written
+    if head.startswith(_HEADER_START):
+        first = head.split(b"\n", 1)[0]
         try:
             header = json.loads(first)
         except ValueError:
             header = None
         version = header.get("sobjects_journal") if isinstance(header, dict) else None
         if version == JOURNAL_FORMAT:
-            return
+            return "journal"
         if isinstance(version, int) and not isinstance(version, bool) and version > 0:
             raise UnusableJournal(
                 f"the journal {path} has format {version}, newer than this version of sobjects "
                 f"reads ({JOURNAL_FORMAT}): upgrade sobjects"
             )
     raise UnusableJournal(
-        f"{path} exists and is not a sobjects journal (it does not start with the journal "
-        "header): it is left untouched; give a new file or an existing journal"
+        f"{path} exists and is not a sobjects data file (neither a sobjects SQLite database "
+        "nor a journal of an earlier version): it is left untouched; give a new file or an "
+        "existing one"
     )
 
 
-def _lock_journal(handle: Any, path: Path) -> None:
-    """Take an exclusive, non-blocking lock on the open journal (released when it closes)."""
+def _damaged(path: Path, detail: object) -> DamagedData:
+    return DamagedData(
+        f"the data file {path} is damaged ({detail}): it is left untouched; restore it from "
+        "a backup, or start on a new file"
+    )
+
+
+def _open_file(path: Path) -> sqlite3.Connection:
+    """The data file, checked and locked for this store alone."""
+    _check_data_path(path)
+    if _kind_of_file(path) == "journal":
+        _convert_journal(path)
+    db = connect(str(path))
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory locks, no check
-        return
+        # Held from the first read until close: no other connection reads or writes.
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try:
+            tables = {
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise JournalInUse(
+                    f"the data file {path} is in use by another local org (another `sobjects "
+                    "emulator` or an unclosed LocalOrg(data=...)); stop it or use another file"
+                ) from None
+            raise _damaged(path, exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(path, exc) from None
+        if tables and "sobjects_meta" not in tables:
+            raise UnusableJournal(
+                f"{path} is a SQLite database but not a sobjects data file: it is left "
+                "untouched; give a new file or an existing one"
+            )
+        try:
+            if tables:
+                row = db.execute("SELECT value FROM sobjects_meta WHERE key = 'format'").fetchone()
+                version = row[0] if row else None
+                if not isinstance(version, int) or version > FORMAT:
+                    raise UnusableJournal(
+                        f"the data file {path} has format {version}, newer than this version "
+                        f"of sobjects reads ({FORMAT}): upgrade sobjects"
+                    )
+                problems = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+                if problems != ["ok"]:
+                    raise _damaged(path, "; ".join(problems))
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            # A checkpointed WAL file is cut back to this size, so it never keeps growing.
+            db.execute("PRAGMA journal_size_limit=67108864")
+            db.execute("PRAGMA cache_size=-65536")
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(path, exc) from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _convert_journal(path: Path) -> None:
+    """Rewrite an earlier version's JSON-lines journal as a database, once: the journal is
+    copied to ``PATH.journal-v1`` first, then the database replaces it in one rename (a crash
+    in between leaves the journal in place, converted again on the next start)."""
+    content = path.read_bytes()
+    units = []
+    complete = content.rfind(b"\n") + 1  # a torn last line was never acknowledged
+    for line in content[:complete].decode("utf-8", "replace").splitlines():
+        try:
+            unit = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(unit, dict):
+            units.append(unit)
+    building = path.with_name(path.name + ".converting")
+    building.unlink(missing_ok=True)
+    db = connect(str(building))
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise JournalInUse(
-            f"the journal {path} is in use by another local org (another `sobjects emulator` "
-            "or an unclosed LocalOrg(data=...)); stop it or use another file"
-        ) from None
-    except OSError as exc:  # a file system without locks: go on, unprotected
-        logger.warning("local org: cannot lock the journal %s: %s", path, exc)
+        data = Database(db)
+        db.execute("BEGIN")
+        data.create_catalog()
+        seen: set[str] = set()
+        counters: dict[str, int] = {}
+        for unit in units:
+            for entry in unit.get("entries", []):
+                if "put" in entry:
+                    record = entry["put"]
+                    record_id = str(record["Id"])
+                    data.put(record, new=record_id not in seen)
+                    seen.add(record_id)
+                    prefix, number = record_id[:3], _from_base62(record_id[6:15])
+                    counters[prefix] = max(counters.get(prefix, 0), number)
+                elif "define" in entry or "define_field" in entry:
+                    data.add_schema_entry(entry)
+                elif "counters" in entry:
+                    for prefix, number in entry["counters"].items():
+                        counters[prefix] = max(counters.get(prefix, 0), int(number))
+        for prefix, number in counters.items():
+            data.save_counter(prefix, number)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    backup = path.with_name(path.name + ".journal-v1")
+    if not backup.exists():
+        shutil.copy2(path, backup)
+    os.replace(building, path)
+    logger.warning("local org: converted the journal %s to a database (kept as %s)", path, backup)
 
 
 class Store:
     """Records by id, per sObject, with Salesforce's write rules.
 
-    Implements the SOQL engine's ``RecordSource``: ``records``, ``get``, ``sobject_of``.
-    Reads return snapshots (lists, records that are never changed in place: a write stores
-    a new dict), so a caller can iterate them while other threads write.
+    Implements the SOQL engine's ``RecordSource``: ``records``, ``get``, ``sobject_of``, and
+    ``select`` (reads narrowed by a ``Pushdown``). Reads return records decoded for the
+    caller; a record ``get`` returns may be shared with later callers: never change it.
     """
 
     def __init__(
@@ -149,38 +272,27 @@ class Store:
     ) -> None:
         self.schema = schema
         self.clock = clock
-        self._records: dict[str, dict[str, Any]] = {}
-        self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
-        # When each record entered _by_type: several matches of an indexed lookup come back
-        # in that order, as a scan of _by_type returned them.
-        self._seq: dict[str, int] = {}
-        self._next_seq = 0
-        # sObject (lower case) -> field name -> live records by value, built on first lookup.
-        self._indexes: dict[str, dict[str, _ValueIndex]] = {}
-        self._counters: dict[str, int] = {}
-        self._undo: list[list[tuple[str, dict[str, Any] | None]]] = []
-        self._pending_journal: list[dict[str, Any]] = []
         self.lock = threading.RLock()
         self._closed = False
-        self._journal_path = Path(journal) if journal is not None else None
-        self._journal: Any = None
-        self._finalizer: weakref.finalize[Any, Any] | None = None
-        if self._journal_path is not None:
-            _check_journal_path(self._journal_path)
-            handle = open(self._journal_path, "a", encoding="utf-8")  # noqa: SIM115
-            try:
-                _lock_journal(handle, self._journal_path)
-                self._replay(self._journal_path)
-                if os.fstat(handle.fileno()).st_size == 0:  # a new journal: its header first
-                    handle.write(JOURNAL_HEADER.decode())
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except BaseException:
-                handle.close()
-                raise
-            self._journal = handle
-            # A store dropped without close() still closes its file (and releases the lock).
-            self._finalizer = weakref.finalize(self, handle.close)
+        self._path = Path(journal) if journal is not None else None
+        db = _open_file(self._path) if self._path is not None else connect(":memory:")
+        # A store dropped without close() still closes its file (and releases the lock).
+        self._finalizer: weakref.finalize[Any, Any] = weakref.finalize(self, db.close)
+        try:
+            self._data = Database(db)
+            db.execute("BEGIN IMMEDIATE")
+            self._data.create_catalog()
+            db.execute("COMMIT")
+            self._data.load()
+            self._counters = self._data.counters()
+            for entry in self._data.schema_entries():
+                self._apply_schema(entry)
+        except sqlite3.DatabaseError as exc:
+            self._finalizer()
+            raise _damaged(self._path or Path(":memory:"), exc) from None
+        except BaseException:
+            self._finalizer()
+            raise
         self.admin_user_id = self._ensure_admin()
 
     @property
@@ -188,39 +300,109 @@ class Store:
         return self._closed
 
     def close(self) -> None:
-        """Close the journal (data stays on disk); later writes raise ``StoreClosed``."""
+        """Close the data file (data stays on disk); later writes raise ``StoreClosed``.
+        Reads still answer, each from a connection of its own while the file is free."""
         with self.lock:
             self._closed = True
-            self._journal = None
-            if self._finalizer is not None:
-                self._finalizer()  # closes the file once, whoever asks first
+            if self._path is not None:
+                self._finalizer()  # closes the connection once, whoever asks first
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosed("the local org is closed: writes are refused")
 
+    @contextmanager
+    def _reading(self) -> Iterator[Database]:
+        """The database to read, under the lock: a closed file store opens it anew."""
+        with self.lock:
+            if not (self._closed and self._path is not None):
+                yield self._data
+                return
+            try:
+                db = connect(str(self._path))
+            except sqlite3.Error as exc:  # pragma: no cover - the file went away
+                raise StoreClosed(
+                    f"the local org is closed and its data unreadable: {exc}"
+                ) from None
+            try:
+                data = Database(db)
+                data.load()
+                yield data
+            finally:
+                db.close()
+
     # -- RecordSource ----------------------------------------------------------------------
 
     def records(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
-        with self.lock:
-            rows = list(self._by_type.get(sobject.lower(), {}).values())
-        if include_deleted:
-            return rows
-        return [r for r in rows if not r.get("IsDeleted")]
+        """Every record of ``sobject`` in creation order (a list: for small objects; the
+        engine streams with ``select``)."""
+        return list(self.iter_records(sobject, include_deleted=include_deleted))
+
+    def iter_records(
+        self, sobject: str, *, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        _, rows = self.select(sobject, include_deleted=include_deleted, pushdown=Pushdown())
+        return rows
+
+    def select(
+        self,
+        sobject: str,
+        *,
+        include_deleted: bool,
+        pushdown: Pushdown,
+        limit: int | None = None,
+    ) -> tuple[bool, Iterator[dict[str, Any]]]:
+        """The records of ``sobject`` that may satisfy ``pushdown`` (a superset: the caller
+        still checks its own condition), streamed. Returns whether they come in
+        ``pushdown.order`` (else in creation order). ``limit`` is how many the caller
+        expects to need: the first chunk read."""
+        with self._reading() as data:
+            table = data.table(sobject)
+            if table is None:
+                return True, iter(())
+            definition = self.schema.get(sobject)
+            indexed = (
+                {
+                    fd.name.lower()
+                    for fd in definition.fields.values()
+                    if fd.external_id or fd.unique or fd.describe.get("idLookup")
+                }
+                if definition is not None
+                else set()
+            )
+            where, params = data.filters(
+                table, pushdown, include_deleted=include_deleted, indexed=indexed
+            )
+            order = data.order(table, pushdown.order) if pushdown.order else "seq"
+            chunk = max(limit or _CHUNK, 64)
+            if data is not self._data:  # a closed store: read everything now
+                rows = list(
+                    data.scan(table, where, params, order=order, chunk=chunk, lock=self.lock)
+                )
+                return order is not None, iter(rows)
+        rows_iter = data.scan(table, where, params, order=order, chunk=chunk, lock=self.lock)
+        return order is not None, rows_iter
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         if not is_salesforce_id(record_id):
             return None
-        with self.lock:
-            return self._records.get(to_18(record_id))
+        with self._reading() as data:
+            return data.get(to_18(record_id))
 
     def creation_order(self, record_id: str) -> int:
         """When the record was stored, as a rank: orders records written within one second."""
-        return self._seq.get(record_id, -1)
+        with self._reading() as data:
+            return data.seq_of(record_id)
 
     def sobject_of(self, record_id: str) -> str | None:
         record = self.get(record_id)
         return None if record is None else str(record["attributes"]["type"])
+
+    def count(self, sobject: str) -> int:
+        """How many live records ``sobject`` has (without reading them)."""
+        with self._reading() as data:
+            table = data.table(sobject)
+            return 0 if table is None else data.count(table)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -234,40 +416,37 @@ class Store:
         return record
 
     def find(self, sobject: SObjectDef, fd: FieldDef, value: Any) -> list[dict[str, Any]]:
-        """Live records whose ``fd`` equals ``value`` (case-insensitive for text), in the
-        order ``records()`` lists them. An index answers, not a scan of the records."""
+        """Live records whose ``fd`` equals ``value`` (case-insensitive for text), in
+        creation order. An index answers, not a scan of the records."""
         if fd.name == "Id":
             try:
                 return [self.retrieve(sobject, str(value))]
             except ApiError:
                 return []
         wanted = _match_key(fd, value)
-        with self.lock:
-            ids = self._index(sobject.name, fd).entries.get(wanted)
-            if not ids:
+        with self._reading() as data:
+            table = data.table(sobject.name)
+            column = table.by_lower.get(fd.name.lower()) if table is not None else None
+            if table is None or column is None:
                 return []
-            if len(ids) == 1:
-                return [self._records[record_id] for record_id in ids]
-            return [self._records[i] for i in sorted(ids, key=self._seq.__getitem__)]
+            data.index(table, column, folded=True, create=data is self._data)
+            rows = data.rows(
+                table, f'{table.live()} AND sobjects_fold("{column}") = ?', [wanted.casefold()]
+            )
+        return [
+            r for r in rows if r.get(fd.name) is not None and _match_key(fd, r[fd.name]) == wanted
+        ]
 
-    def _index(self, sobject: str, fd: FieldDef) -> _ValueIndex:
-        """The index of ``fd``'s values, built by one scan the first time it is asked for
-        (or again when the field's case sensitivity was redefined)."""
-        by_field = self._indexes.setdefault(sobject.lower(), {})
-        index = by_field.get(fd.name)
-        case_sensitive = _case_sensitive(fd)
-        if index is None or index.case_sensitive != case_sensitive:
-            index = _ValueIndex(fd.name, case_sensitive)
-            for record in self._by_type.get(sobject.lower(), {}).values():
-                index.move(record["Id"], None, index.key_of(record))
-            by_field[fd.name] = index
-        return index
+    def _children(self, child: SObjectDef, fd: FieldDef, parent_id: str) -> list[dict[str, Any]]:
+        """Live records of ``child`` whose lookup ``fd`` points at ``parent_id`` (indexed)."""
+        pushdown = Pushdown(equal=[Equal(fd.name, False, frozenset({parent_id}))])
+        _, rows = self.select(child.name, include_deleted=False, pushdown=pushdown)
+        return [r for r in rows if r.get(fd.name) == parent_id]
 
     # -- writes ----------------------------------------------------------------------------
 
     def insert(self, sobject: SObjectDef, data: Mapping[str, Any]) -> str:
-        with self.lock:
-            self._check_open()
+        with self.transaction():
             values = self._validate(sobject, data, existing=None)
             missing = [
                 fd.name
@@ -302,7 +481,7 @@ class Store:
                     record[fd.name] = self.admin_user_id if self.admin_user_id else None
                 elif fd.describe.get("autoNumber"):
                     # Numbered in creation order; deleted records keep theirs.
-                    record[fd.name] = f"{len(self._by_type.get(sobject.name.lower(), {})) + 1:08d}"
+                    record[fd.name] = f"{self._autonumber(sobject):08d}"
                 else:
                     record[fd.name] = fd.default_value
             self._derive(sobject, record)
@@ -311,8 +490,7 @@ class Store:
             return record_id
 
     def update(self, sobject: SObjectDef, record_id: str, data: Mapping[str, Any]) -> None:
-        with self.lock:
-            self._check_open()
+        with self.transaction():
             existing = self.retrieve(sobject, record_id)
             body = dict(data)
             for key in [k for k in body if k.lower() == "id"]:
@@ -381,7 +559,7 @@ class Store:
         now = format_datetime(self.clock())
         pending = [record["Id"]]
         while pending:
-            current = self._records.get(pending.pop())
+            current = self._data.get(pending.pop())
             if current is None or current.get("IsDeleted"):
                 continue
             deleted = dict(current)
@@ -396,13 +574,12 @@ class Store:
                 if child is None or fd is None or fd.type != "reference":
                     continue
                 cascade = bool(rel.get("cascadeDelete") or fd.describe.get("cascadeDelete"))
-                for row in self.records(child.name):
-                    if row.get(fd.name) != current["Id"]:
-                        continue
+                for row in self._children(child, fd, current["Id"]):
                     if cascade:
                         pending.append(row["Id"])
                     elif fd.nillable:
-                        latest = self._records[row["Id"]]  # another lookup may have changed it
+                        latest = self._data.get(row["Id"])  # another lookup may have changed it
+                        assert latest is not None
                         cleared = {**latest, fd.name: None}
                         if "SystemModstamp" in cleared:
                             cleared["SystemModstamp"] = now
@@ -471,114 +648,39 @@ class Store:
         """Writes inside the block commit together or, if it raises, roll back together."""
         with self.lock:
             self._check_open()
-            self._undo.append([])
-            journal_mark = len(self._pending_journal)
+            data = self._data
             counters = dict(self._counters)
+            data.begin()
             try:
                 yield
             except BaseException:
-                for record_id, before in reversed(self._undo.pop()):
-                    self._restore(record_id, before)
-                del self._pending_journal[journal_mark:]  # only this block's writes
+                data.rollback()
                 if self._counters != counters:
                     # Ids handed out inside the block (rolled-back items show theirs) stay
                     # used after a restart too.
-                    self._pending_journal.append({"counters": dict(self._counters)})
-                if not self._undo:
-                    self._flush_journal()
+                    data.begin()
+                    for prefix, number in self._counters.items():
+                        data.save_counter(prefix, number)
+                    data.commit()
                 raise
-            undo = self._undo.pop()
-            if self._undo:
-                self._undo[-1].extend(undo)  # a nested block commits into its parent
-            else:
-                self._flush_journal()
+            data.commit()
 
     def _put(self, record_id: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
-        if self._undo:
-            self._undo[-1].append((record_id, before))
-        self._restore(record_id, after)
-        self._pending_journal.append({"put": after})
-        if not self._undo:
-            self._flush_journal()
-
-    def _restore(self, record_id: str, record: dict[str, Any] | None) -> None:
-        """Make ``record`` (``None``: no record) the stored version of ``record_id``: every
-        change of the records goes through here (writes, rollbacks, journal replay), and so
-        every index is kept current here."""
-        old = self._records.get(record_id)
-        if record is None:
-            if old is not None:
-                del self._records[record_id]
-                self._by_type.get(old["attributes"]["type"].lower(), {}).pop(record_id, None)
-                self._seq.pop(record_id, None)
-        else:
-            self._records[record_id] = record
-            rows = self._by_type.setdefault(record["attributes"]["type"].lower(), {})
-            if record_id not in rows:
-                self._seq[record_id] = self._next_seq
-                self._next_seq += 1
-            rows[record_id] = record
-        current = record if record is not None else old
-        if current is None:
-            return
-        for index in self._indexes.get(current["attributes"]["type"].lower(), {}).values():
-            index.move(record_id, index.key_of(old), index.key_of(record))
+        with self.transaction():
+            self._data.put(after, new=before is None)
 
     def journal_schema(self, entry: dict[str, Any]) -> None:
         """Record a schema change (``define`` / ``define_field``) so a restart replays it."""
-        with self.lock:
-            self._check_open()
-            self._pending_journal.append(entry)
-            if not self._undo:
-                self._flush_journal()
+        with self.transaction():
+            self._data.add_schema_entry(entry)
 
-    def _flush_journal(self) -> None:
-        entries, self._pending_journal = self._pending_journal, []
-        if not entries:
-            return
-        if self._closed:  # never acknowledge what cannot be journaled
-            raise StoreClosed("the local org is closed: writes are refused")
-        if self._journal is None:
-            return
-        # One line per acknowledged unit of work: a torn last line is skipped on replay.
-        self._journal.write(json.dumps({"entries": entries}, separators=(",", ":")) + "\n")
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
-
-    def _replay(self, path: Path) -> None:
-        if not path.exists():
-            return
-        with open(path, "rb") as handle:
-            content = handle.read()
-        _check_journal_content(path, content)
-        complete = content.rfind(b"\n") + 1
-        if complete < len(content):
-            # A torn last line (a crash mid-write, never acknowledged): cut it off, so the
-            # next write starts on a line of its own.
-            with open(path, "r+b") as handle:
-                handle.truncate(complete)
-        for line in content[:complete].decode("utf-8", "replace").splitlines():
-            try:
-                unit = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(unit, dict):
-                continue
-            for entry in unit.get("entries", []):
-                if "put" in entry:
-                    record = entry["put"]
-                    self._restore(record["Id"], record)
-                    prefix, number = record["Id"][:3], int(_from_base62(record["Id"][6:15]))
-                    self._counters[prefix] = max(self._counters.get(prefix, 0), number)
-                elif "define" in entry:
-                    self.schema.add(entry["define"])
-                    self.schema.link_children()
-                elif "define_field" in entry:
-                    sobject, fd = entry["define_field"]
-                    self.schema.add_field(sobject, fd)
-                elif "counters" in entry:
-                    for prefix, number in entry["counters"].items():
-                        self._counters[prefix] = max(self._counters.get(prefix, 0), int(number))
+    def _apply_schema(self, entry: dict[str, Any]) -> None:
+        if "define" in entry:
+            self.schema.add(entry["define"])
+            self.schema.link_children()
+        elif "define_field" in entry:
+            sobject, fd = entry["define_field"]
+            self.schema.add_field(sobject, fd)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -586,25 +688,32 @@ class Store:
         prefix = sobject.key_prefix
         number = self._counters.get(prefix, 0) + 1
         self._counters[prefix] = number
+        self._data.save_counter(prefix, number)
         return to_18(f"{prefix}5e0{_base62(number, 9)}")
+
+    def _autonumber(self, sobject: SObjectDef) -> int:
+        table = self._data.table(sobject.name)
+        return 1 if table is None else self._data.row_count(table) + 1
 
     def _ensure_admin(self) -> str | None:
         user = self.schema.get("User")
         if user is None:
             return None
-        for record in self.records("User"):
-            if record.get("Username") == _ADMIN_USER["Username"]:
-                return str(record["Id"])
+        for existing in self.records("User"):
+            if existing.get("Username") == _ADMIN_USER["Username"]:
+                return str(existing["Id"])
         data = {k: v for k, v in _ADMIN_USER.items() if user.field(k) is not None}
         self.admin_user_id = None
         # The first user creates itself: insert with the audit fields empty, then point them.
-        user_id = self.insert(user, data)
-        record = self._records[user_id]
-        patched = dict(record)
-        for name in ("CreatedById", "LastModifiedById"):
-            if name in patched:
-                patched[name] = user_id
-        self._put(user_id, record, patched)
+        with self.transaction():
+            user_id = self.insert(user, data)
+            record = self._data.get(user_id)
+            assert record is not None
+            patched = dict(record)
+            for name in ("CreatedById", "LastModifiedById"):
+                if name in patched:
+                    patched[name] = user_id
+            self._put(user_id, record, patched)
         return user_id
 
     def _validate(
@@ -727,46 +836,8 @@ class Store:
 def _match_key(fd: FieldDef, value: Any) -> str:
     """How external id and unique values compare: as text, case-insensitive unless the field
     is case-sensitive."""
-    return _value_key(value, _case_sensitive(fd))
-
-
-def _case_sensitive(fd: FieldDef) -> bool:
-    return bool(fd.describe.get("caseSensitive"))
-
-
-def _value_key(value: Any, case_sensitive: bool) -> str:
     text = str(value)
-    return text if case_sensitive else text.lower()
-
-
-class _ValueIndex:
-    """The live records of one sObject by the match key of one field (``_match_key``):
-    external id and unique lookups without a scan of every record."""
-
-    __slots__ = ("case_sensitive", "entries", "field")
-
-    def __init__(self, field: str, case_sensitive: bool) -> None:
-        self.field = field
-        self.case_sensitive = case_sensitive
-        self.entries: dict[str, set[str]] = {}
-
-    def key_of(self, record: Mapping[str, Any] | None) -> str | None:
-        """Where ``record`` belongs (``None``: nowhere, being absent, deleted or empty)."""
-        if record is None or record.get("IsDeleted"):
-            return None
-        value = record.get(self.field)
-        return None if value is None else _value_key(value, self.case_sensitive)
-
-    def move(self, record_id: str, old: str | None, new: str | None) -> None:
-        if old == new:
-            return
-        if old is not None:
-            ids = self.entries[old]
-            ids.discard(record_id)
-            if not ids:
-                del self.entries[old]
-        if new is not None:
-            self.entries.setdefault(new, set()).add(record_id)
+    return text if fd.describe.get("caseSensitive") else text.lower()
 
 
 _ADDRESS_PARTS = {

@@ -12,6 +12,7 @@ import pytest
 from sobjects._ids import to_18
 from sobjects.emulator._errors import ApiError
 from sobjects.emulator._schema import Schema
+from sobjects.emulator._store import Store
 from sobjects.emulator.soql import QueryOutput, run_query
 
 # A Wednesday, so THIS_WEEK is Sunday 2024-05-12 .. Saturday 2024-05-18.
@@ -127,11 +128,41 @@ class MemorySource:
         return self._types.get(record_id)
 
 
+class StoreSource(MemorySource):
+    """The same records in the local org's SQLite store, written as they are (no write
+    rules): the engine then narrows its reads through ``Store.select``, and every SOQL test
+    checks that what SQLite narrows and orders changes no answer."""
+
+    def __init__(self, schema: Schema) -> None:
+        super().__init__(schema)
+        self.store = Store(schema)
+        data = self.store._data
+        data.db.execute("DELETE FROM r_user")  # the admin user the store makes for itself
+        data.load()
+        self.select = self.store.select
+
+    def add(self, sobject: str, **fields: Any) -> str:
+        record_id = super().add(sobject, **fields)
+        record = {"attributes": {"type": sobject}, **self._rows[record_id]}
+        self.store._data.put(record, new=True)
+        return record_id
+
+    def records(self, sobject: str, *, include_deleted: bool) -> Iterable[dict[str, Any]]:
+        return self.store.records(sobject, include_deleted=include_deleted)
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        return self.store.get(record_id)
+
+    def sobject_of(self, record_id: str) -> str | None:
+        return self.store.sobject_of(record_id)
+
+
 class Org:
     """The fixture data set, with the ids of the interesting records."""
 
-    def __init__(self) -> None:
-        self.source = MemorySource(Schema(DESCRIBES))
+    def __init__(self, source: str = "memory") -> None:
+        schema = Schema(DESCRIBES)
+        self.source = StoreSource(schema) if source == "store" else MemorySource(schema)
         add = self.source.add
         self.ada_user = add("User", Name="Ada Admin")
         self.bob_user = add("User", Name="Bob Boss")
@@ -262,9 +293,9 @@ class Org:
         return info.value
 
 
-@pytest.fixture(scope="module")
-def org() -> Org:
-    return Org()
+@pytest.fixture(scope="module", params=["memory", "store"])
+def org(request: pytest.FixtureRequest) -> Org:
+    return Org(request.param)
 
 
 def url(sobject: str, record_id: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError
+from sobjects.emulator._pushdown import Equal, LikeFilter, OrderBy, Pushdown
 from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
 from sobjects.emulator.soql._ast import (
     And,
@@ -77,6 +78,20 @@ class RecordSource(Protocol):
     def get(self, record_id: str) -> dict[str, Any] | None: ...
 
     def sobject_of(self, record_id: str) -> str | None: ...
+
+
+class _Select(Protocol):
+    """What a source that can narrow its reads offers besides ``RecordSource`` (the org's
+    store does): the rows of ``sobject`` that may match ``pushdown`` (a superset), and
+    whether they come in ``pushdown.order`` (else in ``records`` order)."""
+
+    def __call__(
+        self, sobject: str, *, include_deleted: bool, pushdown: Pushdown, limit: int | None
+    ) -> tuple[bool, Iterable[dict[str, Any]]]: ...
+
+
+# Ids per pushed-down child lookup (one statement each).
+_CHILD_CHUNK = 500
 
 
 @dataclass
@@ -470,6 +485,7 @@ class _Plan:
     node: _Node = field(default_factory=_Node)
     children: list[_ChildItem] = field(default_factory=list)
     aggregation: _Aggregation | None = None
+    pushdown: Pushdown = field(default_factory=Pushdown)
 
 
 def _sort(rows: list[Any], keys: Sequence[_OrderKey]) -> None:
@@ -614,11 +630,39 @@ class _Engine:
     # --- running ---------------------------------------------------------------------------
 
     def scan(self, plan: _Plan) -> list[Record]:
-        records = self.source.records(plan.sobject.name, include_deleted=self.include_deleted)
+        """The rows the plan's ``WHERE`` keeps; with a ``LIMIT`` and rows coming in their
+        final order, only as many as the page needs."""
         where = plan.where
-        if where is None:
-            return list(records)
-        return [rec for rec in records if where(rec)]
+        select: _Select | None = getattr(self.source, "select", None)
+        if select is None:
+            records = self.source.records(plan.sobject.name, include_deleted=self.include_deleted)
+            if where is None:
+                return list(records)
+            return [rec for rec in records if where(rec)]
+        want = None
+        if (
+            plan.mode == "rows"
+            and plan.limit is not None
+            and (plan.pushdown.order or not plan.order)
+        ):
+            want = plan.offset + plan.limit
+        ordered, records = select(
+            plan.sobject.name,
+            include_deleted=self.include_deleted,
+            pushdown=plan.pushdown,
+            limit=want,
+        )
+        if want is None or (plan.order and not ordered):
+            return [rec for rec in records if where is None or where(rec)]
+        rows: list[Record] = []
+        if want == 0:
+            return rows
+        for rec in records:
+            if where is None or where(rec):
+                rows.append(rec)
+                if len(rows) >= want:
+                    break
+        return rows
 
     def aggregate(self, plan: _Plan, rows: list[Record]) -> list[dict[str, Any]]:
         agg = plan.aggregation
@@ -660,7 +704,7 @@ class _Engine:
         where = plan.where
         lookup = item.lookup
         buckets: dict[str, list[Record]] = {}
-        for rec in self.source.records(plan.sobject.name, include_deleted=self.include_deleted):
+        for rec in self.children_of(plan, lookup, ids):
             parent_id = rec.get(lookup)
             if parent_id in ids and (where is None or where(rec)):
                 buckets.setdefault(str(parent_id), []).append(rec)
@@ -680,6 +724,27 @@ class _Engine:
             }
             for parent_id, rows in chosen.items()
         }
+
+    def children_of(self, plan: _Plan, lookup: str, ids: set[str]) -> Iterable[Record]:
+        """Candidate child rows: by the lookup's index where the source has one."""
+        select: _Select | None = getattr(self.source, "select", None)
+        if select is None:
+            yield from self.source.records(plan.sobject.name, include_deleted=self.include_deleted)
+            return
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _CHILD_CHUNK):
+            chunk = frozenset(wanted[start : start + _CHILD_CHUNK])
+            pushdown = Pushdown(
+                equal=[Equal(lookup, False, chunk), *plan.pushdown.equal],
+                like=plan.pushdown.like,
+            )
+            _, rows = select(
+                plan.sobject.name,
+                include_deleted=self.include_deleted,
+                pushdown=pushdown,
+                limit=None,
+            )
+            yield from rows
 
     def render(
         self, node: _Node, rec: Record, type_name: str, attr_type: str | None = None
@@ -794,7 +859,55 @@ class _Engine:
                 ]
         plan.limit = query.limit
         plan.offset = query.offset or 0
+        plan.pushdown = self.pushdown(scope, query, plan)
         return plan
+
+    def pushdown(self, scope: _Scope, query: Query, plan: _Plan) -> Pushdown:
+        """What the source may narrow before the plan's own ``WHERE`` runs: equality (and
+        ``IN``) on ids and text, ``LIKE`` on text, from the conditions every row must meet
+        (the top-level ``AND``), on the object's own fields; and the ``ORDER BY`` when each
+        key is such a field of a kind the source can order exactly. The conditions were
+        compiled already: nothing here raises."""
+        push = Pushdown()
+        where = query.where
+        conditions = where.items if isinstance(where, And) else [] if where is None else [where]
+        for cond in conditions:
+            if not isinstance(cond, Compare | InList | Like) or not isinstance(cond.lhs, FieldPath):
+                continue
+            term = self.row_term(scope, cond.lhs)
+            if len(term.ident) != 2:  # through a relationship
+                continue
+            if isinstance(cond, Like):
+                if term.kind == TEXT and cond.value.kind == "string":
+                    push.like.append(LikeFilter(term.name, decode_like(cond.value.raw)))
+                continue
+            if isinstance(cond, Compare):
+                if cond.op != "=":
+                    continue
+                values: Sequence[Literal] = [cond.value]
+            elif cond.negated:
+                continue
+            else:
+                values = cond.values
+            if term.kind not in (ID, TEXT) or not all(v.kind == "string" for v in values):
+                continue
+            targets = frozenset(self.literal_key(term, v)[1] for v in values)
+            push.equal.append(Equal(term.name, term.kind == TEXT, targets))
+        if plan.mode == "rows":
+            for order in query.order_by:
+                term = self.row_term(scope, order.expr)
+                if (
+                    not isinstance(order.expr, FieldPath)
+                    or len(term.ident) != 2
+                    or term.kind not in (TEXT, ID, NUMBER)
+                ):
+                    push.order = []  # all keys or none: SQL cannot sort by a part alone
+                    return push
+                nulls_first = (
+                    (not order.descending) if order.nulls_first is None else order.nulls_first
+                )
+                push.order.append(OrderBy(term.name, term.kind, order.descending, nulls_first))
+        return push
 
     def compile_select(self, plan: _Plan, query: Query, scope: _Scope) -> None:
         node = plan.node

@@ -1,0 +1,460 @@
+"""The org's records on SQLite (standard library): tables, encoding, indexes, pushed-down reads.
+
+One table per sObject that holds records (``r_<name>``), one column per field ever written,
+``seq`` (creation order, unique across the org) as the row id and ``Id`` unique. A value is
+stored as it is when SQLite keeps it exactly (text, 64-bit integers, finite floats) and as
+JSON in a BLOB otherwise (booleans, addresses, ...), so every record reads back as written.
+Catalog tables hold the rest: ``sobjects_meta`` (format), ``sobjects_table`` (which table
+holds which sObject), ``sobjects_prefix`` (key prefixes per table, so ``get(id)`` finds the
+table), ``sobjects_counter`` (the id counters: ids are never handed out twice),
+``sobjects_schema`` (schema changes, replayed at start) and ``sobjects_column`` (which kinds
+of values each column has held: an ``ORDER BY`` is pushed to SQLite only where its order is
+provably SOQL's).
+
+Indexes are made the first time a lookup needs them and kept: an index on the column for
+exact ids (references: child subqueries, cascades), and one on ``sobjects_fold(column)``
+(``str.casefold``, a deterministic function every connection registers) for case-insensitive
+text (external ids, ``idLookup`` and unique fields). A file written by this module cannot be
+changed by a connection without that function; reading it needs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sobjects.emulator._pushdown import Equal, LikeFilter, OrderBy, Pushdown
+
+__all__ = ["FORMAT", "Database", "Table", "connect", "fold_key", "quote"]
+
+# The layout's version, in sobjects_meta: a newer file is refused, never half-read.
+FORMAT = 1
+# Kinds of values a column has held (bits of sobjects_column.mask): text (and text beyond
+# ASCII, which SQLite's LIKE and lower() do not fold), numbers, anything else.
+_TEXT, _NUMBER, _OTHER, _WIDE = 1, 2, 4, 8
+_TRUE = json.dumps(True).encode()
+# Beyond these a LIKE or IN is left to Python (SQLite's pattern limit, statement size).
+_MAX_LIKE = 1000
+_MAX_IN = 500
+_CACHE = 20_000  # decoded records kept by id (parents read again and again by queries)
+
+_CATALOG = """
+CREATE TABLE IF NOT EXISTS sobjects_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sobjects_table (
+    sobject TEXT PRIMARY KEY, name TEXT NOT NULL, tab TEXT NOT NULL UNIQUE) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sobjects_prefix (
+    prefix TEXT NOT NULL, tab TEXT NOT NULL, PRIMARY KEY (prefix, tab)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sobjects_counter (
+    prefix TEXT PRIMARY KEY, number INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sobjects_schema (n INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sobjects_column (
+    tab TEXT NOT NULL, col TEXT NOT NULL, mask INTEGER NOT NULL,
+    PRIMARY KEY (tab, col)) WITHOUT ROWID;
+"""
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def fold_key(value: Any) -> str | None:
+    """What the fold indexes hold: the value as text, ``casefold()``-ed. Equal SOQL text
+    (``casefold``) and equal external id keys (``lower``) both have equal fold keys (each
+    character's ``casefold`` is its ``lower``'s ``casefold``), so a lookup by fold key finds a
+    superset of either, which the caller then checks exactly."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = json.loads(value)
+    return str(value).casefold()
+
+
+def connect(target: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (the store issues its own SAVEPOINTs), with the
+    functions the indexes use."""
+    db = sqlite3.connect(
+        target, timeout=0, isolation_level=None, check_same_thread=False, cached_statements=512
+    )
+    db.create_function("sobjects_fold", 1, fold_key, deterministic=True)
+    return db
+
+
+def _encode(value: Any) -> tuple[Any, int]:
+    """The stored form of a wire value and its kind bit."""
+    kind = type(value)
+    if kind is str:
+        return value, _TEXT if value.isascii() else _TEXT | _WIDE
+    if (kind is int and -(2**63) <= value < 2**63) or (kind is float and math.isfinite(value)):
+        return value, _NUMBER
+    return json.dumps(value, separators=(",", ":")).encode(), _OTHER
+
+
+@dataclass
+class Table:
+    """One sObject's table as this connection knows it (reloaded after a rollback)."""
+
+    sobject: str  # canonical name, as records carry it in attributes.type
+    tab: str
+    columns: list[str]
+    masks: dict[str, int]
+    by_lower: dict[str, str] = field(default_factory=dict)
+    select_sql: str = ""
+    rows: int | None = None  # every row, deleted ones too (autonumbers count them)
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.by_lower = {c.lower(): c for c in self.columns}
+        cols = ", ".join(quote(c) for c in self.columns)
+        self.select_sql = f"SELECT seq, {cols} FROM {quote(self.tab)}"
+
+    def live(self) -> str:
+        """SQL true for records not in the recycle bin."""
+        if "isdeleted" not in self.by_lower:
+            return "1"
+        return f"{quote(self.by_lower['isdeleted'])} IS NOT X'{_TRUE.hex()}'"
+
+
+class Database:
+    """The SQL side of the store; the caller holds the store's lock around every call."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.depth = 0  # open SAVEPOINTs
+        self.tables: dict[str, Table] = {}
+        self.by_prefix: dict[str, list[Table]] = {}
+        self.indexes: set[str] = set()
+        self.cache: dict[str, dict[str, Any]] = {}
+        self.next_seq = 1
+        self.ascii_lower = db.execute("SELECT lower('É')").fetchone()[0] == "É"
+
+    # -- catalog ---------------------------------------------------------------------------
+
+    def create_catalog(self) -> None:
+        for statement in _CATALOG.split(";"):  # executescript() would commit first
+            if statement.strip():
+                self.db.execute(statement)
+        self.db.execute(
+            "INSERT OR IGNORE INTO sobjects_meta (key, value) VALUES ('format', ?)", (FORMAT,)
+        )
+
+    def load(self) -> None:
+        """Read the catalog: tables, their columns, prefixes and indexes (not the records)."""
+        self.tables.clear()
+        self.by_prefix.clear()
+        self.cache.clear()
+        masks: dict[str, dict[str, int]] = {}
+        for tab, col, mask in self.db.execute("SELECT tab, col, mask FROM sobjects_column"):
+            masks.setdefault(tab, {})[col] = mask
+        by_tab: dict[str, Table] = {}
+        for key, name, tab in self.db.execute("SELECT sobject, name, tab FROM sobjects_table"):
+            columns = [
+                row[1]
+                for row in self.db.execute(f"PRAGMA table_info({quote(tab)})")
+                if row[1] != "seq"
+            ]
+            table = Table(name, tab, columns, masks.get(tab, {}))
+            self.tables[key] = by_tab[tab] = table
+            top = self.db.execute(f"SELECT max(seq) FROM {quote(tab)}").fetchone()[0]
+            self.next_seq = max(self.next_seq, (top or 0) + 1)
+        for prefix, tab in self.db.execute("SELECT prefix, tab FROM sobjects_prefix"):
+            if tab in by_tab:
+                self.by_prefix.setdefault(prefix, []).append(by_tab[tab])
+        self.indexes = {
+            row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT prefix, number FROM sobjects_counter"))
+
+    def save_counter(self, prefix: str, number: int) -> None:
+        self.db.execute(
+            "INSERT INTO sobjects_counter (prefix, number) VALUES (?, ?) "
+            "ON CONFLICT (prefix) DO UPDATE SET number = max(number, excluded.number)",
+            (prefix, number),
+        )
+
+    def schema_entries(self) -> list[Any]:
+        return [json.loads(e) for (e,) in self.db.execute("SELECT entry FROM sobjects_schema")]
+
+    def add_schema_entry(self, entry: Any) -> None:
+        self.db.execute(
+            "INSERT INTO sobjects_schema (entry) VALUES (?)",
+            (json.dumps(entry, separators=(",", ":")),),
+        )
+
+    def table(self, sobject: str) -> Table | None:
+        return self.tables.get(sobject.lower())
+
+    def _create_table(self, sobject: str) -> Table:
+        tab = f"r_{sobject.lower()}"
+        self.db.execute(f'CREATE TABLE {quote(tab)} (seq INTEGER PRIMARY KEY, "Id" NOT NULL)')
+        self.db.execute(f'CREATE UNIQUE INDEX {quote(f"{tab}_id")} ON {quote(tab)} ("Id")')
+        self.db.execute(
+            "INSERT INTO sobjects_table (sobject, name, tab) VALUES (?, ?, ?)",
+            (sobject.lower(), sobject, tab),
+        )
+        table = Table(sobject, tab, ["Id"], {})
+        self.tables[sobject.lower()] = table
+        table.rows = 0
+        return table
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self.db.execute(f"SAVEPOINT u{self.depth}")
+        self.depth += 1
+
+    def commit(self) -> None:
+        self.depth -= 1
+        self.db.execute(f"RELEASE u{self.depth}")  # the outermost one commits (and syncs)
+
+    def rollback(self) -> None:
+        self.depth -= 1
+        self.db.execute(f"ROLLBACK TO u{self.depth}")
+        self.db.execute(f"RELEASE u{self.depth}")
+        # Tables, columns and indexes made inside the block are gone too.
+        self.load()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def put(self, record: dict[str, Any], *, new: bool) -> None:
+        """Store ``record`` (a new row, or the new version of its row)."""
+        sobject = str(record["attributes"]["type"])
+        table = self.tables.get(sobject.lower()) or self._create_table(sobject)
+        by_lower = table.by_lower
+        added = [k for k in record if k != "attributes" and k.lower() not in by_lower]
+        for name in added:
+            self.db.execute(f"ALTER TABLE {quote(table.tab)} ADD COLUMN {quote(name)}")
+            table.columns.append(name)
+        if added:
+            table.refresh()
+        values = []
+        masks = table.masks
+        for column in table.columns:
+            value = record.get(column)
+            if value is not None:
+                value, bit = _encode(value)
+                if masks.get(column, 0) & bit != bit:
+                    masks[column] = masks.get(column, 0) | bit
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO sobjects_column (tab, col, mask) VALUES (?, ?, ?)",
+                        (table.tab, column, masks[column]),
+                    )
+            values.append(value)
+        record_id = str(record["Id"])
+        if new:
+            seq = self.next_seq
+            self.next_seq += 1
+            marks = ", ".join("?" * (len(values) + 1))
+            cols = ", ".join(quote(c) for c in table.columns)
+            self.db.execute(
+                f"INSERT INTO {quote(table.tab)} (seq, {cols}) VALUES ({marks})", (seq, *values)
+            )
+            if table.rows is not None:
+                table.rows += 1
+            prefix = record_id[:3]
+            if table not in self.by_prefix.get(prefix, []):
+                self.db.execute(
+                    "INSERT OR IGNORE INTO sobjects_prefix (prefix, tab) VALUES (?, ?)",
+                    (prefix, table.tab),
+                )
+                self.by_prefix.setdefault(prefix, []).append(table)
+        else:
+            sets = ", ".join(f"{quote(c)} = ?" for c in table.columns)
+            self.db.execute(
+                f'UPDATE {quote(table.tab)} SET {sets} WHERE "Id" = ?', (*values, record_id)
+            )
+        self.cache.pop(record_id, None)
+
+    def row_count(self, table: Table) -> int:
+        if table.rows is None:
+            table.rows = self.db.execute(f"SELECT count(*) FROM {quote(table.tab)}").fetchone()[0]
+        return table.rows
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def decode(self, table: Table, row: Sequence[Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {"attributes": {"type": table.sobject}}
+        record.update(zip(table.columns, row[1:], strict=True))
+        for key, value in record.items():
+            if type(value) is bytes:
+                record[key] = json.loads(value)
+        return record
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        cached = self.cache.get(record_id)
+        if cached is not None:
+            return cached
+        for table in self.by_prefix.get(record_id[:3], ()):
+            row = self.db.execute(f'{table.select_sql} WHERE "Id" = ?', (record_id,)).fetchone()
+            if row is not None:
+                record = self.decode(table, row)
+                if len(self.cache) >= _CACHE:
+                    self.cache.clear()
+                self.cache[record_id] = record
+                return record
+        return None
+
+    def seq_of(self, record_id: str) -> int:
+        for table in self.by_prefix.get(record_id[:3], ()):
+            row = self.db.execute(
+                f'SELECT seq FROM {quote(table.tab)} WHERE "Id" = ?', (record_id,)
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+        return -1
+
+    def count(self, table: Table) -> int:
+        sql = f"SELECT count(*) FROM {quote(table.tab)} WHERE {table.live()}"
+        return int(self.db.execute(sql).fetchone()[0])
+
+    def index(self, table: Table, column: str, *, folded: bool, create: bool) -> bool:
+        """Whether an index answers lookups of ``column`` (made now if ``create``)."""
+        name = f"{table.tab}__{column.lower()}{'__fold' if folded else ''}"
+        if name in self.indexes:
+            return True
+        if not create:
+            return False
+        expr = f"sobjects_fold({quote(column)})" if folded else quote(column)
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table.tab)} ({expr})")
+        self.indexes.add(name)
+        return True
+
+    def rows(self, table: Table, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Every row ``where`` selects, in creation order (for small answers only)."""
+        sql = f"{table.select_sql} WHERE {where} ORDER BY seq"
+        return [self.decode(table, row) for row in self.db.execute(sql, params)]
+
+    def filters(
+        self, table: Table, pushdown: Pushdown, *, include_deleted: bool, indexed: set[str]
+    ) -> tuple[list[str], list[Any]]:
+        """SQL conditions (and their parameters) each true for a superset of the rows SOQL's
+        condition keeps. ``indexed``: the fields whose folded equality may use (and make) an
+        index; other folded equalities are left to Python rather than scanned with a Python
+        function per row."""
+        where = [] if include_deleted else [table.live()]
+        params: list[Any] = []
+        for equal in pushdown.equal:
+            where_part = self._equal(table, equal, indexed)
+            if where_part is not None:
+                where.append(where_part)
+                params.extend(sorted(equal.values))
+        for like in pushdown.like:
+            like_part = self._like(table, like)
+            if like_part is not None:
+                where.append(like_part[0])
+                params.append(like_part[1])
+        return where or ["1"], params
+
+    def _equal(self, table: Table, equal: Equal, indexed: set[str]) -> str | None:
+        column = table.by_lower.get(equal.field.lower())
+        if column is None or not equal.values or len(equal.values) > _MAX_IN:
+            return None
+        marks = ", ".join("?" * len(equal.values))
+        if not equal.folded:
+            self.index(table, column, folded=False, create=True)
+            return f"{quote(column)} IN ({marks})"
+        if not self.index(table, column, folded=True, create=column.lower() in indexed):
+            return None
+        return f"sobjects_fold({quote(column)}) IN ({marks})"
+
+    def _like(self, table: Table, like: LikeFilter) -> tuple[str, str] | None:
+        """SQLite's ``LIKE`` folds ASCII letters only: for an ASCII pattern it is SOQL's on
+        ASCII values, and every non-ASCII value is let through for Python to decide."""
+        column = table.by_lower.get(like.field.lower())
+        segments = like.pattern.segments
+        if column is None or len(segments) > 8:
+            return None
+        parts = []
+        for segment in segments:
+            chars = []
+            for char in segment:
+                if char is None:
+                    chars.append("_")
+                elif not char.isascii():
+                    return None
+                else:
+                    chars.append("\\" + char if char in "\\%_" else char)
+            parts.append("".join(chars))
+        pattern = "%".join(parts)
+        if len(pattern) > _MAX_LIKE:
+            return None
+        col = quote(column)
+        if not table.masks.get(column, 0) & _WIDE:  # ASCII text only, ever
+            return f"{col} LIKE ? ESCAPE '\\'", pattern
+        return (
+            f"({col} LIKE ? ESCAPE '\\' OR length({col}) != length(CAST({col} AS BLOB)))",
+            pattern,
+        )
+
+    def order(self, table: Table, keys: Iterable[OrderBy]) -> str | None:
+        """SQL ordering equal to the engine's stable sort, or ``None`` when it cannot be
+        proven equal (a column that held values of other kinds, a kind SQL does not order
+        the same way)."""
+        terms: list[str] = []
+        for key in keys:
+            column = table.by_lower.get(key.field.lower())
+            if column is None:  # never written: null everywhere, no order to keep
+                continue
+            mask = table.masks.get(column, 0)
+            col = quote(column)
+            if key.kind in ("text", "id") and not mask & ~(_TEXT | _WIDE):
+                if key.kind == "id":  # as they are: UTF-8 byte order is code point order
+                    expr = col
+                elif self.ascii_lower and not mask & _WIDE:
+                    expr = f"lower({col})"
+                elif self.ascii_lower:
+                    ascii_only = f"length({col}) = length(CAST({col} AS BLOB))"
+                    expr = f"CASE WHEN {ascii_only} THEN lower({col}) ELSE sobjects_fold({col}) END"
+                else:  # lower() is not ASCII-only here: fold every value in Python
+                    expr = f"sobjects_fold({col})"
+            elif key.kind == "number" and not mask & ~_NUMBER:
+                expr = col
+            else:
+                return None
+            direction = "DESC" if key.descending else "ASC"
+            nulls = "ASC" if key.nulls_first else "DESC"
+            terms.append(f"({col} IS NOT NULL) {nulls}, {expr} {direction}")
+        return ", ".join([*terms, "seq"])
+
+    def scan(
+        self,
+        table: Table,
+        where: list[str],
+        params: list[Any],
+        *,
+        order: str | None,
+        chunk: int,
+        lock: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """The rows, a chunk at a time, each chunk read under ``lock`` (never held while
+        the caller works on the rows)."""
+        condition = " AND ".join(where)
+        if order is None or order == "seq":
+            last = 0
+            while True:
+                with lock:
+                    sql = f"{table.select_sql} WHERE seq > ? AND {condition} ORDER BY seq LIMIT ?"
+                    rows = self.db.execute(sql, [last, *params, chunk]).fetchall()
+                    records = [self.decode(table, row) for row in rows]
+                yield from records
+                if len(rows) < chunk:
+                    return
+                last = rows[-1][0]
+        offset = 0
+        while True:
+            with lock:
+                sql = f"{table.select_sql} WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?"
+                rows = self.db.execute(sql, [*params, chunk, offset]).fetchall()
+                records = [self.decode(table, row) for row in rows]
+            yield from records
+            if len(rows) < chunk:
+                return
+            offset += chunk
+            chunk *= 4
