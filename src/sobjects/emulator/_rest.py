@@ -162,6 +162,8 @@ class RestApi:
             )
         if head == "composite":
             return self._composite_resources(method, version, rest, query, body, headers)
+        if head == "jobs":
+            return self.org.bulk.dispatch(method, version, rest, query, body)
         raise ApiError.not_found()
 
     @staticmethod
