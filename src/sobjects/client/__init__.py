@@ -1,6 +1,14 @@
 """The HTTP layer: everything that speaks to Salesforce's REST API."""
 
 from sobjects.client._budget import ApiBursts, ApiCallMeter, ApiUsage, AppApiUsage, api_cost
+from sobjects.client._bulk import (
+    BulkAPI,
+    BulkIngestResult,
+    BulkJob,
+    BulkJobEvent,
+    BulkQuery,
+    BulkRecordResult,
+)
 from sobjects.client._client import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, Salesforce
 from sobjects.client._collections import CollectionResult, CollectionsAPI
 from sobjects.client._composite import (
@@ -39,6 +47,12 @@ __all__ = [
     "ApiUsage",
     "ApiUsageEvent",
     "AppApiUsage",
+    "BulkAPI",
+    "BulkIngestResult",
+    "BulkJob",
+    "BulkJobEvent",
+    "BulkQuery",
+    "BulkRecordResult",
     "CollectionResult",
     "CollectionSubrequest",
     "CollectionsAPI",

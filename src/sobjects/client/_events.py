@@ -84,6 +84,8 @@ class EventHooks(TypedDict, total=False):
     response: Sequence[Callable[[ResponseEvent], Awaitable[None]]]
     retry: Sequence[Callable[[RetryEvent], Awaitable[None]]]
     api_usage: Sequence[Callable[[ApiUsageEvent], Awaitable[None]]]
+    # Bulk API 2.0 progress (sobjects.client.BulkJobEvent): uploads, polls, the end.
+    bulk: Sequence[Callable[[Any], Awaitable[None]]]
 
 
 _EVENT_NAMES = frozenset(EventHooks.__annotations__)
