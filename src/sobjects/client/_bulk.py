@@ -144,6 +144,7 @@ class BulkIngestResult:
 
     jobs: list[BulkJob]
     results: list[BulkRecordResult]
+    api_calls: int = 0  # the HTTP requests the operation sent (each one API call)
 
     @property
     def successful(self) -> list[BulkRecordResult]:
@@ -388,12 +389,26 @@ async def _emit(sf: Salesforce, job: BulkJob, uploaded: int = 0) -> None:
         )
 
 
+class _Tally:
+    """Counts the requests an operation sends."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+
 async def _wait(
-    sf: Salesforce, job_id: str, query: bool, polling: _Polling, deadline: float
+    sf: Salesforce,
+    job_id: str,
+    query: bool,
+    polling: _Polling,
+    deadline: float,
+    tally: _Tally | None = None,
 ) -> BulkJob:
     """Poll a job until it is terminal (``BulkJobTimeoutError`` past ``deadline``)."""
     interval = polling.interval
     while True:
+        if tally is not None:
+            tally.calls += 1
         job = BulkJob.from_json(await sf.request_json("GET", f"jobs/{_kind(query)}/{job_id}"))
         await _emit(sf, job)
         if job.done:
@@ -472,13 +487,16 @@ class _IngestRun:
         self.polling = polling
         self.uploads: list[_Upload] = []
         self.count = 0
+        self.tally = _Tally()
 
     async def run(self, records: Iterable[Any] | AsyncIterable[Any]) -> BulkIngestResult:
         deadline = anyio.current_time() + self.polling.timeout
         try:
             await self._upload_all(records)
             for upload in self.uploads:
-                upload.job = await _wait(self.sf, upload.job_id, False, self.polling, deadline)
+                upload.job = await _wait(
+                    self.sf, upload.job_id, False, self.polling, deadline, self.tally
+                )
         except BaseException:
             unfinished = [u.job_id for u in self.uploads if u.job is None or not u.job.done]
             await _abort_quietly(self.sf, unfinished, False)
@@ -536,6 +554,7 @@ class _IngestRun:
         }
         if self.external_id_field:
             body["externalIdFieldName"] = self.external_id_field
+        self.tally.calls += 3  # create, upload, close
         info = await self.sf.request_json("POST", "jobs/ingest", json=body)
         job_id = str(info["id"])
         self.uploads.append(_Upload(job_id, writer))
@@ -561,11 +580,12 @@ class _IngestRun:
             for i, r in enumerate(outcomes)
         ]
         jobs = [u.job for u in self.uploads if u.job is not None]
-        return BulkIngestResult(jobs, results)
+        return BulkIngestResult(jobs, results, self.tally.calls)
 
     async def _read_results(self, upload: _Upload, outcomes: list[BulkRecordResult | None]) -> None:
         job_id, writer = upload.job_id, upload.writer
         for resource in ("successfulResults", "failedResults", "unprocessedrecords"):
+            self.tally.calls += 1
             response = await self.sf.request(
                 "GET", f"jobs/ingest/{job_id}/{resource}/", headers={"Accept": _CSV}
             )
@@ -630,20 +650,22 @@ class BulkQuery:
         return self._records()
 
     async def _records(self) -> AsyncIterator[dict[str, Any]]:
-        async for page in self.pages():
-            for record in page:
-                yield record
+        async with aclosing(self.pages()) as pages:
+            async for page in pages:
+                for record in page:
+                    yield record
 
     async def all(self) -> list[dict[str, Any]]:
         """Every record in one list (memory grows with the result: prefer ``async for``)."""
         return [r async for r in self]
 
-    async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self) -> AsyncGenerator[list[dict[str, Any]], None]:
         """The records a page (``page_size``, or the org's default) at a time."""
-        async for header, rows in self.raw_pages():
-            yield [_record(header, row) for row in rows]
+        async with aclosing(self.raw_pages()) as pages:
+            async for header, rows in pages:
+                yield [_record(header, row) for row in rows]
 
-    async def raw_pages(self) -> AsyncIterator[tuple[list[str], list[list[str]]]]:
+    async def raw_pages(self) -> AsyncGenerator[tuple[list[str], list[list[str]]], None]:
         """Each page's CSV header and rows, as text."""
         deadline = anyio.current_time() + self._polling.timeout
         body = {
