@@ -61,6 +61,9 @@ async def test_insert_matches_results_to_input_records(org: LocalOrg) -> None:
             assert outcome.created is True
     (job,) = result.jobs
     assert (job.state, job.records_processed, job.records_failed) == ("JobComplete", 300, 1)
+    # create, upload, close, the polls, three result files: each one API call, all counted
+    assert result.api_calls >= 7
+    assert org.api_usage == result.api_calls
 
 
 async def test_values_in_salesforce_csv_dialect(org: LocalOrg) -> None:

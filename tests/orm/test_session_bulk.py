@@ -11,7 +11,7 @@ import pytest
 
 from sobjects import FlushError, Salesforce, Session, SObject, inspect, select
 from sobjects.emulator import LocalOrg
-from sobjects.errors import BulkJobError
+from sobjects.errors import BulkJobError, ConfigurationError
 from sobjects.fields import Field, Id
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +50,8 @@ async def sf(org: LocalOrg) -> AsyncIterator[Salesforce]:
 
 def session(sf: Salesforce, **options: Any) -> Session:
     options.setdefault("bulk_threshold", 50)
-    return Session(sf, bulk_options=FAST, **options)
+    # page_size is for bulk reads: writes leave it alone.
+    return Session(sf, bulk_options={**FAST, "page_size": 1000}, **options)
 
 
 async def test_a_large_group_goes_as_one_bulk_job(org: LocalOrg, sf: Salesforce) -> None:
@@ -195,3 +196,10 @@ async def test_stream_and_all_through_bulk_query(org: LocalOrg, sf: Salesforce) 
         assert {id(c) for c in listed} == {id(c) for c in streamed}  # one identity map
     jobs = [j for j in org.bulk._jobs.values() if j.kind == "query"]
     assert len(jobs) == 2
+
+
+async def test_bad_bulk_options(sf: Salesforce) -> None:
+    with pytest.raises(ConfigurationError, match="unknown bulk_options"):
+        Session(sf, bulk_options={"pollinterval": 1})
+    with pytest.raises(ConfigurationError, match="bulk_threshold"):
+        Session(sf, bulk_threshold=True)

@@ -21,7 +21,20 @@ if TYPE_CHECKING:
     from sobjects.orm._flush import Sender
     from sobjects.orm._plan import PlannedRequest
 
-__all__ = ["BULK_OPERATIONS", "DEFAULT_BULK_THRESHOLD", "bulk_record", "send_bulk"]
+__all__ = [
+    "BULK_OPERATIONS",
+    "BULK_OPTIONS",
+    "DEFAULT_BULK_THRESHOLD",
+    "INGEST_OPTIONS",
+    "QUERY_OPTIONS",
+    "bulk_record",
+    "send_bulk",
+]
+
+# What Session(bulk_options=...) may hold: for ingest jobs, for query jobs.
+INGEST_OPTIONS = frozenset({"poll_interval", "max_poll_interval", "timeout", "max_upload_bytes"})
+QUERY_OPTIONS = frozenset({"poll_interval", "max_poll_interval", "timeout", "page_size"})
+BULK_OPTIONS = INGEST_OPTIONS | QUERY_OPTIONS
 
 # A group of more than this many writes of one kind on one sObject goes as a Bulk API job
 # (docs/decisions.md, 34): a flush already carries 1,000 records per API call through
@@ -56,7 +69,7 @@ async def send_bulk(
             else:
                 yield sender._record_values(op)
 
-    options = dict(getattr(sender, "bulk_options", None) or {})
+    options = {k: v for k, v in sender.bulk_options.items() if k in INGEST_OPTIONS}
     if first.kind == "upsert":
         assert first.external_id is not None
         options["external_id_field"] = first.external_id.api_name

@@ -26,7 +26,7 @@ from sobjects.errors import (
     ConfigurationError,
     SalesforceError,
 )
-from sobjects.orm._bulk import DEFAULT_BULK_THRESHOLD, bulk_record
+from sobjects.orm._bulk import BULK_OPTIONS, DEFAULT_BULK_THRESHOLD, QUERY_OPTIONS, bulk_record
 from sobjects.orm._context import NoSessionError, current, current_session, resolve_session
 from sobjects.orm._flush import _LISTED, FlushError, FlushErrorGroup, Sender
 from sobjects.orm._hydrate import Adopter, Shape, decode_page, shape_of, validate_records
@@ -186,6 +186,11 @@ class Session(Sender):
         ):
             raise ConfigurationError(
                 f"bulk_threshold must be an int, or None; got {bulk_threshold!r}"
+            )
+        unknown = set(bulk_options or {}) - BULK_OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown bulk_options {sorted(unknown)}; known: {sorted(BULK_OPTIONS)}"
             )
         if concurrency < 1 or lock_retries < 0:
             raise ConfigurationError("concurrency must be >= 1 and lock_retries >= 0")
@@ -473,11 +478,7 @@ class Session(Sender):
         self, model: type[T], soql: str, shape: Shape | None, *, bulk: bool = False
     ) -> AsyncGenerator[list[T], None]:
         if bulk:
-            options = {
-                k: v
-                for k, v in self.bulk_options.items()
-                if k in ("page_size", "timeout", "poll_interval", "max_poll_interval")
-            }
+            options = {k: v for k, v in self.bulk_options.items() if k in QUERY_OPTIONS}
             query = self.sf.bulk.query(soql, **options)
             async with aclosing(query.pages()) as bulk_pages:
                 async for records in bulk_pages:
