@@ -17,3 +17,5 @@ async def test_demo_runs_and_reports_costs(capsys: pytest.CaptureFixture[str]) -
     # Accounts then contacts: two Composite Batch requests for 15 records.
     assert "-> 2 HTTP request(s), 15 API call(s) counted by the org" in out
     assert "halted=True" in out
+    assert "12000 create Contact (Bulk API job)" in out
+    assert "contact #42 failed: INVALID_EMAIL_ADDRESS" in out
