@@ -34,6 +34,7 @@ SECTIONS = {
     "round_trips": "6. Round trips",
     "linear": "7. Linear",
     "local_org": "8. Local org (in-process emulator)",
+    "bulk": "9. Bulk API 2.0 (local org served over HTTP)",
     "summary": "Summary",
 }
 
@@ -52,6 +53,8 @@ class Sizes:
     round_trip_n: int
     round_trip_delay: float
     local_scale: float
+    bulk_ladder: tuple[int, ...] = (1_000,)
+    bulk_threshold: int = 500
 
 
 FULL = Sizes(
@@ -67,6 +70,8 @@ FULL = Sizes(
     round_trip_n=1_000,
     round_trip_delay=0.05,
     local_scale=1.0,
+    bulk_ladder=(10_000, 100_000, 1_000_000),
+    bulk_threshold=2_000,
 )
 QUICK = Sizes(
     read_n=200,
@@ -102,7 +107,7 @@ class _Clock:
 _clock = _Clock()
 
 
-GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org")
+GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org", "bulk")
 
 
 def header(key: str, detail: str = "") -> None:
@@ -112,6 +117,7 @@ def header(key: str, detail: str = "") -> None:
 
 async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
     # Imported here: the --rss-child path imports only what its flush needs.
+    from _bulk import bulk_section
     from _data import contact_queries
     from _localorg import local_org
     from _measure import Report
@@ -170,6 +176,10 @@ async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
         header("local_org", "wall time, client and emulator together")
         await local_org(sizes.local_scale)
 
+    if wanted("bulk"):
+        header("bulk", "one session flush upserting N Contacts as a Bulk API job, then read back")
+        await bulk_section(sizes.bulk_ladder, sizes.bulk_threshold, SCRIPT)
+
     header("summary", "sobjects vs anchor (ratio = sobjects / anchor)")
     print(report.table())
     spent = ", ".join(f"{key} {secs:.0f}" for key, secs in _clock.spent.items())
@@ -187,7 +197,14 @@ def cli(argv: list[str] | None = None) -> None:
         help="run only these sections (repeatable); all by default",
     )
     parser.add_argument("--rss-child", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--bulk-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.bulk_child:
+        from _bulk import bulk_child
+
+        mode, url, token, n, threshold = args.bulk_child
+        bulk_child(mode, url, token, int(n), int(threshold))
+        return
     if args.rss_child:
         from _writes import rss_child
 

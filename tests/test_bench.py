@@ -18,6 +18,7 @@ SECTIONS = [
     "## 6. Round trips",
     "## 7. Linear",
     "## 8. Local org (in-process emulator)",
+    "## 9. Bulk API 2.0",
     "## Summary",
 ]
 
