@@ -3,7 +3,9 @@
 The org is served (uvicorn, on a thread of this process); each measurement runs the client in
 a fresh subprocess (``run.py --bulk-child``), so its peak RSS (``ru_maxrss``) is the client's
 alone. ``write``: N Contacts upserted by external id through one session flush (one Bulk API
-job); ``read``: every Contact streamed back with ``session.stream(..., bulk=True)``. Each child
+job); ``read``: every Contact streamed back with ``session.stream(..., bulk=True)``;
+``client``: the same N upserted again with ``sf.bulk.upsert`` from a generator of dicts (no
+models: what the client itself holds). Each child
 prints one JSON line: wall seconds, RSS before and peak, API calls (the org counts them too).
 """
 
@@ -73,14 +75,31 @@ def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
         rows = 0
         async with sf:
             started = time.perf_counter()
-            async with Session(sf, bulk_options={"page_size": 50_000}) as session:
+            async with Session(sf, bulk_options={"page_size": 10_000}) as session:
                 async for _ in session.stream(select(Contact), bulk=True):
                     rows += 1
             wall = time.perf_counter() - started
         assert rows == n, rows
         return {"wall_s": wall, "rows": rows}
 
-    out = anyio.run(write if mode == "write" else read, backend="asyncio")
+    async def client() -> dict[str, Any]:
+        # sf.bulk with a generator of dicts: no models, one upload's CSV in memory.
+        sf = Salesforce(url, auth=StaticToken(token), event_hooks={"request": [count]})
+        rows = (
+            {"LastName": f"Bulk {i:07d}", "Email": f"c{i}@example.com", "Ext_Id__c": f"X{i}"}
+            for i in range(n)
+        )
+        async with sf:
+            started = time.perf_counter()
+            result = await sf.bulk.upsert(
+                "Contact", rows, external_id_field="Ext_Id__c", max_poll_interval=2.0
+            )
+            wall = time.perf_counter() - started
+        assert len(result.successful) == n
+        return {"wall_s": wall, "api_calls": result.api_calls}
+
+    runs = {"write": write, "read": read, "client": client}
+    out = anyio.run(runs[mode], backend="asyncio")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out.update(
         {"mode": mode, "n": n, "before_mb": before / 1024, "peak_mb": peak / 1024,
@@ -95,7 +114,8 @@ async def bulk_section(ladder: tuple[int, ...], threshold: int, script: str) -> 
 
     print(
         f"  {'records':>9}  {'upsert s':>8}  {'rec/s':>8}  {'API calls':>9}  "
-        f"{'client peak MB':>14}  {'stream s':>8}  {'stream peak MB':>14}"
+        f"{'client peak MB':>14}  {'stream s':>8}  {'stream peak MB':>14}  "
+        f"{'sf.bulk s':>9}  {'sf.bulk peak MB':>15}"
     )
     per_record: list[tuple[int, float]] = []
     for n in ladder:
@@ -103,7 +123,7 @@ async def bulk_section(ladder: tuple[int, ...], threshold: int, script: str) -> 
         org.define_field("Contact", EXT)
         async with org.serve() as url:
             results = {}
-            for mode in ("write", "read"):
+            for mode in ("write", "read", "client"):
                 done = await anyio.run_process(
                     [sys.executable, script, "--bulk-child", mode, url, org.access_token,
                      str(n), str(threshold)],
@@ -112,13 +132,13 @@ async def bulk_section(ladder: tuple[int, ...], threshold: int, script: str) -> 
                 if done.returncode != 0:
                     raise SystemExit(f"bulk child failed:\n{done.stderr.decode()[-3000:]}")
                 results[mode] = json.loads(done.stdout.decode().strip().splitlines()[-1])
-        write, read = results["write"], results["read"]
+        write, read, client = results["write"], results["read"], results["client"]
         assert write["planned"] == ["jobs/ingest"], write["planned"]
         per_record.append((n, write["wall_s"] / n))
         print(
             f"  {n:>9,}  {write['wall_s']:>8.1f}  {n / write['wall_s']:>8,.0f}  "
             f"{write['api_calls']:>9}  {write['peak_mb']:>14.0f}  {read['wall_s']:>8.1f}  "
-            f"{read['peak_mb']:>14.0f}",
+            f"{read['peak_mb']:>14.0f}  {client['wall_s']:>9.1f}  {client['peak_mb']:>15.0f}",
             flush=True,
         )
         org.close()
