@@ -1,19 +1,18 @@
 """Section 9: Bulk API 2.0 at scale, against the local org served over HTTP.
 
 The org is served (uvicorn, on a thread of this process); each measurement runs the client in
-a fresh subprocess (``run.py --bulk-child``), so its peak RSS (``ru_maxrss``) is the client's
+a fresh subprocess (``run.py --bulk-child``), so its peak RSS (``VmHWM``) is the client's
 alone. ``write``: N Contacts upserted by external id through one session flush (one Bulk API
 job); ``read``: every Contact streamed back with ``session.stream(..., bulk=True)``;
 ``client``: the same N upserted again with ``sf.bulk.upsert`` from a generator of dicts (no
-models: what the client itself holds). Each child
-prints one JSON line: wall seconds, RSS before and peak, API calls (the org counts them too).
+models: what the client itself holds). Each child prints one JSON line: wall seconds, RSS
+before and peak, API calls (the org counts them too).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import resource
 import sys
 import time
 from typing import Any
@@ -33,10 +32,15 @@ class Contact(SObject):
     ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
 
 
-def _rss_kb() -> int:
+def _status_kb(key: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in KB.
+
+    Not ``ru_maxrss``: Linux carries the parent's peak across fork and exec into it, and the
+    parent here holds the org (a million records' worth).
+    """
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     return 0
 
@@ -44,7 +48,7 @@ def _rss_kb() -> int:
 def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
     """``run.py --bulk-child MODE URL TOKEN N THRESHOLD``: one measurement, one JSON line."""
     gc.collect()
-    before = _rss_kb()
+    before = _status_kb("VmRSS")
     calls = [0]
 
     async def count(_: Any) -> None:
@@ -100,7 +104,7 @@ def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
 
     runs = {"write": write, "read": read, "client": client}
     out = anyio.run(runs[mode], backend="asyncio")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb("VmHWM")
     out.update(
         {"mode": mode, "n": n, "before_mb": before / 1024, "peak_mb": peak / 1024,
          "requests": calls[0]}
