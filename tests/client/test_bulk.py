@@ -234,3 +234,24 @@ async def test_bad_arguments_send_nothing(org: LocalOrg) -> None:
         before = org.api_usage
         empty = await sf.bulk.insert("Contact", [])
         assert (empty.jobs, empty.results, org.api_usage) == ([], [], before)
+
+
+def test_results_are_a_compact_sequence() -> None:
+    from sobjects.client import BulkResults
+    from sobjects.errors import ErrorDetail
+
+    results = BulkResults(4, ["750A", "750B"])
+    results.set(0, 0, "003000000000001AAA", True)
+    results.set(1, 1, "003000000000002AAA", False)
+    results.set_failed(2, 1, None, ErrorDetail("REQUIRED_FIELD_MISSING", "missing", ("LastName",)))
+    # position 3: never named by a result file
+    assert len(results) == 4
+    assert (results[0].created, results[1].created, results[1].job_id) == (True, False, "750B")
+    assert results[-2].errors[0].fields == ("LastName",) and results[2].processed
+    assert (results[3].processed, results[3].success, results[3].created) == (False, False, None)
+    assert [r.index for r in results[1:3]] == [1, 2]
+    assert list(results) == results[:]
+    assert results == list(results) and results != []
+    assert repr(results) == "BulkResults(4 records, 1 failed, 1 unprocessed)"
+    with pytest.raises(IndexError):
+        results[4]

@@ -8,6 +8,7 @@ from sobjects.client._bulk import (
     BulkJobEvent,
     BulkQuery,
     BulkRecordResult,
+    BulkResults,
 )
 from sobjects.client._client import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, Salesforce
 from sobjects.client._collections import CollectionResult, CollectionsAPI
@@ -53,6 +54,7 @@ __all__ = [
     "BulkJobEvent",
     "BulkQuery",
     "BulkRecordResult",
+    "BulkResults",
     "CollectionResult",
     "CollectionSubrequest",
     "CollectionsAPI",

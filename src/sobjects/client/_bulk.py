@@ -15,17 +15,19 @@ page (``page_size`` records) at a time with ``Sforce-Locator``: memory holds one
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Iterable,
+    Iterator,
     Mapping,
     Sequence,
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import anyio
 
@@ -56,6 +58,7 @@ __all__ = [
     "BulkJobEvent",
     "BulkQuery",
     "BulkRecordResult",
+    "BulkResults",
     "IngestOperation",
 ]
 
@@ -143,7 +146,7 @@ class BulkIngestResult:
     """Every input record's outcome (``results``, in input order) and the jobs that ran."""
 
     jobs: list[BulkJob]
-    results: list[BulkRecordResult]
+    results: Sequence[BulkRecordResult]
     api_calls: int = 0  # the HTTP requests the operation sent (each one API call)
 
     @property
@@ -529,18 +532,15 @@ class _IngestRun:
         async with aclosing(_each(records)) as items:
             async for record in items:
                 columns = self._columns(record)
-                position = self.count
                 self.count += 1
-                if (
-                    writer is not None
-                    and writer.fits_columns(columns)
-                    and writer.add(columns, position)
-                ):
+                if writer is not None and writer.fits_columns(columns) and writer.add(columns):
                     continue
                 if writer is not None:
                     await self._upload(writer)
-                writer = BatchWriter(list(columns), self.delimiter, self.line_ending, self.limit)
-                writer.add(columns, position)
+                writer = BatchWriter(
+                    list(columns), self.delimiter, self.line_ending, self.limit, self.count - 1
+                )
+                writer.add(columns)
         if writer is not None:
             await self._upload(writer)
 
@@ -561,29 +561,26 @@ class _IngestRun:
         await self.sf._request(
             "PUT",
             f"jobs/ingest/{job_id}/batches",
-            content=writer.data(),
+            content=writer.take_data(),
             headers={"Content-Type": _CSV},
             idempotent=False,  # a second upload to the same job is refused
         )
-        writer.release()
         closed = await self.sf.request_json(
             "PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"}
         )
         await _emit(self.sf, BulkJob.from_json(closed), writer.rows)
 
     async def _results(self) -> BulkIngestResult:
-        outcomes: list[BulkRecordResult | None] = [None] * self.count
-        for upload in self.uploads:
-            await self._read_results(upload, outcomes)
-        results = [
-            r if r is not None else BulkRecordResult(i, None, False, processed=False)
-            for i, r in enumerate(outcomes)
-        ]
+        results = BulkResults(self.count, [u.job_id for u in self.uploads])
+        for number, upload in enumerate(self.uploads):
+            await self._read_results(number, upload, results)
         jobs = [u.job for u in self.uploads if u.job is not None]
         return BulkIngestResult(jobs, results, self.tally.calls)
 
-    async def _read_results(self, upload: _Upload, outcomes: list[BulkRecordResult | None]) -> None:
-        job_id, writer = upload.job_id, upload.writer
+    async def _read_results(self, number: int, upload: _Upload, results: BulkResults) -> None:
+        job_id = upload.job_id
+        matcher = upload.writer.matcher()
+        upload.writer.hashes = array("q")  # the matcher has its own copy
         for resource in ("successfulResults", "failedResults", "unprocessedrecords"):
             self.tally.calls += 1
             response = await self.sf.request(
@@ -595,28 +592,104 @@ class _IngestRun:
                 continue
             skip = 0 if resource == "unprocessedrecords" else 2
             for row in rows:
-                position = writer.take(row[skip:])
+                position = matcher.take(row[skip:])
                 if position is None:
                     continue  # not one of ours (cannot happen unless values were altered)
-                record_id = row[0] or None if skip else None
                 if resource == "successfulResults":
-                    outcomes[position] = BulkRecordResult(
-                        position, record_id, True, row[1].lower() == "true", job_id=job_id
-                    )
+                    results.set(position, number, row[0] or None, row[1].lower() == "true")
                 elif resource == "failedResults":
-                    outcomes[position] = BulkRecordResult(
-                        position, record_id, False, errors=(parse_row_error(row[1]),), job_id=job_id
-                    )
+                    results.set_failed(position, number, row[0] or None, parse_row_error(row[1]))
                 else:
-                    outcomes[position] = BulkRecordResult(
-                        position, None, False, processed=False, job_id=job_id
-                    )
-        for positions in writer.keys.values():  # rows no result file named: not processed
-            for position in [positions] if isinstance(positions, int) else positions:
-                outcomes[position] = BulkRecordResult(
-                    position, None, False, processed=False, job_id=job_id
-                )
-        writer.keys.clear()
+                    results.set_unprocessed(position, number)
+            del response, rows
+        for position in matcher.untaken():  # rows no result file named: not processed
+            results.set_unprocessed(position, number)
+
+
+class BulkResults(Sequence[BulkRecordResult]):
+    """Every input record's outcome, in input order: a sequence of ``BulkRecordResult``.
+
+    Stored compactly (an id and a byte of flags per record, errors only for failures) and
+    made into objects as they are read, so a million outcomes cost tens of megabytes, not
+    hundreds.
+    """
+
+    __slots__ = ("_errors", "_flags", "_ids", "_job_ids", "_jobs")
+
+    _SUCCESS, _CREATED_KNOWN, _CREATED, _PROCESSED = 1, 2, 4, 8
+
+    def __init__(self, count: int, job_ids: Sequence[str]) -> None:
+        self._ids: list[str | None] = [None] * count
+        self._flags = bytearray(count)
+        self._jobs = array("I", [0]) * count  # the job (its number) of each record
+        self._errors: dict[int, tuple[ErrorDetail, ...]] = {}
+        self._job_ids = list(job_ids)
+
+    def set(self, position: int, job: int, record_id: str | None, created: bool) -> None:
+        self._ids[position] = record_id
+        self._jobs[position] = job
+        flags = self._SUCCESS | self._PROCESSED | self._CREATED_KNOWN
+        self._flags[position] = flags | (self._CREATED if created else 0)
+
+    def set_failed(
+        self, position: int, job: int, record_id: str | None, error: ErrorDetail
+    ) -> None:
+        self._ids[position] = record_id
+        self._jobs[position] = job
+        self._flags[position] = self._PROCESSED
+        self._errors[position] = (error,)
+
+    def set_unprocessed(self, position: int, job: int) -> None:
+        self._ids[position] = None
+        self._jobs[position] = job
+        self._flags[position] = 0
+
+    def __len__(self) -> int:
+        return len(self._flags)
+
+    @overload
+    def __getitem__(self, index: int) -> BulkRecordResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[BulkRecordResult]: ...
+
+    def __getitem__(self, index: int | slice) -> BulkRecordResult | list[BulkRecordResult]:
+        if isinstance(index, slice):
+            return [self._make(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("result index out of range")
+        return self._make(index)
+
+    def __iter__(self) -> Iterator[BulkRecordResult]:
+        for index in range(len(self)):
+            yield self._make(index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        failed = sum(1 for f in self._flags if f & self._PROCESSED and not f & self._SUCCESS)
+        unprocessed = sum(1 for f in self._flags if not f & self._PROCESSED)
+        return f"BulkResults({len(self)} records, {failed} failed, {unprocessed} unprocessed)"
+
+    def _make(self, index: int) -> BulkRecordResult:
+        flags = self._flags[index]
+        job_id = self._job_ids[self._jobs[index]] if self._job_ids else None
+        return BulkRecordResult(
+            index,
+            self._ids[index],
+            bool(flags & self._SUCCESS),
+            bool(flags & self._CREATED) if flags & self._CREATED_KNOWN else None,
+            self._errors.get(index, ()),
+            bool(flags & self._PROCESSED),
+            job_id,
+        )
 
 
 class BulkQuery:
