@@ -378,3 +378,14 @@ async def test_unknown_jobs_and_methods(http: httpx.AsyncClient) -> None:
     assert (await http.get(f"{V}/jobs/ingest/750000000000000AAA")).status_code == 404
     assert (await http.get(f"{V}/jobs/other")).status_code == 404
     assert (await http.put(f"{V}/jobs/ingest", json={})).status_code == 405
+
+
+async def test_composite_requests_cannot_carry_bulk_resources(http: httpx.AsyncClient) -> None:
+    body = {
+        "compositeRequest": [
+            {"method": "GET", "url": f"{V}/jobs/ingest", "referenceId": "jobs"},
+        ]
+    }
+    reply = await http.post(f"{V}/composite", json=body)
+    (item,) = reply.json()["compositeResponse"]
+    assert (item["httpStatusCode"], item["body"][0]["errorCode"]) == (400, "INVALID_API_INPUT")
