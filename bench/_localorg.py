@@ -28,7 +28,9 @@ async def flush_creates(n: int, *, collections: bool) -> str:
     counter = Counter()
     async with org.client(event_hooks={"request": [counter]}) as sf:
         started = time.perf_counter()
-        async with Session(sf, collections_threshold=200 if collections else None):
+        async with Session(
+            sf, collections_threshold=200 if collections else None, bulk_threshold=None
+        ):
             for i in range(n):
                 Contact(last_name=f"Bench {i}").save()
         elapsed = time.perf_counter() - started

@@ -16,6 +16,7 @@ sobjects vs anchor vs target ends the run. Nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import sys
 import time
@@ -36,6 +37,7 @@ SECTIONS = {
     "linear": "7. Linear",
     "local_org": "8. Local org (in-process emulator)",
     "store": "9. Local org store (SQLite, --data)",
+    "bulk": "10. Bulk API 2.0 (local org served over HTTP)",
     "summary": "Summary",
 }
 
@@ -56,6 +58,8 @@ class Sizes:
     local_scale: float
     store_n: int
     like_n: int
+    bulk_ladder: tuple[int, ...] = (1_000,)
+    bulk_threshold: int = 500
 
 
 FULL = Sizes(
@@ -73,6 +77,10 @@ FULL = Sizes(
     local_scale=1.0,
     store_n=1_000_000,
     like_n=100_000,
+    # A million-record Bulk flush takes about three minutes on its own: `--scale` (make
+    # bench-scale) adds it, so that `make bench` stays near its three-minute budget.
+    bulk_ladder=(10_000, 100_000),
+    bulk_threshold=2_000,
 )
 QUICK = Sizes(
     read_n=200,
@@ -110,7 +118,7 @@ class _Clock:
 _clock = _Clock()
 
 
-GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org", "store")
+GROUPS = ("reads", "writes", "memory", "round_trips", "linear", "local_org", "store", "bulk")
 
 
 def header(key: str, detail: str = "") -> None:
@@ -120,6 +128,7 @@ def header(key: str, detail: str = "") -> None:
 
 async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
     # Imported here: the --rss-child path imports only what its flush needs.
+    from _bulk import bulk_section
     from _data import contact_queries
     from _localorg import local_org
     from _measure import Report
@@ -182,6 +191,9 @@ async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
     if wanted("store"):
         header("store", "each phase in a fresh process; the LIKE query beside SQLite alone")
         store(report, sizes.store_n, sizes.like_n, SCRIPT)
+    if wanted("bulk"):
+        header("bulk", "one session flush upserting N Contacts as a Bulk API job, then read back")
+        await bulk_section(sizes.bulk_ladder, sizes.bulk_threshold, SCRIPT)
 
     header("summary", "sobjects vs anchor (ratio = sobjects / anchor)")
     print(report.table())
@@ -193,6 +205,11 @@ def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="the Bulk section up to 1,000,000 records (several minutes more)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=GROUPS,
@@ -201,6 +218,7 @@ def cli(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rss-child", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--store-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--bulk-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.store_child:
         from _store import child
@@ -208,13 +226,22 @@ def cli(argv: list[str] | None = None) -> None:
         phase, folder, n, like_n = args.store_child
         child(phase, folder, int(n), int(like_n))
         return
+    if args.bulk_child:
+        from _bulk import bulk_child
+
+        mode, url, token, n, threshold = args.bulk_child
+        bulk_child(mode, url, token, int(n), int(threshold))
+        return
     if args.rss_child:
         from _writes import rss_child
 
         mode, n = args.rss_child
         rss_child(mode, int(n))
         return
-    anyio.run(main, QUICK if args.quick else FULL, frozenset(args.only), backend="asyncio")
+    sizes = QUICK if args.quick else FULL
+    if args.scale:
+        sizes = dataclasses.replace(sizes, bulk_ladder=(*sizes.bulk_ladder, 1_000_000))
+    anyio.run(main, sizes, frozenset(args.only), backend="asyncio")
 
 
 if __name__ == "__main__":

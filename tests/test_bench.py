@@ -19,6 +19,7 @@ SECTIONS = [
     "## 7. Linear",
     "## 8. Local org (in-process emulator)",
     "## 9. Local org store (SQLite, --data)",
+    "## 10. Bulk API 2.0",
     "## Summary",
 ]
 

@@ -20,3 +20,5 @@ async def test_demo_runs_and_reports_costs(capsys: pytest.CaptureFixture[str]) -
     # The 2,500-record flush is drawn from the flush_progress hook (rich prints the last
     # state of the bar when the output is not a terminal).
     assert "2500/2500 records answered" in out
+    assert "12000 create Contact (Bulk API job)" in out
+    assert "contact #42 failed: INVALID_EMAIL_ADDRESS" in out

@@ -242,6 +242,42 @@ async def _orm_steps(sf: Salesforce, meter: _Meter) -> None:
     await _step(meter, "6. A flush with a partial failure, and its report", partial_failure)
     await _step(meter, "7. The same work planned both ways: batch and economy", strategies)
 
+    async def bulk_flush() -> list[str]:
+        contacts = [Contact(last_name=f"Customer {i:05d}") for i in range(12_000)]
+        contacts[42].email = "not an email"  # one record Salesforce refuses
+        session = Session(sf, bulk_options={"poll_interval": 0.1})
+        try:
+            async with session:
+                for contact in contacts:
+                    contact.save()
+                plan = session.plan()
+        except FlushError as exc:
+            failed = [obj for obj, _ in exc.failures]
+        assert failed == [contacts[42]]
+        assert [r.endpoint for r in plan.requests] == ["jobs/ingest"]
+        report = session.last_flush
+        assert report is not None and report.outcomes["succeeded"] == 11_999
+        error = inspect(contacts[42]).errors[0]
+        lines = str(plan).splitlines()
+        lines += [
+            f"sent: {report.api_calls} API calls for the job (create, upload, close, polls, "
+            "three result files)",
+            f"{report.outcomes['succeeded']} contacts have their id and created flag; "
+            f"contact #42 failed: {error.code}",
+            "below Session(bulk_threshold=10_000) the same flush is 12 Composite requests",
+        ]
+        async with Session(sf, bulk_options={"poll_interval": 0.1}) as reader:
+            count = 0
+            async for _ in reader.stream(select(Contact), bulk=True):
+                count += 1
+        lines.append(
+            f"every Contact of the org read back with session.stream(select(Contact), "
+            f"bulk=True): {count} rows"
+        )
+        return lines
+
+    await _step(meter, "8. 12,000 creates in one flush: a Bulk API 2.0 job", bulk_flush)
+
 
 def _family(session: Session, name: str, contacts: int) -> None:
     account = Account(name=name)
@@ -336,9 +372,9 @@ async def _demo_steps(sf: Salesforce, meter: _Meter) -> None:
             f"statuses {[s.status_code for s in c]}; Initech accounts kept: {kept}",
         ]
 
-    await _step(meter, "8. Create an account and its contact", create)
-    await _step(meter, "9. Upsert by external id", upsert)
-    await _step(meter, "10. Bulk insert with sObject Collections", bulk)
-    await _step(meter, "11. Query with paging", query)
-    await _step(meter, "12. Composite Batch with a failure (halt_on_error)", batch)
-    await _step(meter, "13. Composite with references, all or none", composite)
+    await _step(meter, "9. Create an account and its contact", create)
+    await _step(meter, "10. Upsert by external id", upsert)
+    await _step(meter, "11. 2,500 creates with sObject Collections", bulk)
+    await _step(meter, "12. Query with paging", query)
+    await _step(meter, "13. Composite Batch with a failure (halt_on_error)", batch)
+    await _step(meter, "14. Composite with references, all or none", composite)

@@ -64,6 +64,8 @@ __all__ = [
     "ApiBudgetError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkJobError",
+    "BulkJobTimeoutError",
     "ClientClosedError",
     "CollectionsRequestError",
     "CompositeLimitError",
@@ -231,6 +233,28 @@ class ClientClosedError(SalesforceError, RuntimeError):
     Raised before anything is sent, so nothing was applied; a closed client cannot be reopened:
     make a new ``Salesforce``.
     """
+
+
+class BulkJobError(SalesforceError):
+    """A Bulk API 2.0 job ended ``Failed`` or ``Aborted`` (by someone else), as a whole.
+
+    ``code`` is Salesforce's exception code from the job's ``errorMessage``
+    (``InvalidBatch``, ``ClientInputError``, ...; ``Aborted`` for an aborted job), ``job`` the
+    job's info (a ``BulkJob``) and ``result`` what the operation gathered before it gave up
+    (a ``BulkIngestResult`` for ingest: every record's outcome, the failed job's records as
+    not processed), or ``None``.
+    """
+
+    def __init__(self, message: str, *, code: str, job: Any, result: Any = None) -> None:
+        self.code = code
+        self.job = job
+        self.result = result
+        super().__init__(message)
+
+
+class BulkJobTimeoutError(BulkJobError):
+    """A Bulk API 2.0 job did not finish before the operation's ``timeout``; the client
+    aborted it (``code`` is ``Timeout``)."""
 
 
 class TransportError(SalesforceError):

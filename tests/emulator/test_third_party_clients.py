@@ -502,3 +502,47 @@ async def test_aiosalesforce_reauthenticates_after_401(org: LocalOrg, aiosf: Aio
 async def test_aiosalesforce_limits(org: LocalOrg, aiosf: AioSalesforce) -> None:
     limits = await aiosf.get_limits()
     assert limits["DailyApiRequests"]["Max"] == org.daily_api_limit
+
+
+# -- simple-salesforce's bulk2 (Bulk API 2.0) --------------------------------------------------
+
+
+def test_simple_salesforce_bulk2_insert_upsert_delete_and_query(
+    org: LocalOrg, sf: SimpleSalesforce
+) -> None:
+    records = [{"Name": f"Bulk {i:04d}", "Ext_Id__c": f"E-{i}"} for i in range(250)]
+    inserted = sf.bulk2.Account.insert(records=records, wait=0.05)  # type: ignore[union-attr]
+    assert [(r["numberRecordsProcessed"], r["numberRecordsFailed"]) for r in inserted] == [(250, 0)]
+    upserted = sf.bulk2.Account.upsert(  # type: ignore[union-attr]
+        records=[
+            {"Ext_Id__c": "E-1", "Name": "Renamed"},
+            {"Ext_Id__c": "E-new", "Name": "New one"},
+        ],
+        external_id_field="Ext_Id__c",
+        wait=0.05,
+    )
+    assert upserted[0]["numberRecordsProcessed"] == 2
+    assert len(org.store.records("Account")) == 251
+    pages = list(
+        sf.bulk2.Account.query(  # type: ignore[union-attr]
+            "SELECT Id, Name, Ext_Id__c FROM Account ORDER BY Name", max_records=100, wait=0.05
+        )
+    )
+    assert len(pages) == 3
+    rows = [line for page in pages for line in page.splitlines()[1:]]
+    assert len(rows) == 251
+    assert any('"Renamed"' in row for row in rows)
+    ids = [{"Id": r["Id"]} for r in org.store.records("Account")[:10]]
+    deleted = sf.bulk2.Account.delete(records=ids, wait=0.05)  # type: ignore[union-attr]
+    assert deleted[0]["numberRecordsProcessed"] == 10
+    assert len(org.store.records("Account")) == 241
+
+
+def test_simple_salesforce_bulk2_failed_records(org: LocalOrg, sf: SimpleSalesforce) -> None:
+    result = sf.bulk2.Contact.insert(  # type: ignore[union-attr]
+        records=[{"LastName": "Ok"}, {"LastName": "", "FirstName": "NoLastName"}], wait=0.05
+    )
+    assert (result[0]["numberRecordsProcessed"], result[0]["numberRecordsFailed"]) == (2, 1)
+    failed = sf.bulk2.Contact.get_failed_records(result[0]["job_id"])  # type: ignore[union-attr]
+    assert "REQUIRED_FIELD_MISSING" in failed
+    assert "NoLastName" in failed

@@ -169,3 +169,19 @@ def test_search_and_parameterized_search_block_and_answer_like_the_async_client(
             "Acme", sobjects=["Account"], fields=["Name"], in_="NAME"
         )
     assert [r["Name"] for r in by_sosl] == [r["Name"] for r in by_params] == ["Acme Rockets"]
+
+
+def test_the_session_takes_the_bulk_options_and_reads_through_bulk_query_jobs() -> None:
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client()) as sf:
+        with sync.Session(sf, bulk_threshold=5, bulk_options={"poll_interval": 0.01}) as session:
+            for i in range(8):
+                Contact(last_name=f"Bulk {i}").save()
+            plan = session.plan()
+        assert [r.endpoint for r in plan.requests] == ["jobs/ingest"]
+        with sync.Session(sf, bulk_options={"poll_interval": 0.01}) as session:
+            streamed = [c.last_name for c in session.stream(select(Contact), bulk=True)]
+            listed = session.all(select(Contact), bulk=True)
+    assert (
+        sorted(streamed) == sorted(c.last_name for c in listed) == [f"Bulk {i}" for i in range(8)]
+    )

@@ -1,6 +1,15 @@
 """The HTTP layer: everything that speaks to Salesforce's REST API."""
 
 from sobjects.client._budget import ApiBursts, ApiCallMeter, ApiUsage, AppApiUsage, api_cost
+from sobjects.client._bulk import (
+    BulkAPI,
+    BulkIngestResult,
+    BulkJob,
+    BulkJobEvent,
+    BulkQuery,
+    BulkRecordResult,
+    BulkResults,
+)
 from sobjects.client._client import DEFAULT_API_VERSION, DEFAULT_TIMEOUT, Salesforce
 from sobjects.client._collections import CollectionResult, CollectionsAPI
 from sobjects.client._composite import (
@@ -41,6 +50,13 @@ __all__ = [
     "ApiUsage",
     "ApiUsageEvent",
     "AppApiUsage",
+    "BulkAPI",
+    "BulkIngestResult",
+    "BulkJob",
+    "BulkJobEvent",
+    "BulkQuery",
+    "BulkRecordResult",
+    "BulkResults",
     "CollectionResult",
     "CollectionSubrequest",
     "CollectionsAPI",

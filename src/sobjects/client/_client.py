@@ -46,6 +46,7 @@ from sobjects.errors import (
 )
 
 if TYPE_CHECKING:
+    from sobjects.client._bulk import BulkAPI
     from sobjects.client._collections import CollectionsAPI
     from sobjects.client._composite import CompositeAPI
     from sobjects.client._param_search import SearchIn, SearchObject
@@ -180,6 +181,7 @@ class Salesforce:
         self._sobject: SObjectAPI | None = None
         self._composite: CompositeAPI | None = None
         self._collections: CollectionsAPI | None = None
+        self._bulk: BulkAPI | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -307,6 +309,16 @@ class Salesforce:
 
             self._composite = CompositeAPI(self)
         return self._composite
+
+    @property
+    def bulk(self) -> BulkAPI:
+        """Bulk API 2.0: ingest jobs (insert, update, upsert, delete, hardDelete) streamed as
+        CSV, and query jobs read page by page."""
+        if self._bulk is None:
+            from sobjects.client._bulk import BulkAPI
+
+            self._bulk = BulkAPI(self)
+        return self._bulk
 
     @property
     def collections(self) -> CollectionsAPI:
@@ -493,13 +505,15 @@ class Salesforce:
         timeout: float | httpx.Timeout | None = None,  # noqa: ASYNC109
         cost: int | None = None,
         reserve_exempt: bool = False,
+        content: bytes | None = None,
     ) -> httpx.Response:
         method = method.upper()
         spend = api_cost(method, path, json) if cost is None else check_call_count(cost, "cost")
         assert spend is not None
-        content = None if json is None else dumps(json)
+        if content is None:  # raw content (Bulk API CSV) comes with its own Content-Type
+            content = None if json is None else dumps(json)
         request_headers = {"Accept": "application/json"}
-        if content is not None:
+        if json is not None:
             request_headers["Content-Type"] = "application/json"
         if headers:
             request_headers.update(headers)

@@ -96,6 +96,8 @@ class EventHooks(TypedDict, total=False):
     retry: Sequence[Callable[[RetryEvent], Awaitable[None]]]
     api_usage: Sequence[Callable[[ApiUsageEvent], Awaitable[None]]]
     flush_progress: Sequence[Callable[[FlushProgressEvent], Awaitable[None]]]
+    # Bulk API 2.0 progress (sobjects.client.BulkJobEvent): uploads, polls, the end.
+    bulk: Sequence[Callable[[Any], Awaitable[None]]]
 
 
 _EVENT_NAMES = frozenset(EventHooks.__annotations__)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["limits", "record_count"]
+__all__ = ["limits", "maximum", "record_count"]
 
 # Salesforce counts most records as 2 KB of data storage.
 RECORD_KB = 2
@@ -61,8 +61,22 @@ _MAXIMA: dict[str, int] = {
 }
 
 
-def limits(store: Any, *, daily_api_limit: int, api_usage: int) -> dict[str, Any]:
+def maximum(name: str) -> int:
+    """A limit's maximum (``DailyBulkV2QueryJobs``...)."""
+    return _MAXIMA[name]
+
+
+def limits(
+    store: Any,
+    *,
+    daily_api_limit: int,
+    api_usage: int,
+    used: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The limits body; ``used`` counts what was spent of other limits (Bulk API jobs)."""
     body = {name: {"Max": top, "Remaining": top} for name, top in _MAXIMA.items()}
+    for name, spent in (used or {}).items():
+        body[name]["Remaining"] = max(0, body[name]["Max"] - spent)
     body["DailyApiRequests"] = {
         "Max": daily_api_limit,
         "Remaining": max(0, daily_api_limit - api_usage),

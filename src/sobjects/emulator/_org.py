@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from sobjects._ids import to_18
 from sobjects.emulator._admin import admin_endpoint
 from sobjects.emulator._body import BadJson, BodyTooLarge, parse_json, read_body
+from sobjects.emulator._bulk import MAX_UPLOAD_BYTES, BulkJobs
 from sobjects.emulator._errors import error_item, unknown_exception
 from sobjects.emulator._faults import Faults, injected_error
 from sobjects.emulator._identity import identity, userinfo
@@ -113,6 +114,7 @@ class LocalOrg:
         # One lock for the org and its store: a request and a direct store call never overlap.
         self._lock = self.store.lock
         self.rest = RestApi(self)
+        self.bulk = BulkJobs(self)  # Bulk API 2.0 jobs, processed on a worker thread
         self.access_token = self.issue_token()
         # Guards the /__emulator__ controls; never an API token (see _admin).
         self.admin_token = secrets.token_urlsafe(32)
@@ -303,6 +305,7 @@ class LocalOrg:
     def close(self) -> None:
         """Close the journal file (data stays on disk) and release it; later writes are
         refused. Stop ``serve()`` first: requests it answers after this fail with 503."""
+        self.bulk.close()
         self.store.close()
 
     def __enter__(self) -> LocalOrg:
@@ -330,7 +333,15 @@ class LocalOrg:
     # -- limits ------------------------------------------------------------------------------
 
     def limits_body(self) -> dict[str, Any]:
-        return limits(self.store, daily_api_limit=self.daily_api_limit, api_usage=self.api_usage)
+        return limits(
+            self.store,
+            daily_api_limit=self.daily_api_limit,
+            api_usage=self.api_usage,
+            used={
+                "DailyBulkV2QueryJobs": self.bulk.query_jobs,
+                "DailyBulkApiBatches": self.bulk.batches,
+            },
+        )
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -393,12 +404,16 @@ class LocalOrg:
         if status is not None:
             return _json(status, [error_item(*injected_error(status))], self._usage_headers())
         # The body is read only now: a request without a valid token costs no buffering.
+        upload = request.method == "PUT" and _BULK_UPLOAD_RE.match(rest) is not None
         try:
-            raw = await read_body(request)
+            raw = await read_body(request, MAX_UPLOAD_BYTES) if upload else await read_body(request)
         except BodyTooLarge as exc:
-            return _json(413, [error_item("EXCEEDED_MAX_SIZE_REQUEST", exc.message)])
+            message = _UPLOAD_TOO_LARGE if upload else exc.message
+            return _json(413, [error_item("EXCEEDED_MAX_SIZE_REQUEST", message)])
         try:
-            if len(raw) > _PARSE_IN_THREAD:
+            if upload:
+                body: Any = raw  # Bulk API job data is CSV, handed over as bytes
+            elif len(raw) > _PARSE_IN_THREAD:
                 # Seconds of parsing for tens of megabytes: not on the loop every request uses.
                 body = await anyio.to_thread.run_sync(parse_json, raw)
             else:
@@ -517,6 +532,8 @@ class LocalOrg:
 
 _IDENTITY_RE = re.compile(r"^/id/(00D[0-9A-Za-z]{15})/(005[0-9A-Za-z]{15})/?$")
 _PARSE_IN_THREAD = 1 << 20  # bytes of JSON parsed off the event loop
+_BULK_UPLOAD_RE = re.compile(r"^jobs/ingest/[^/]+/batches/?$")
+_UPLOAD_TOO_LARGE = "The size of the job data exceeded 150 MB once base64 encoded."
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -565,6 +582,9 @@ def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> R
 
 def _reply(reply: Reply, extra: Mapping[str, str]) -> Response:
     headers = {**reply.headers, **extra}
+    if isinstance(reply.body, bytes):  # CSV (Bulk API results)
+        media = headers.pop("Content-Type", "text/csv")
+        return Response(reply.body, status_code=reply.status, headers=headers, media_type=media)
     if reply.status == 204 or (reply.body is None and reply.status < 300):
         return Response(status_code=reply.status, headers=headers)
     return _json(reply.status, reply.body, headers)

@@ -9,8 +9,12 @@ says it honoured the order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sobjects.emulator.soql._like import LikePattern
+if TYPE_CHECKING:
+    # For annotations only: the SOQL package imports this module, and importing it back
+    # at run time makes a cycle whenever the store is imported first.
+    from sobjects.emulator.soql._like import LikePattern
 
 __all__ = ["Equal", "LikeFilter", "OrderBy", "Pushdown"]
 

@@ -183,6 +183,8 @@ class RestApi:
             )
         if head == "composite":
             return self._composite_resources(method, version, rest, query, body, headers)
+        if head == "jobs":
+            return self.org.bulk.dispatch(method, version, rest, query, body)
         raise ApiError.not_found()
 
     @staticmethod
@@ -593,6 +595,12 @@ class RestApi:
             version, rest, query = parse_subrequest_url(url, batch=batch)
         except ApiError as exc:
             return Reply.error(exc)
+        if rest.strip("/").split("/", 1)[0] == "jobs":
+            # Bulk API jobs take and give CSV: not a resource composite requests can carry.
+            return Reply(
+                400,
+                [error_item("INVALID_API_INPUT", "Bulk API 2.0 resources are not supported here")],
+            )
         lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
         return self.dispatch(method, version, rest, query, body, lowered)
 

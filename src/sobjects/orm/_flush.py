@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
@@ -185,6 +185,7 @@ class Sender:
         concurrency: int
         lock_retries: int
         replay_upserts: bool
+        bulk_options: Mapping[str, Any]
         _log: SendLog
         _progress: Progress
         _identity: IdentityMap
@@ -300,6 +301,10 @@ class Sender:
     ) -> None:
         if request.endpoint == "composite/batch":
             await self._send_chunk(request.items, transport)
+        elif request.endpoint == "jobs/ingest":
+            from sobjects.orm._bulk import send_bulk
+
+            await send_bulk(self, request, transport)
         elif request.endpoint == "composite/graph":
             await self._send_graphs(request, transport)
         else:

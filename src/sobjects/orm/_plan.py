@@ -7,6 +7,10 @@ records), and what it costs in HTTP requests, round trips and API calls. Salesfo
 Composite Batch request as one API call per subrequest, and a Composite request (whatever
 its subrequests, Collections calls included) as one.
 
+A group of one write on one sObject larger than the session's ``bulk_threshold`` goes as a
+Bulk API 2.0 ingest job instead (endpoint ``jobs/ingest``), in the first round; the rest is
+planned as below and waits for the job when it depends on it.
+
 Strategies:
 
 - ``batch``: dependency waves, one round each. A large group of one write on one sObject
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
 from sobjects.client._collections import MAX_COLLECTION_SIZE
@@ -56,7 +60,10 @@ GRAPHS_PER_REQUEST = 75  # Composite Graph: graphs in one request
 
 Strategy = Literal["batch", "economy"]
 STRATEGIES: tuple[Strategy, ...] = ("batch", "economy")
-Endpoint = Literal["composite/batch", "composite", "composite/graph"]
+Endpoint = Literal["composite/batch", "composite", "composite/graph", "jobs/ingest"]
+# API calls of one Bulk API 2.0 ingest job when nothing goes wrong: create, upload, close,
+# one poll and the three result files (each further poll is one more).
+BULK_JOB_CALLS = 7
 Item = Operation | QueryHandle[Any]
 ParentsOf = Callable[[Operation], list[SObject]]
 
@@ -115,10 +122,13 @@ class PlannedRequest:
 
     @property
     def subrequests(self) -> int:
+        """Subrequests (for a Bulk API job: the jobs, one per upload)."""
         return len(self.batch_items) if self.endpoint == "composite/batch" else len(self.calls)
 
     @property
     def api_calls(self) -> int:
+        if self.endpoint == "jobs/ingest":
+            return BULK_JOB_CALLS * len(self.calls)
         return self.subrequests if self.endpoint == "composite/batch" else 1
 
 
@@ -170,7 +180,8 @@ class FlushPlan:
                     endpoint,
                     str(request.subrequests),
                     str(request.api_calls),
-                    _carries(request.each_call()),
+                    _carries(request.each_call())
+                    + (" (Bulk API job)" if request.endpoint == "jobs/ingest" else ""),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -221,11 +232,26 @@ def plan_flush(
     concurrency: int,
     transaction: bool = False,
     graphs: bool = True,
+    bulk_threshold: int | None = None,
 ) -> FlushPlan:
     """The plan for ``work`` (operations and deferred queries, in the order recorded);
-    ``graphs=False`` keeps Composite Graph out of ``economy``."""
+    ``graphs=False`` keeps Composite Graph out of ``economy``; groups of more than
+    ``bulk_threshold`` writes go as Bulk API jobs (not with ``transaction`` or
+    ``halt_on_error``, which Bulk API jobs cannot honour)."""
     if strategy not in STRATEGIES:
         raise ConfigurationError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+    if bulk_threshold is not None and not transaction and not halt_on_error:
+        bulk = _bulk_groups(work, parents_of, bulk_threshold)
+        if bulk:
+            return _with_bulk(
+                work,
+                bulk,
+                parents_of,
+                strategy=strategy,
+                collections_threshold=collections_threshold,
+                concurrency=concurrency,
+                graphs=graphs,
+            )
     operations = sum(1 for item in work if isinstance(item, Operation))
     if not work:
         return FlushPlan(strategy, (), concurrency, 0)
@@ -284,6 +310,73 @@ def plan_flush(
             candidates.insert(0, FlushPlan(strategy, tuple(in_graphs), concurrency, operations))
     fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
     return min(fit, key=lambda plan: (plan.api_calls, plan.round_trips, plan.http_requests))
+
+
+def _bulk_groups(
+    work: Sequence[Item], parents_of: ParentsOf, threshold: int
+) -> list[list[Operation]]:
+    """Groups of one write on one sObject, more than ``threshold`` records each, that a Bulk
+    API job can carry: no record refers to a parent created in this flush (a job cannot
+    refer to another record's new id), updates and deletes have their ids, and no record is
+    written twice in the flush (the order would not be kept)."""
+    if _touch_one_record_twice(work):
+        return []
+    groups: dict[tuple[str, str, str], list[Operation]] = {}
+    for item in work:
+        if isinstance(item, Operation):
+            groups.setdefault(_group_key(item), []).append(item)
+    out: list[list[Operation]] = []
+    for ops in groups.values():
+        if len(ops) <= threshold:
+            continue
+        eligible = [
+            op
+            for op in ops
+            if (op.kind in ("create", "upsert") or op.obj.id) and not parents_of(op)
+        ]
+        if len(eligible) > threshold:
+            out.append(eligible)
+    return out
+
+
+def _with_bulk(
+    work: Sequence[Item],
+    bulk: list[list[Operation]],
+    parents_of: ParentsOf,
+    *,
+    strategy: Strategy,
+    collections_threshold: int | None,
+    concurrency: int,
+    graphs: bool,
+) -> FlushPlan:
+    """Bulk API jobs in the first round, the rest planned as usual after them (or beside
+    them when nothing of the rest depends on them)."""
+    in_bulk = {id(op) for ops in bulk for op in ops}
+    written = {id(op.obj) for ops in bulk for op in ops}
+    rest = [item for item in work if id(item) not in in_bulk]
+    jobs = [
+        PlannedRequest("jobs/ingest", 0, (Call(ops[0].kind, ops[0].meta.api_name, tuple(ops)),))
+        for ops in bulk
+    ]
+    later = plan_flush(
+        rest,
+        strategy=strategy,
+        parents_of=parents_of,
+        collections_threshold=collections_threshold,
+        halt_on_error=False,
+        concurrency=concurrency,
+        graphs=graphs,
+    )
+    waits = any(
+        isinstance(item, QueryHandle)
+        or id(item.obj) in written
+        or any(id(parent) in written for parent in parents_of(item))
+        for item in rest
+    )
+    shift = 1 if waits else 0
+    requests = [*jobs, *(replace(r, round=r.round + shift) for r in later.requests)]
+    operations = sum(1 for item in work if isinstance(item, Operation))
+    return FlushPlan(strategy, tuple(requests), concurrency, operations)
 
 
 def waves_of(work: Sequence[Item], parents_of: ParentsOf) -> list[list[Item]]:
@@ -773,9 +866,12 @@ def _pack_graphs(graphs: list[tuple[Call, ...]]) -> list[PlannedRequest] | None:
 class SentRequest:
     endpoint: Endpoint
     subrequests: int
+    calls: int | None = None  # a Bulk API job's HTTP requests, polls included
 
     @property
     def api_calls(self) -> int:
+        if self.calls is not None:
+            return self.calls
         return self.subrequests if self.endpoint == "composite/batch" else 1
 
 
@@ -833,8 +929,8 @@ class SendLog:
     def round(self, requests: int) -> None:
         self.trips += math.ceil(requests / self.concurrency)
 
-    def request(self, endpoint: Endpoint, subrequests: int) -> None:
-        self.requests.append(SentRequest(endpoint, subrequests))
+    def request(self, endpoint: Endpoint, subrequests: int, calls: int | None = None) -> None:
+        self.requests.append(SentRequest(endpoint, subrequests, calls))
 
     def report(self, work: Sequence[Item]) -> FlushReport:
         outcomes = dict.fromkeys(("succeeded", "failed", "not_run", "unknown", "pending"), 0)

@@ -11,7 +11,8 @@ Nothing that succeeded is sent twice; what failed stays pending with its errors 
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from contextvars import Token
 from datetime import datetime
 from types import TracebackType
@@ -25,6 +26,7 @@ from sobjects.errors import (
     ConfigurationError,
     SalesforceError,
 )
+from sobjects.orm._bulk import BULK_OPTIONS, DEFAULT_BULK_THRESHOLD, QUERY_OPTIONS, bulk_record
 from sobjects.orm._context import NoSessionError, current, current_session, resolve_session
 from sobjects.orm._flush import _LISTED, FlushError, FlushErrorGroup, Sender
 from sobjects.orm._hydrate import Adopter, Shape, decode_page, shape_of, validate_records
@@ -143,7 +145,11 @@ class Session(Sender):
     loaded records changed but not saved; otherwise a clean exit warns about them with
     ``UnsavedChangesWarning``), ``replay_upserts`` (an upsert whose answer was lost is sent
     again at the next flush: default True, as upserts by external id are idempotent;
-    creates never are).
+    creates never are), ``bulk_threshold`` (a group of more than this many writes of one kind
+    on one sObject goes as a Bulk API 2.0 ingest job; default 10,000, ``None`` never; not
+    with ``transaction`` or ``halt_on_error``; see docs/bulk.md) and ``bulk_options`` (passed
+    to ``sf.bulk``: ``poll_interval``, ``max_poll_interval``, ``timeout``,
+    ``max_upload_bytes``, and ``page_size`` for ``stream(..., bulk=True)``).
 
     When the block ends, the session closes: what it did not finish is released (the objects
     keep their errors, and can be saved in a new session), and recording more work on it
@@ -165,6 +171,8 @@ class Session(Sender):
         replay_upserts: bool = True,
         strategy: Strategy = "batch",
         api_budget: int | None = None,
+        bulk_threshold: int | None = DEFAULT_BULK_THRESHOLD,
+        bulk_options: Mapping[str, Any] | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ConfigurationError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
@@ -174,6 +182,17 @@ class Session(Sender):
             raise ConfigurationError(f"api_budget must be an int >= 0, or None; got {api_budget!r}")
         if collections_threshold is not None and collections_threshold < 1:
             raise ConfigurationError("collections_threshold must be >= 1, or None")
+        if bulk_threshold is not None and (
+            not isinstance(bulk_threshold, int) or isinstance(bulk_threshold, bool)
+        ):
+            raise ConfigurationError(
+                f"bulk_threshold must be an int, or None; got {bulk_threshold!r}"
+            )
+        unknown = set(bulk_options or {}) - BULK_OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown bulk_options {sorted(unknown)}; known: {sorted(BULK_OPTIONS)}"
+            )
         if concurrency < 1 or lock_retries < 0:
             raise ConfigurationError("concurrency must be >= 1 and lock_retries >= 0")
         self.sf = sf
@@ -184,6 +203,8 @@ class Session(Sender):
         self.concurrency = concurrency
         self.lock_retries = lock_retries
         self.collections_threshold = collections_threshold
+        self.bulk_threshold = bulk_threshold
+        self.bulk_options: Mapping[str, Any] = dict(bulk_options or {})
         self.autosave = autosave
         self.replay_upserts = replay_upserts
         self.strategy: Strategy = strategy
@@ -427,39 +448,57 @@ class Session(Sender):
     # -- immediate reads -------------------------------------------------------------------------
 
     @overload
-    async def all(self, query: Select[T], /) -> list[T]: ...
+    async def all(self, query: Select[T], /, *, bulk: bool = False) -> list[T]: ...
 
     @overload
-    async def all(self, query: type[T], soql: str, /) -> list[T]: ...
+    async def all(self, query: type[T], soql: str, /, *, bulk: bool = False) -> list[T]: ...
 
-    async def all(self, query: Select[T] | type[T], soql: str | None = None, /) -> list[T]:
+    async def all(
+        self, query: Select[T] | type[T], soql: str | None = None, /, *, bulk: bool = False
+    ) -> list[T]:
         """Every record of a query, typed: ``await session.all(select(Contact))`` or
-        ``await session.all(Contact, "SELECT Id, LastName FROM Contact")``."""
+        ``await session.all(Contact, "SELECT Id, LastName FROM Contact")``. With
+        ``bulk=True`` the query runs as a Bulk API 2.0 query job."""
         model, text, shape = self._resolve_query(query, soql)
         records: list[T] = []
-        async for page in self._pages(model, text, shape):
-            records += page
+        async with aclosing(self._pages(model, text, shape, bulk=bulk)) as pages:
+            async for page in pages:
+                records += page
         return records
 
     @overload
-    def stream(self, query: Select[T], /) -> AsyncIterator[T]: ...
+    def stream(self, query: Select[T], /, *, bulk: bool = False) -> AsyncIterator[T]: ...
 
     @overload
-    def stream(self, query: type[T], soql: str, /) -> AsyncIterator[T]: ...
+    def stream(self, query: type[T], soql: str, /, *, bulk: bool = False) -> AsyncIterator[T]: ...
 
-    def stream(self, query: Select[T] | type[T], soql: str | None = None, /) -> AsyncIterator[T]:
-        """Iterate a query's records across pages, one page in memory at a time."""
+    def stream(
+        self, query: Select[T] | type[T], soql: str | None = None, /, *, bulk: bool = False
+    ) -> AsyncIterator[T]:
+        """Iterate a query's records across pages, one page in memory at a time. With
+        ``bulk=True`` the query runs as a Bulk API 2.0 query job, read a page of
+        ``bulk_options["page_size"]`` records (the org's default otherwise) at a time."""
         model, text, shape = self._resolve_query(query, soql)
-        return self._stream(model, text, shape)
+        return self._stream(model, text, shape, bulk)
 
-    async def _stream(self, model: type[T], soql: str, shape: Shape | None) -> AsyncIterator[T]:
-        async for page in self._pages(model, soql, shape):
-            for obj in page:
-                yield obj
+    async def _stream(
+        self, model: type[T], soql: str, shape: Shape | None, bulk: bool
+    ) -> AsyncIterator[T]:
+        async with aclosing(self._pages(model, soql, shape, bulk=bulk)) as pages:
+            async for page in pages:
+                for obj in page:
+                    yield obj
 
     async def _pages(
-        self, model: type[T], soql: str, shape: Shape | None
-    ) -> AsyncIterator[list[T]]:
+        self, model: type[T], soql: str, shape: Shape | None, *, bulk: bool = False
+    ) -> AsyncGenerator[list[T], None]:
+        if bulk:
+            options = {k: v for k, v in self.bulk_options.items() if k in QUERY_OPTIONS}
+            query = self.sf.bulk.query(soql, **options)
+            async with aclosing(query.pages()) as bulk_pages:
+                async for records in bulk_pages:
+                    yield self._hydrate_many(model, [bulk_record(r) for r in records], shape)
+            return
         result = self.sf.query(soql)
         if shape is not None and not shape.has_children:
             # The hot path: each page's bytes become objects in one pydantic-core call.
@@ -664,6 +703,7 @@ class Session(Sender):
             # With halt_on_error the requests of a round go one after another.
             concurrency=1 if self.halt_on_error else self.concurrency,
             transaction=self.transaction,
+            bulk_threshold=self.bulk_threshold,
         )
 
     async def _flush(self) -> None:

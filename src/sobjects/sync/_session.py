@@ -8,10 +8,11 @@ reads and flushes go through the loop thread. The models are the same in both wo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
+from sobjects.orm._bulk import DEFAULT_BULK_THRESHOLD
 from sobjects.orm._model import SObject
 from sobjects.orm._operation import Operation, QueryHandle
 from sobjects.orm._plan import FlushPlan, FlushReport, Strategy
@@ -54,6 +55,8 @@ class Session:
         replay_upserts: bool = True,
         strategy: Strategy = "batch",
         api_budget: int | None = None,
+        bulk_threshold: int | None = DEFAULT_BULK_THRESHOLD,
+        bulk_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.sf = sf
         self._loop = sf._loop
@@ -70,6 +73,8 @@ class Session:
             replay_upserts=replay_upserts,
             strategy=strategy,
             api_budget=api_budget,
+            bulk_threshold=bulk_threshold,
+            bulk_options=bulk_options,
         )
 
     def __repr__(self) -> str:
@@ -150,26 +155,32 @@ class Session:
         self._loop.call(self.unit_of_work.flush)
 
     @overload
-    def all(self, query: Select[T], /) -> list[T]: ...
+    def all(self, query: Select[T], /, *, bulk: bool = False) -> list[T]: ...
 
     @overload
-    def all(self, query: type[T], soql: str, /) -> list[T]: ...
+    def all(self, query: type[T], soql: str, /, *, bulk: bool = False) -> list[T]: ...
 
-    def all(self, query: Select[T] | type[T], soql: str | None = None, /) -> list[T]:
-        """Every record of a query, typed: ``session.all(select(Contact))``."""
-        return self._loop.call(self.unit_of_work.all, query, soql)  # type: ignore[arg-type]
+    def all(
+        self, query: Select[T] | type[T], soql: str | None = None, /, *, bulk: bool = False
+    ) -> list[T]:
+        """Every record of a query, typed: ``session.all(select(Contact))``; with
+        ``bulk=True`` through a Bulk API 2.0 query job."""
+        return self._loop.call(self.unit_of_work.all, query, soql, bulk=bulk)  # type: ignore[arg-type]
 
     @overload
-    def stream(self, query: Select[T], /) -> Iterator[T]: ...
+    def stream(self, query: Select[T], /, *, bulk: bool = False) -> Iterator[T]: ...
 
     @overload
-    def stream(self, query: type[T], soql: str, /) -> Iterator[T]: ...
+    def stream(self, query: type[T], soql: str, /, *, bulk: bool = False) -> Iterator[T]: ...
 
-    def stream(self, query: Select[T] | type[T], soql: str | None = None, /) -> Iterator[T]:
-        """Iterate a query's records across pages, one page in memory at a time."""
+    def stream(
+        self, query: Select[T] | type[T], soql: str | None = None, /, *, bulk: bool = False
+    ) -> Iterator[T]:
+        """Iterate a query's records across pages, one page in memory at a time (a Bulk API
+        2.0 query job's pages with ``bulk=True``)."""
         uow = self.unit_of_work
         model, text, shape = uow._resolve_query(query, soql)  # bad input fails here, at once
-        return self._records(self._loop.iterate(uow._pages(model, text, shape)))
+        return self._records(self._loop.iterate(uow._pages(model, text, shape, bulk=bulk)))
 
     @staticmethod
     def _records(pages: Iterator[list[T]]) -> Iterator[T]:
