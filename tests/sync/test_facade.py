@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from sobjects import sync
-from sobjects.client import ApiCallMeter, CollectionsAPI, CompositeAPI, SObjectAPI
+from sobjects.client import (
+    ApiCallMeter,
+    BulkAPI,
+    BulkQuery,
+    CollectionsAPI,
+    CompositeAPI,
+    SObjectAPI,
+)
 from sobjects.client import Salesforce as AsyncSalesforce
 from sobjects.client._composite import Composite, CompositeBatch
 from sobjects.client._graph import CompositeGraph
@@ -44,6 +51,8 @@ PAIRS = [
     (CompositeBatch, sync.CompositeBatch),
     (Composite, sync.Composite),
     (CompositeGraph, sync.CompositeGraph),
+    (BulkAPI, sync.BulkAPI),
+    (BulkQuery, sync.BulkQuery),
 ]
 
 
@@ -185,3 +194,17 @@ def test_the_session_takes_the_bulk_options_and_reads_through_bulk_query_jobs() 
     assert (
         sorted(streamed) == sorted(c.last_name for c in listed) == [f"Bulk {i}" for i in range(8)]
     )
+
+
+def test_bulk_jobs_block_and_answer_like_the_async_client() -> None:
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client()) as sf:
+        rows = ({"LastName": f"Row {i}"} for i in range(30))  # read lazily, like the async one
+        result = sf.bulk.insert("Contact", rows, poll_interval=0.01)
+        assert len(result.successful) == 30 and not result.failed
+        query = sf.bulk.query("SELECT LastName FROM Contact", poll_interval=0.01, page_size=7)
+        pages = [len(page) for page in query.pages()]
+        assert sum(pages) == 30 and max(pages) == 7
+        assert query.job is not None and query.job.state == "JobComplete"
+        names = sorted(r["LastName"] for r in sf.bulk.query("SELECT LastName FROM Contact"))
+    assert names == sorted(f"Row {i}" for i in range(30))

@@ -17,11 +17,14 @@ queries, errors and the rest are the async API's own objects.
 
 from sobjects.orm import inspect, select
 from sobjects.orm._model import SObject
+from sobjects.sync._bulk import BulkAPI, BulkQuery
 from sobjects.sync._client import CollectionsAPI, QueryResult, Salesforce, SObjectAPI
 from sobjects.sync._composite import Composite, CompositeAPI, CompositeBatch, CompositeGraph
 from sobjects.sync._session import Session
 
 __all__ = [
+    "BulkAPI",
+    "BulkQuery",
     "CollectionsAPI",
     "Composite",
     "CompositeAPI",

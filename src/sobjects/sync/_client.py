@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sobjects.client._budget import ApiUsage
     from sobjects.client._param_search import SearchIn, SearchObject
     from sobjects.client._query import QueryResult as AsyncQueryResult
+    from sobjects.sync._bulk import BulkAPI
     from sobjects.sync._composite import CompositeAPI
 
 __all__ = ["CollectionsAPI", "QueryResult", "SObjectAPI", "Salesforce"]
@@ -95,6 +96,7 @@ class Salesforce:
         self._loop = LoopThread()
         self._sobject: SObjectAPI | None = None
         self._collections: CollectionsAPI | None = None
+        self._bulk: BulkAPI | None = None
         self._composite: CompositeAPI | None = None
         # A client nobody closed still stops its loop thread once garbage-collected.
         self._finalizer = weakref.finalize(self, stop_quietly, self._loop)
@@ -186,6 +188,15 @@ class Salesforce:
         if self._collections is None:
             self._collections = CollectionsAPI(self)
         return self._collections
+
+    @property
+    def bulk(self) -> BulkAPI:
+        """Bulk API 2.0: ingest jobs (insert, update, upsert, delete) and query jobs."""
+        if self._bulk is None:
+            from sobjects.sync._bulk import BulkAPI
+
+            self._bulk = BulkAPI(self)
+        return self._bulk
 
     @property
     def composite(self) -> CompositeAPI:
