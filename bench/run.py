@@ -79,7 +79,7 @@ FULL = Sizes(
     like_n=100_000,
     # A million-record Bulk flush takes about three minutes on its own: `--scale` (make
     # bench-scale) adds it, so that `make bench` stays near its three-minute budget.
-    bulk_ladder=(10_000, 100_000),
+    bulk_ladder=(5_000, 50_000),
     bulk_threshold=2_000,
 )
 QUICK = Sizes(
@@ -240,7 +240,7 @@ def cli(argv: list[str] | None = None) -> None:
         return
     sizes = QUICK if args.quick else FULL
     if args.scale:
-        sizes = dataclasses.replace(sizes, bulk_ladder=(*sizes.bulk_ladder, 1_000_000))
+        sizes = dataclasses.replace(sizes, bulk_ladder=(10_000, 100_000, 1_000_000))
     anyio.run(main, sizes, frozenset(args.only), backend="asyncio")
 
 
