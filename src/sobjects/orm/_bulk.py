@@ -27,7 +27,6 @@ __all__ = [
     "DEFAULT_BULK_THRESHOLD",
     "INGEST_OPTIONS",
     "QUERY_OPTIONS",
-    "bulk_record",
     "send_bulk",
 ]
 
@@ -141,9 +140,3 @@ def _not_processed(op: Operation, outcome: BulkRecordResult) -> None:
             )
         ],
     )
-
-
-def bulk_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A Bulk query row as the query resource would give it: empty text is null (the CSV
-    cannot tell them apart), parents keep their nesting."""
-    return record

@@ -26,7 +26,7 @@ from sobjects.errors import (
     ConfigurationError,
     SalesforceError,
 )
-from sobjects.orm._bulk import BULK_OPTIONS, DEFAULT_BULK_THRESHOLD, QUERY_OPTIONS, bulk_record
+from sobjects.orm._bulk import BULK_OPTIONS, DEFAULT_BULK_THRESHOLD, QUERY_OPTIONS
 from sobjects.orm._context import NoSessionError, current, current_session, resolve_session
 from sobjects.orm._flush import _LISTED, FlushError, FlushErrorGroup, Sender
 from sobjects.orm._hydrate import Adopter, Shape, decode_page, shape_of, validate_records
@@ -497,7 +497,8 @@ class Session(Sender):
             query = self.sf.bulk.query(soql, **options)
             async with aclosing(query.pages()) as bulk_pages:
                 async for records in bulk_pages:
-                    yield self._hydrate_many(model, [bulk_record(r) for r in records], shape)
+                    # The client already reads empty CSV values as None and nests parents.
+                    yield self._hydrate_many(model, records, shape)
             return
         result = self.sf.query(soql)
         if shape is not None and not shape.has_children:
