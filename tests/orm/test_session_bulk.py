@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 
 from sobjects import FlushError, Salesforce, Session, SObject, inspect, select
@@ -168,6 +170,47 @@ async def test_a_job_that_fails_as_a_whole_leaves_records_pending(
         for contact in contacts:
             contact.save()
     assert all(c.id for c in contacts)
+
+
+async def test_a_flush_cancelled_while_its_job_runs_never_sends_the_records_again(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    """Cancelled (a timeout, Ctrl+C) once the data is uploaded: the job may have processed
+    records, so each is unknown, and the next flush sends none of them."""
+    uploaded = anyio.Event()
+    transport: Any = sf._http._transport
+    original = transport.handle_async_request
+
+    sent: list[str] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        response: httpx.Response = await original(request)
+        if request.method == "PATCH" and "jobs/ingest" in request.url.path:
+            if uploaded.is_set():
+                return response  # the abort sent on cancellation
+            uploaded.set()  # UploadComplete: the org has the records
+            await anyio.sleep_forever()
+        return response
+
+    transport.handle_async_request = handle
+    contacts = [Contact(last_name=f"C{i}") for i in range(60)]
+    async with session(sf) as s:
+        for contact in contacts:
+            contact.save()
+        async with anyio.create_task_group() as group:
+            group.start_soon(s.flush)
+            await uploaded.wait()
+            group.cancel_scope.cancel()
+        states = [inspect(c) for c in contacts]
+        assert {st.state for st in states} == {"failed"}
+        assert {st.errors[0].code for st in states} == {"OUTCOME_UNKNOWN"}
+        assert "interrupted" in states[0].errors[0].message
+        assert sum("PATCH" in line for line in sent) == 2  # UploadComplete, then Aborted
+        before = len(sent)
+        await s.flush()  # sends nothing
+        assert len(sent) == before
+    assert len(org.store.records("Contact")) <= 60
 
 
 async def test_stream_and_all_through_bulk_query(org: LocalOrg, sf: Salesforce) -> None:

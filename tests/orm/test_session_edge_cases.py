@@ -847,3 +847,64 @@ async def discard_after_failure(sf: Salesforce, contact_id: str) -> None:
         assert state.pending is None
         assert state.changes == {"Email": "bad"}
         assert session.pending == []
+
+
+# -- 8. an interrupted flush ---------------------------------------------------------------------
+
+
+def hang_after_applying(sf: Salesforce) -> anyio.Event:
+    """The org applies the first Composite Batch request; its answer then never comes back, as
+    when the flush is cancelled (a timeout, Ctrl+C) while the request is on the wire. Returns
+    the event set once the org applied it; later requests are answered."""
+    applied = anyio.Event()
+
+    async def handler(request: httpx.Request, original: Any) -> httpx.Response:
+        response: httpx.Response = await original(request)
+        if request.url.path.endswith("composite/batch") and not applied.is_set():
+            applied.set()
+            await anyio.sleep_forever()
+        return response
+
+    intercept(sf, handler)
+    return applied
+
+
+async def test_a_flush_cancelled_in_flight_never_sends_its_creates_again(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    applied = hang_after_applying(sf)
+    calls = Calls(org)
+    async with Session(sf) as session:
+        contact = Contact(last_name="Once")
+        contact.save()
+        async with anyio.create_task_group() as group:
+            group.start_soon(session.flush)
+            await applied.wait()
+            group.cancel_scope.cancel()
+        state = inspect(contact)
+        assert state.state == "failed"
+        assert [e.code for e in state.errors] == ["OUTCOME_UNKNOWN"]
+        assert "interrupted" in state.errors[0].message
+        calls.clear()
+        await session.flush()  # sends nothing: the create may have been applied
+        assert calls.dispatched == []
+    assert [r["LastName"] for r in contacts_in(org)] == ["Once"]
+
+
+async def test_a_flush_cancelled_in_flight_replays_its_upserts(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    applied = hang_after_applying(sf)
+    session = Session(sf)
+    acme = Account(name="Acme", ext_id="A-1")
+    acme.upsert(session=session)
+    with anyio.move_on_after(5):  # a guard against hanging; the cancel below comes first
+        async with anyio.create_task_group() as group:
+            group.start_soon(session.flush)
+            await applied.wait()
+            group.cancel_scope.cancel()
+    assert inspect(acme).state == "pending"  # idempotent by its external id: it goes again
+    await session.flush()
+    assert acme.id is not None and inspect(acme).state == "persistent"
+    assert inspect(acme).created is None  # the lost attempt may have been the one creating it
+    assert [r["Ext_Id__c"] for r in org.store.records("Account")] == ["A-1"]

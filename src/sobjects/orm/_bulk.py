@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from sobjects.client._bulk import BulkIngestResult, BulkRecordResult
 from sobjects.client._collections import CollectionResult
-from sobjects.errors import BulkJobError, ErrorDetail, ResponseError, SalesforceError
+from sobjects.errors import (
+    BulkJobError,
+    ErrorDetail,
+    OutcomeUnknownError,
+    ResponseError,
+    SalesforceError,
+)
 from sobjects.orm._operation import Operation
 
 if TYPE_CHECKING:
@@ -92,6 +98,18 @@ async def send_bulk(
     except SalesforceError as exc:
         transport.append(exc)
         sender._unanswered(sent, exc)
+    except BaseException:
+        # Cancelled: the client aborted the unfinished jobs, but a job may have processed some
+        # records first, so they are unknown and never sent twice (upserts go again).
+        sender._unanswered(
+            sent,
+            OutcomeUnknownError("the flush was interrupted while its Bulk API jobs ran"),
+            reason="the flush was interrupted while its Bulk API jobs ran; they were aborted",
+        )
+        for op in ops:
+            assert op.subrequest is not None
+            sender._apply(op, op.subrequest)
+        raise
     finally:
         for op in ops:
             op.in_flight = False

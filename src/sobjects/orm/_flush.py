@@ -515,13 +515,28 @@ class Sender:
         except SalesforceError as exc:
             transport.append(exc)
             self._unanswered(sent, exc)
+        except BaseException:
+            # Cancelled (a timeout, Ctrl+C) with the request possibly on the wire: what it
+            # carried may have been applied, so it is recorded as unknown, never sent twice.
+            # (Upserts go again: they are idempotent by their external ids.)
+            self._unanswered(
+                sent,
+                OutcomeUnknownError("the flush was interrupted while this request was in flight"),
+                reason="the flush was interrupted",
+            )
+            for entry in sent:
+                if isinstance(entry.op, Operation):
+                    self._apply(entry.op, entry.subrequest)
+            raise
         finally:
             for entry in sent:
                 if isinstance(entry.op, Operation):
                     entry.op.in_flight = False
 
-    def _unanswered(self, sent: list[_Sent], exc: SalesforceError) -> None:
-        """Subrequests left without an answer by a failed request."""
+    def _unanswered(
+        self, sent: list[_Sent], exc: SalesforceError, *, reason: str | None = None
+    ) -> None:
+        """Subrequests left without an answer by a failed (or interrupted) request."""
         applied = not nothing_applied(exc)
         for entry in sent:
             if isinstance(entry.op, Operation) and not entry.subrequest.done:
@@ -538,7 +553,8 @@ class Sender:
                     [
                         ErrorDetail(
                             "OUTCOME_UNKNOWN",
-                            f"sent, but no answer came back ({type(exc).__name__}): Salesforce "
+                            f"sent, but no answer came back ({reason or type(exc).__name__}): "
+                            "Salesforce "
                             "may have applied it, so it is not sent again; check the org, "
                             "then save the object again if needed",
                         )
