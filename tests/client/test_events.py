@@ -193,6 +193,32 @@ async def test_api_usage_is_read_from_error_responses_too(
     assert sf.api_usage == ApiUsage(7, 15000)
 
 
+@pytest.mark.anyio
+async def test_plain_functions_are_hooks_too_called_in_order_with_async_ones(
+    http: httpx.AsyncClient, router: respx.Router
+) -> None:
+    order: list[str] = []
+
+    def counted(event: RequestEvent) -> None:  # a plain function: no await needed
+        order.append(f"plain {event.method}")
+
+    async def awaited(event: RequestEvent) -> None:
+        order.append(f"async {event.method}")
+
+    def broken(event: ResponseEvent) -> None:
+        raise RuntimeError("a plain hook that fails is logged, as an async one is")
+
+    router.get(LIMITS).mock(return_value=httpx.Response(200, json={}))
+    sf = client(http, {"request": [counted, awaited], "response": [broken]})
+    await sf.limits()
+    assert order == ["plain GET", "async GET"]
+
+
+def test_hook_runner_rejects_what_is_not_a_callable() -> None:
+    with pytest.raises(ConfigurationError, match="'request' holds 'log', not a callable"):
+        HookRunner({"request": ["log"]})  # type: ignore[list-item]
+
+
 def test_hook_runner_rejects_unknown_names() -> None:
     async def hook(event: object) -> None:
         return None

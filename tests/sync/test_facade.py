@@ -19,6 +19,7 @@ from sobjects.client import (
     BulkQuery,
     CollectionsAPI,
     CompositeAPI,
+    RequestEvent,
     SObjectAPI,
 )
 from sobjects.client import Salesforce as AsyncSalesforce
@@ -166,6 +167,18 @@ def test_a_sync_call_on_its_own_loop_thread_is_refused_not_deadlocked() -> None:
         holder["sf"] = sf
         sf.versions()
     assert "use the async API there" in str(outcome[0])
+
+
+def test_plain_function_hooks_need_no_async_code() -> None:
+    seen: list[str] = []
+
+    def on_request(event: RequestEvent) -> None:
+        seen.append(event.method)
+
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client(event_hooks={"request": [on_request]})) as sf:
+        sf.limits()
+    assert seen == ["GET"]
 
 
 def test_search_and_parameterized_search_block_and_answer_like_the_async_client() -> None:

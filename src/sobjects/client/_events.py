@@ -1,7 +1,9 @@
 """Event hooks.
 
-Hooks are async callables registered per event name. They are awaited in registration order;
-an exception in a hook is logged and swallowed, so observability code never breaks a request.
+Hooks are callables registered per event name: ``async def`` functions, or plain functions for
+quick work (a counter, a log line; they run on the event loop, so they must not block). They run
+in registration order; an exception in a hook is logged and swallowed, so observability code
+never breaks a request.
 Events carry no credentials: URLs, statuses and timings only.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from inspect import isawaitable
+from typing import Any, TypeAlias, TypedDict, TypeVar
 
 import httpx
 
@@ -83,21 +86,29 @@ class FlushProgressEvent:
     total: int
 
 
+E = TypeVar("E")
+# A hook: ``async def hook(event)``, or a plain ``def hook(event)`` for quick work.
+Hook: TypeAlias = Callable[[E], Awaitable[None] | None]
+
+
 class EventHooks(TypedDict, total=False):
-    """Hooks by event name, each a sequence of ``async def hook(event) -> None``.
+    """Hooks by event name, each a sequence of ``async def hook(event) -> None`` (or of plain
+    functions, which run on the event loop and must be quick).
 
     >>> async def log_usage(event: ApiUsageEvent) -> None:
     ...     print(event.usage.remaining)
-    >>> hooks: EventHooks = {"api_usage": [log_usage]}
+    >>> def count(event: RequestEvent) -> None:
+    ...     pass
+    >>> hooks: EventHooks = {"api_usage": [log_usage], "request": [count]}
     """
 
-    request: Sequence[Callable[[RequestEvent], Awaitable[None]]]
-    response: Sequence[Callable[[ResponseEvent], Awaitable[None]]]
-    retry: Sequence[Callable[[RetryEvent], Awaitable[None]]]
-    api_usage: Sequence[Callable[[ApiUsageEvent], Awaitable[None]]]
-    flush_progress: Sequence[Callable[[FlushProgressEvent], Awaitable[None]]]
+    request: Sequence[Hook[RequestEvent]]
+    response: Sequence[Hook[ResponseEvent]]
+    retry: Sequence[Hook[RetryEvent]]
+    api_usage: Sequence[Hook[ApiUsageEvent]]
+    flush_progress: Sequence[Hook[FlushProgressEvent]]
     # Bulk API 2.0 progress (sobjects.client.BulkJobEvent): uploads, polls, the end.
-    bulk: Sequence[Callable[[Any], Awaitable[None]]]
+    bulk: Sequence[Hook[Any]]
 
 
 _EVENT_NAMES = frozenset(EventHooks.__annotations__)
@@ -106,7 +117,7 @@ _EVENT_NAMES = frozenset(EventHooks.__annotations__)
 class HookRunner:
     """Dispatches events to the registered hooks, shielding requests from hook failures."""
 
-    def __init__(self, hooks: Mapping[str, Sequence[Callable[[Any], Awaitable[None]]]] | None):
+    def __init__(self, hooks: Mapping[str, Sequence[Hook[Any]]] | None):
         hooks = hooks or {}
         unknown = set(hooks) - _EVENT_NAMES
         if unknown:
@@ -116,8 +127,11 @@ class HookRunner:
         for name, fns in hooks.items():
             if callable(fns) or isinstance(fns, (str, bytes)):
                 raise ConfigurationError(
-                    f"event hook {name!r} must be a sequence of async callables, got {fns!r}"
+                    f"event hook {name!r} must be a sequence of callables, got {fns!r}"
                 )
+            for fn in fns:
+                if not callable(fn):
+                    raise ConfigurationError(f"event hook {name!r} holds {fn!r}, not a callable")
         self._hooks = {name: list(fns) for name, fns in hooks.items()}
 
     def has(self, name: str) -> bool:
@@ -126,6 +140,8 @@ class HookRunner:
     async def emit(self, name: str, event: object) -> None:
         for hook in self._hooks.get(name, ()):
             try:
-                await hook(event)
+                result = hook(event)
+                if isawaitable(result):
+                    await result
             except Exception:
                 logger.exception("sobjects %s hook %r failed; the request goes on", name, hook)
