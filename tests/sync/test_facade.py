@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import gc
 import inspect
+import signal
 import threading
 import warnings
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 
+import sobjects
 from sobjects import sync
 from sobjects.client import (
     ApiCallMeter,
@@ -179,6 +183,43 @@ def test_plain_function_hooks_need_no_async_code() -> None:
     with sync.Salesforce.wrap(org.client(event_hooks={"request": [on_request]})) as sf:
         sf.limits()
     assert seen == ["GET"]
+
+
+def test_ctrl_c_during_a_blocking_flush_settles_what_was_in_flight_before_it_returns() -> None:
+    """Ctrl+C while the create is on the wire: the KeyboardInterrupt reaches the caller only
+    once the flush on the loop thread has wound down and marked the create unknown, so it is
+    never sent again."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT is handled on the main thread only")
+    main = threading.main_thread().ident
+    assert main is not None
+    org = LocalOrg()
+    with sync.Salesforce.wrap(org.client()) as sf:
+        transport: Any = sf.async_client._http._transport
+        original = transport.handle_async_request
+        interrupted: list[str] = []
+
+        async def handle(request: httpx.Request) -> httpx.Response:
+            response: httpx.Response = await original(request)  # the org applied it
+            if not interrupted:
+                interrupted.append(request.url.path)
+                signal.pthread_kill(main, signal.SIGINT)  # Ctrl+C in the waiting thread
+                await anyio.sleep_forever()  # the answer never comes back
+            return response
+
+        session = sync.Session(sf)
+        doe = Contact(last_name="Doe")
+        doe.save(session=session)
+        transport.handle_async_request = handle
+        with pytest.raises(KeyboardInterrupt):
+            session.flush()
+        state = sobjects.inspect(doe)
+        assert state.state == "failed"
+        assert state.errors[0].code == "OUTCOME_UNKNOWN"
+        session.flush()  # sends nothing
+        assert len(interrupted) == 1
+        session.close()
+        assert [r["LastName"] for r in org.store.records("Contact")] == ["Doe"]
 
 
 def test_search_and_parameterized_search_block_and_answer_like_the_async_client() -> None:

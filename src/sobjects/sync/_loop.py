@@ -21,6 +21,9 @@ from sobjects.errors import ClientClosedError
 __all__ = ["LoopThread"]
 
 P = ParamSpec("P")
+# How long an interrupted call waits for its work to wind down (a Bulk API job's abort is
+# bounded at 30 s); the caller gets the interruption either way.
+_WIND_DOWN_SECONDS = 35.0
 T = TypeVar("T")
 
 
@@ -73,18 +76,26 @@ class LoopThread:
         # would for a task the caller started.
         meters = active_meters()
 
+        ended = threading.Event()
+
         async def run() -> T:
-            with metering(meters):
-                return await fn(*args, **kwargs)
+            try:
+                with metering(meters):
+                    return await fn(*args, **kwargs)
+            finally:
+                ended.set()
 
         future = portal.start_task_soon(run)
         try:
             return future.result()
         except BaseException as exc:
             # Ctrl+C (or any interruption of the wait) cancels the work instead of leaving it
-            # running on the loop unobserved.
+            # running on the loop unobserved, and waits for it to wind down, so that what it
+            # leaves (a cancelled flush marks what was in flight) is settled when the caller
+            # sees the interruption. A second Ctrl+C stops the wait.
             if not isinstance(exc, CancelledError) and not future.done():
                 future.cancel()
+                ended.wait(_WIND_DOWN_SECONDS)
             raise
 
     def iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
