@@ -320,12 +320,12 @@ class Sender:
         with _landing(request.items):
             for calls in request.graph_calls():
                 graph = graph_request.graph()
-                refs: dict[int, Reference] = {}
+                refs = _Refs()
                 for call in calls:
                     for op in call.items:
                         assert isinstance(op, Operation)  # graphs hold writes only
                         sub = self._add_subrequest(graph, op, refs=refs)
-                        refs[id(op.obj)] = sub.reference.id
+                        refs.add(op.obj, sub)
                         sent.append(_Sent(op, sub))
         self._log.request("composite/graph", len(sent))
         await self._execute(graph_request, sent, transport)
@@ -379,7 +379,7 @@ class Sender:
         """One Composite request (not all or none): single subrequests that later ones may
         refer to (``@{ref.id}``), Collections calls of up to 200 records, queries."""
         composite = self.sf.composite(all_or_none=False)
-        refs: dict[int, Reference] = {}
+        refs = _Refs()
         collections: list[tuple[CollectionSubrequest, list[Operation]]] = []
         sent: list[_Sent] = []
         with _landing([item for call in calls for item in call.items]):
@@ -399,7 +399,7 @@ class Sender:
         self,
         composite: Composite,
         calls: Sequence[Call],
-        refs: dict[int, Reference],
+        refs: _Refs,
         collections: list[tuple[CollectionSubrequest, list[Operation]]],
         sent: list[_Sent],
     ) -> None:
@@ -408,7 +408,7 @@ class Sender:
                 item = call.items[0]
                 sub = self._add_subrequest(composite, item, refs=refs)
                 if isinstance(item, Operation):
-                    refs[id(item.obj)] = sub.reference.id
+                    refs.add(item.obj, sub)
                 sent.append(_Sent(item, sub))
                 continue
             chunk = [op for op in call.items if isinstance(op, Operation)]
@@ -433,7 +433,7 @@ class Sender:
                     # A later call of the request may refer to this record's new id. (A
                     # record that failed has no id in the answer: the reference then fails
                     # the call that uses it, and its records are sent again or not at all.)
-                    refs[id(op.obj)] = collection.reference[index].id
+                    refs.add(op.obj, collection, index)
 
     def _bind_collection(
         self,
@@ -467,9 +467,7 @@ class Sender:
         for op, result, item in zip(chunk, results, items, strict=True):
             _bind_item(op, result, item)
 
-    def _record_values(
-        self, op: Operation, refs: dict[int, Reference] | None = None
-    ) -> dict[str, Any]:
+    def _record_values(self, op: Operation, refs: _Refs | None = None) -> dict[str, Any]:
         """One record of a Collections call (the same values a subrequest would carry); a
         parent created earlier in the same Composite request is referred to."""
         op.attempts += 1
@@ -481,8 +479,8 @@ class Sender:
         for api_name, (_, parent) in op.derived.items():
             if parent is None or parent.id:
                 values[api_name] = parent.id if parent is not None else None
-            elif refs is not None and id(parent) in refs:
-                values[api_name] = refs[id(parent)]
+            elif refs is not None and (ref := refs.get(parent)) is not None:
+                values[api_name] = ref
             else:
                 raise _orphan(op, parent)
         if op.kind == "update":
@@ -569,13 +567,13 @@ class Sender:
             self._log.round(1)
             self._log.request("composite", len(ordered))
             composite = self.sf.composite(all_or_none=True)
-            refs: dict[int, Reference] = {}
+            refs = _Refs()
             sent: list[_Sent] = []
             with _landing(ordered):
                 for item in ordered:
                     sub = self._add_subrequest(composite, item, refs=refs)
                     if isinstance(item, Operation):
-                        refs[id(item.obj)] = sub.reference.id
+                        refs.add(item.obj, sub)
                     sent.append(_Sent(item, sub))
             await self._execute(composite, sent, transport)
             # All or none: after a row lock, nothing was kept, so everything may go again.
@@ -595,7 +593,7 @@ class Sender:
         target: CompositeBatch | Composite | Graph,
         item: Operation | QueryHandle[Any],
         *,
-        refs: dict[int, Reference] | None,
+        refs: _Refs | None,
     ) -> Subrequest:
         if isinstance(item, QueryHandle):
             assert not isinstance(target, Graph)  # the planner puts no query in a graph
@@ -618,8 +616,8 @@ class Sender:
                 values[api_name] = None
             elif parent.id:
                 values[api_name] = parent.id
-            elif refs is not None and id(parent) in refs:
-                values[api_name] = refs[id(parent)]
+            elif refs is not None and (ref := refs.get(parent)) is not None:
+                values[api_name] = ref
             else:
                 raise _orphan(op, parent)
         if op.kind == "create":
@@ -818,6 +816,27 @@ class Sender:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+class _Refs:
+    """Where the records created earlier in one Composite request (or graph) are found, for
+    the later subrequests that refer to them (``@{ref.id}``). Held as (subrequest, index) and
+    turned into a ``Reference`` only when asked for: most records are never referred to."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[Subrequest, int | None]] = {}
+
+    def add(self, obj: SObject, sub: Subrequest, index: int | None = None) -> None:
+        self._held[id(obj)] = (sub, index)
+
+    def get(self, obj: SObject) -> Reference | None:
+        held = self._held.get(id(obj))
+        if held is None:
+            return None
+        sub, index = held
+        return sub.reference.id if index is None else sub.reference[index].id
 
 
 def _orphan(op: Operation, parent: SObject) -> RuntimeError:
