@@ -893,8 +893,16 @@ def _item_subrequest(op: Operation, api_name: str) -> Subrequest:
     """A stand-alone subrequest object for one record of a Collections call, so the
     operation's handle answers like any other (``status_code``, ``result``, ``id``)."""
     record_id = op.obj.__dict__.get("id")
-    path = f"sobjects/{api_name}/{record_id}" if record_id else f"sobjects/{api_name}"
+    if record_id:
+        path = f"sobjects/{api_name}/{record_id}"
+    else:  # one string per sObject, not per record: every flushed record keeps its path
+        path = _CREATE_PATHS.get(api_name) or _CREATE_PATHS.setdefault(
+            api_name, f"sobjects/{api_name}"
+        )
     return _ITEM_CLASSES[op.kind](_ITEM_METHODS[op.kind], path)
+
+
+_CREATE_PATHS: dict[str, str] = {}
 
 
 _ITEM_METHODS = {"create": "POST", "update": "PATCH", "upsert": "PATCH", "delete": "DELETE"}
