@@ -348,7 +348,8 @@ class Session(Sender):
 
     def add(self, obj: SObject) -> SObject:
         """Attach an object to this session (its identity is then tracked here)."""
-        self._check_open(f"adding {describe(obj)}")
+        if self.closed:
+            self._check_open(f"adding {describe(obj)}")
         obj._sobject_state.session = self
         if obj.id:
             self._identity[obj.id] = obj
@@ -403,7 +404,8 @@ class Session(Sender):
     def _register(
         self, obj: SObject, kind: Kind, external_id: FieldMeta | None = None
     ) -> Operation:
-        self._check_open(f"the {kind} of {describe(obj)}")
+        if self.closed:  # (the message names the object: built only when it is needed)
+            self._check_open(f"the {kind} of {describe(obj)}")
         if kind != "delete":
             _check_sendable(obj)
         state = obj._sobject_state
