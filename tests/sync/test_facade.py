@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import os
 import signal
 import threading
 import warnings
@@ -220,6 +221,40 @@ def test_ctrl_c_during_a_blocking_flush_settles_what_was_in_flight_before_it_ret
         assert len(interrupted) == 1
         session.close()
         assert [r["LastName"] for r in org.store.records("Contact")] == ["Doe"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_client_started_before_a_fork_refuses_in_the_child_and_lets_it_exit() -> None:
+    """gunicorn --preload, Celery prefork: the loop thread stays in the parent, so the child
+    gets a clear error (not a call that waits forever), and collecting the client there
+    returns at once."""
+    org = LocalOrg()
+    sf = sync.Salesforce.wrap(org.client())
+    assert sf.query("SELECT COUNT() FROM Contact").count() == 0
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            signal.alarm(10)  # a hang kills the child, and the parent sees it
+            try:
+                sf.query("SELECT COUNT() FROM Contact").count()
+                message = "no error"
+            except ClientClosedError as exc:
+                message = str(exc)
+            sf.close()  # what the finalizer does: must not wait for the parent's loop
+            os.write(write, message.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "started before the process forked" in message
+    assert sf.query("SELECT COUNT() FROM Contact").count() == 0  # the parent's still works
+    sf.close()
 
 
 def test_search_and_parameterized_search_block_and_answer_like_the_async_client() -> None:

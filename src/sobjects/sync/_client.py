@@ -43,8 +43,9 @@ class Salesforce:
     Takes the same arguments (``httpx_client``, if given, is an ``httpx.AsyncClient``: the
     requests run on the client's event loop thread). Close it with ``with`` or ``close()``.
     One client may be shared by many threads: their requests run concurrently, within
-    ``concurrency_limit``. Event hooks are ``async def`` functions, as for the async client;
-    they run on the client's loop thread.
+    ``concurrency_limit``. Event hooks (plain functions or ``async def``) run on the client's
+    loop thread. A client started before ``os.fork()`` refuses to run in the child: make one
+    per worker process.
 
     >>> from sobjects.auth import StaticToken
     >>> sf = Salesforce("https://acme.my.salesforce.com", auth=StaticToken("00D!token"))
@@ -118,6 +119,10 @@ class Salesforce:
     def close(self) -> None:
         """Close the async client (as ``aclose()``), then stop the loop thread. Twice is fine."""
         if self._loop.closed:
+            return
+        if self._loop.forked:  # the connections are the parent's to close, not this child's
+            self._loop.close()
+            self._finalizer.detach()
             return
         try:
             self._loop.call(self.async_client.aclose)

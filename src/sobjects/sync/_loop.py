@@ -8,12 +8,14 @@ run concurrently on the one loop, where the async client's locks, pool and token
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future
 from typing import ParamSpec, TypeVar
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
+from anyio.from_thread import BlockingPortal
 
 from sobjects.client._budget import active_meters, metering
 from sobjects.errors import ClientClosedError
@@ -37,9 +39,9 @@ class LoopThread:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._portal: BlockingPortal | None = None
-        self._stack: contextlib.ExitStack | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._pid = 0  # the process the loop thread runs in (a fork does not copy threads)
 
     @property
     def closed(self) -> bool:
@@ -52,14 +54,21 @@ class LoopThread:
                     "this sync Salesforce client is closed (close() was called or its `with` "
                     "block ended); create a new one to send more requests"
                 )
-            if self._portal is None:
-                stack = contextlib.ExitStack()
-                self._portal = stack.enter_context(
-                    start_blocking_portal("asyncio", name="sobjects-sync")
+            if self.forked:
+                raise ClientClosedError(
+                    "this sync Salesforce client was started before the process forked: its "
+                    "loop thread and connections stayed in the parent. Create the client in "
+                    "each worker process (gunicorn: post_fork; Celery: worker_process_init)"
                 )
-                self._stack = stack
-                self._thread = self._portal.call(threading.current_thread)
+            if self._portal is None:
+                self._portal, self._thread = _start_loop()
+                self._pid = os.getpid()
             return self._portal
+
+    @property
+    def forked(self) -> bool:
+        """Whether this is a forked child of the process the loop thread runs in."""
+        return self._portal is not None and os.getpid() != self._pid
 
     def in_loop_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
@@ -118,9 +127,39 @@ class LoopThread:
             if self._closed:
                 return
             self._closed = True
-            stack, self._stack = self._stack, None
-        if stack is not None and not self.in_loop_thread():
-            stack.close()
+            portal, thread = self._portal, self._thread
+        if portal is None or thread is None or self.in_loop_thread():
+            return
+        if self.forked:
+            return  # a forked child: the loop thread is the parent's, nothing to stop here
+        with contextlib.suppress(RuntimeError):  # (stopped already)
+            portal.call(portal.stop, True)  # True: cancel the tasks still running
+        thread.join()
+
+
+def _start_loop() -> tuple[BlockingPortal, threading.Thread]:
+    """Start an asyncio loop on a daemon thread, serving a portal until ``portal.stop()``.
+
+    (Not anyio's ``start_blocking_portal`` context manager: a generator left suspended in a
+    forked child would try to stop the parent's loop when collected, and wait forever.)
+    """
+    ready: Future[BlockingPortal] = Future()
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            ready.set_result(portal)
+            await portal.sleep_until_stopped()
+
+    def run() -> None:
+        try:
+            anyio.run(serve, backend="asyncio")
+        except BaseException as exc:  # the loop could not start: say why in the caller
+            if not ready.done():
+                ready.set_exception(exc)
+
+    thread = threading.Thread(target=run, name="sobjects-sync", daemon=True)
+    thread.start()
+    return ready.result(), thread
 
 
 async def _next(iterator: AsyncIterator[T]) -> T:
