@@ -96,6 +96,7 @@ class _Lane:
         self.numbers = array("I")  # each row's place in the stream (4 bytes a row)
         self.answered = 0
         self.unprocessed: list[Operation] = []
+        self._callback = self.gone  # one bound method for every row's reference
 
     def gone(self, row: weakref.ref[SObject]) -> None:
         """A streamed model was collected: forget its row (the callback of its reference)."""
@@ -105,7 +106,7 @@ class _Lane:
             del self.seen[row.key]
 
     def track(self, obj: SObject, op: Operation) -> None:
-        row = _Row(obj, self.gone)
+        row = _Row(obj, self._callback)
         row.position = self.run.count - 1
         row.key = id(obj)
         row.sent_values = op.sent_values
@@ -289,6 +290,7 @@ async def _upload(
             del op, obj, state  # the lane holds the model weakly, and nothing else does
             if stream.sent % _CHECKPOINT_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
+    seen.clear()
     for lane in lanes.values():
         await lane.run.close()
 
@@ -341,7 +343,7 @@ async def _interrupted(
             assert op.subrequest is not None
             sent.append(_Sent(op, op.subrequest))
             lane.settled(position, op)
-            del lane.rows[position]
+            lane.rows.pop(position, None)
         stream.unknown += max(0, uploaded - lane.answered - live)
         stream.not_run += lane.run.count - uploaded  # read and encoded, never uploaded
         lane.answered = lane.run.count
