@@ -15,7 +15,7 @@ import pytest
 
 from sobjects import FlushError, Salesforce, Session, SObject, inspect, select
 from sobjects.emulator import LocalOrg
-from sobjects.errors import BulkJobError, ConfigurationError
+from sobjects.errors import BulkJobError, BulkJobTimeoutError, ConfigurationError
 from sobjects.fields import Field, Id
 from sobjects.orm import Operation, WriteStream
 
@@ -410,3 +410,26 @@ async def test_a_stream_not_sent_stays_pending_and_is_dropped_by_discard(sf: Sal
         s.discard()
         assert s.pending == []
     assert source.read == 0
+
+
+async def test_a_job_past_its_timeout_leaves_its_records_unknown(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    """A request of the stream fails (here the poll deadline): the job is aborted, and the
+    error is raised naming the models still held, whose outcome is unknown."""
+    created = [Contact(last_name=f"C{i}") for i in range(60)]
+    upserted = [Contact(last_name=f"U{i}", ext_id=f"U{i}") for i in range(60)]
+    assert org.store.records("Contact") == []
+    async with Session(sf, bulk_threshold=50, bulk_options={**FAST, "timeout": 0.5}) as s:
+        s.save_all(iter(created))
+        second = s.upsert_all(iter(upserted))
+        with org.bulk.paused(), pytest.raises(BulkJobTimeoutError) as info:
+            await s.flush()
+        assert {id(obj) for obj in info.value.objects} == {id(c) for c in created}
+        assert {inspect(c).errors[0].code for c in created} == {"OUTCOME_UNKNOWN"}
+        # The flush stopped at the failed request: the second stream was not sent (its
+        # start was read, and is kept); the next flush sends it, and not the unknown ones.
+        assert [item for item in s.pending if isinstance(item, WriteStream)] == [second]
+        assert not second.done and second.pulled == 51
+    assert second.done and second.pulled == 60
+    assert all(c.id for c in upserted) and not any(c.id for c in created)
