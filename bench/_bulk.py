@@ -5,8 +5,10 @@ a fresh subprocess (``run.py --bulk-child``), so its peak RSS (``VmHWM``) is the
 alone. ``write``: N Contacts upserted by external id through one session flush (one Bulk API
 job); ``read``: every Contact streamed back with ``session.stream(..., bulk=True)``;
 ``client``: the same N upserted again with ``sf.bulk.upsert`` from a generator of dicts (no
-models: what the client itself holds). Each child prints one JSON line: wall seconds, RSS
-before and peak, API calls (the org counts them too).
+models: what the client itself holds); ``stream``: the same N upserted again through one
+session flush with ``session.upsert_all(generator of Contact models)``, which holds the
+models weakly as it sends them. Each child prints one JSON line: wall seconds, RSS before
+and peak, API calls (the org counts them too).
 """
 
 from __future__ import annotations
@@ -102,7 +104,29 @@ def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
         assert len(result.successful) == n
         return {"wall_s": wall, "api_calls": result.api_calls}
 
-    runs = {"write": write, "read": read, "client": client}
+    async def stream() -> dict[str, Any]:
+        # The session streams the models into the job: it never holds them all.
+        sf = Salesforce(url, auth=StaticToken(token), event_hooks={"request": [count]})
+        contacts = (
+            Contact(last_name=f"Bulk {i:07d}", email=f"c{i}@example.com", ext_id=f"X{i}")
+            for i in range(n)
+        )
+        async with sf:
+            started = time.perf_counter()
+            session = Session(sf, bulk_threshold=threshold, bulk_options={"max_poll_interval": 2.0})
+            async with session:
+                session.upsert_all(contacts)
+                plan = session.plan()
+            wall = time.perf_counter() - started
+        report = session.last_flush
+        assert report is not None and report.outcomes["succeeded"] == n, report
+        return {
+            "wall_s": wall,
+            "planned": [r.endpoint for r in plan.requests],
+            "api_calls": report.api_calls,
+        }
+
+    runs = {"write": write, "read": read, "client": client, "stream": stream}
     out = anyio.run(runs[mode], backend="asyncio")
     peak = _status_kb("VmHWM")
     out.update(
@@ -117,17 +141,24 @@ async def bulk_section(ladder: tuple[int, ...], threshold: int, script: str) -> 
     from sobjects.emulator import LocalOrg
 
     print(
+        "  upsert: Contact(...).upsert() x N, one flush; upsert_all: session.upsert_all(a "
+        "generator of models), one flush; read: session.stream(..., bulk=True); sf.bulk: "
+        "sf.bulk.upsert(a generator of dicts)"
+    )
+    print(
         f"  {'records':>9}  {'upsert s':>8}  {'rec/s':>8}  {'API calls':>9}  "
-        f"{'client peak MB':>14}  {'stream s':>8}  {'stream peak MB':>14}  "
+        f"{'client peak MB':>14}  {'upsert_all s':>12}  {'API calls':>9}  "
+        f"{'peak MB':>7}  {'read s':>6}  {'read peak MB':>12}  "
         f"{'sf.bulk s':>9}  {'sf.bulk peak MB':>15}"
     )
     per_record: list[tuple[int, float]] = []
+    per_streamed: list[tuple[int, float]] = []
     for n in ladder:
         org = LocalOrg()
         org.define_field("Contact", EXT)
         async with org.serve() as url:
             results = {}
-            for mode in ("write", "read", "client"):
+            for mode in ("write", "read", "client", "stream"):
                 done = await anyio.run_process(
                     [sys.executable, script, "--bulk-child", mode, url, org.access_token,
                      str(n), str(threshold)],
@@ -137,20 +168,27 @@ async def bulk_section(ladder: tuple[int, ...], threshold: int, script: str) -> 
                     raise SystemExit(f"bulk child failed:\n{done.stderr.decode()[-3000:]}")
                 results[mode] = json.loads(done.stdout.decode().strip().splitlines()[-1])
         write, read, client = results["write"], results["read"], results["client"]
+        streamed = results["stream"]
         assert write["planned"] == ["jobs/ingest"], write["planned"]
+        assert streamed["planned"] == ["jobs/ingest"], streamed["planned"]
         per_record.append((n, write["wall_s"] / n))
+        per_streamed.append((n, streamed["wall_s"] / n))
         print(
             f"  {n:>9,}  {write['wall_s']:>8.1f}  {n / write['wall_s']:>8,.0f}  "
-            f"{write['api_calls']:>9}  {write['peak_mb']:>14.0f}  {read['wall_s']:>8.1f}  "
-            f"{read['peak_mb']:>14.0f}  {client['wall_s']:>9.1f}  {client['peak_mb']:>15.0f}",
+            f"{write['api_calls']:>9}  {write['peak_mb']:>14.0f}  "
+            f"{streamed['wall_s']:>12.1f}  {streamed['api_calls']:>9}  "
+            f"{streamed['peak_mb']:>7.0f}  {read['wall_s']:>6.1f}  "
+            f"{read['peak_mb']:>12.0f}  {client['wall_s']:>9.1f}  {client['peak_mb']:>15.0f}",
             flush=True,
         )
         org.close()
         del org
         gc.collect()
     if len(per_record) > 1:
-        (n0, first), (n1, last) = per_record[0], per_record[-1]
-        print(
-            f"  time per record at {n1:,} is {last / first:.2f}x that at {n0:,} "
-            "(1.0x = linear); API calls counted by the client, which the org counts alike"
-        )
+        for name, ladder_times in (("upsert", per_record), ("upsert_all", per_streamed)):
+            (n0, first), (n1, last) = ladder_times[0], ladder_times[-1]
+            print(
+                f"  {name}: time per record at {n1:,} is {last / first:.2f}x that at {n0:,} "
+                "(1.0x = linear)"
+            )
+        print("  API calls counted by the client, which the org counts alike")

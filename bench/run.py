@@ -192,7 +192,7 @@ async def main(sizes: Sizes, only: frozenset[str] = frozenset()) -> None:
         header("store", "each phase in a fresh process; the LIKE query beside SQLite alone")
         store(report, sizes.store_n, sizes.like_n, SCRIPT)
     if wanted("bulk"):
-        header("bulk", "one session flush upserting N Contacts as a Bulk API job, then read back")
+        header("bulk", "one session flush upserting N Contacts as Bulk API jobs, then read back")
         await bulk_section(sizes.bulk_ladder, sizes.bulk_threshold, SCRIPT)
 
     header("summary", "sobjects vs anchor (ratio = sobjects / anchor)")
@@ -208,6 +208,11 @@ def cli(argv: list[str] | None = None) -> None:
         "--scale",
         action="store_true",
         help="the Bulk section up to 1,000,000 records (several minutes more)",
+    )
+    parser.add_argument(
+        "--bulk-ladder",
+        metavar="N,N,...",
+        help="the Bulk section's sizes (e.g. 10000,100000), instead of the default ones",
     )
     parser.add_argument(
         "--only",
@@ -241,6 +246,9 @@ def cli(argv: list[str] | None = None) -> None:
     sizes = QUICK if args.quick else FULL
     if args.scale:
         sizes = dataclasses.replace(sizes, bulk_ladder=(10_000, 100_000, 1_000_000))
+    if args.bulk_ladder:
+        ladder = tuple(int(n.replace("_", "")) for n in args.bulk_ladder.split(","))
+        sizes = dataclasses.replace(sizes, bulk_ladder=ladder)
     anyio.run(main, sizes, frozenset(args.only), backend="asyncio")
 
 

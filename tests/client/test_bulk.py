@@ -145,6 +145,16 @@ async def test_uploads_are_split_under_the_limit_and_by_header(org: LocalOrg) ->
     assert sum(e.records_processed for e in final.values()) == 350
 
 
+async def test_records_alternating_two_sets_of_fields_make_two_jobs(org: LocalOrg) -> None:
+    """A new upload keeps the fields seen so far: an empty value leaves a field alone."""
+    records = [{"LastName": f"C{i}", **({"Title": "T"} if i % 2 else {})} for i in range(40)]
+    async with org.client() as sf:
+        result = await sf.bulk.insert("Contact", records, **FAST)
+    assert len(result.jobs) == 2
+    stored = {r["LastName"]: r["Title"] for r in org.store.records("Contact")}
+    assert stored["C1"] == "T" and stored["C2"] is None and len(stored) == 40
+
+
 async def test_a_job_that_fails_as_a_whole_raises(org: LocalOrg) -> None:
     async with org.client() as sf:
         with pytest.raises(BulkJobError) as info:

@@ -285,6 +285,33 @@ def test_the_session_takes_the_bulk_options_and_reads_through_bulk_query_jobs() 
     )
 
 
+def test_save_all_and_upsert_all_read_a_plain_iterable_at_the_flush() -> None:
+    class Patron(SObject, api_name="Patron__c"):
+        last_name: Field[str]
+        ext_id: Field[str | None] = Field(None, api_name="Ext_Id__c", external_id=True)
+
+    org = LocalOrg()
+    org.define_models(Patron)
+    read: list[int] = []
+
+    def patrons(n: int) -> Any:
+        for i in range(n):
+            read.append(i)
+            yield Patron(last_name=f"L{i}", ext_id=f"E{i}")
+
+    with sync.Salesforce.wrap(org.client()) as sf:
+        options = {"poll_interval": 0.01}
+        with sync.Session(sf, bulk_threshold=5, bulk_options=options) as session:
+            stream = session.upsert_all(patrons(12))
+            assert read == [] and session.pending == [stream]
+        assert len(read) == 12 and stream.done and len(stream.jobs) == 1
+        with sync.Session(sf, bulk_threshold=5, bulk_options=options) as session:
+            session.save_all([Patron(last_name="Short")])  # within the threshold: a save
+        assert session.last_flush is not None
+        assert [r.endpoint for r in session.last_flush.requests] == ["composite/batch"]
+    assert len(org.store.records("Patron__c")) == 13
+
+
 def test_bulk_jobs_block_and_answer_like_the_async_client() -> None:
     org = LocalOrg()
     with sync.Salesforce.wrap(org.client()) as sf:

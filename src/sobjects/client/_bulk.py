@@ -27,7 +27,7 @@ from collections.abc import (
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import anyio
 
@@ -60,6 +60,9 @@ __all__ = [
     "BulkRecordResult",
     "BulkResults",
     "IngestOperation",
+    "IngestRun",
+    "ResultSink",
+    "ingest_run",
 ]
 
 IngestOperation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
@@ -266,27 +269,17 @@ class BulkAPI:
         they are aborted and ``BulkJobTimeoutError`` is raised. A job that fails as a whole
         raises ``BulkJobError`` (its ``result`` holds the other records' outcomes).
         """
-        sobject = check_sobject_name(sobject)
-        if operation not in ("insert", "update", "upsert", "delete", "hardDelete"):
-            raise ConfigurationError(f"unknown Bulk API operation {operation!r}")
-        if operation == "upsert":
-            if not external_id_field:
-                raise ConfigurationError("upsert needs external_id_field")
-            check_field_name(external_id_field)
-        elif external_id_field is not None:
-            raise ConfigurationError("external_id_field is for upsert only")
-        _check_dialect(column_delimiter, line_ending)
-        if max_upload_bytes < 1024:
-            raise ConfigurationError("max_upload_bytes must be at least 1024")
-        run = _IngestRun(
+        run = ingest_run(
             self._sf,
             sobject,
             operation,
-            external_id_field,
-            column_delimiter,
-            line_ending,
-            max_upload_bytes,
-            _Polling(timeout, poll_interval, max_poll_interval),
+            external_id_field=external_id_field,
+            column_delimiter=column_delimiter,
+            line_ending=line_ending,
+            max_upload_bytes=max_upload_bytes,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
         )
         return await run.run(records)
 
@@ -341,6 +334,45 @@ class BulkAPI:
             line_ending=line_ending,
             polling=_Polling(timeout, poll_interval, max_poll_interval),
         )
+
+
+def ingest_run(
+    sf: Salesforce,
+    sobject: str,
+    operation: str,
+    *,
+    external_id_field: str | None = None,
+    column_delimiter: str = "COMMA",
+    line_ending: str = "LF",
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    timeout: float = DEFAULT_TIMEOUT,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+) -> IngestRun:
+    """An ``IngestRun`` with ``sf.bulk.ingest``'s arguments checked (call it in a task: its
+    timeout starts now)."""
+    sobject = check_sobject_name(sobject)
+    if operation not in ("insert", "update", "upsert", "delete", "hardDelete"):
+        raise ConfigurationError(f"unknown Bulk API operation {operation!r}")
+    if operation == "upsert":
+        if not external_id_field:
+            raise ConfigurationError("upsert needs external_id_field")
+        check_field_name(external_id_field)
+    elif external_id_field is not None:
+        raise ConfigurationError("external_id_field is for upsert only")
+    _check_dialect(column_delimiter, line_ending)
+    if max_upload_bytes < 1024:
+        raise ConfigurationError("max_upload_bytes must be at least 1024")
+    return IngestRun(
+        sf,
+        sobject,
+        operation,
+        external_id_field,
+        column_delimiter,
+        line_ending,
+        max_upload_bytes,
+        _Polling(timeout, poll_interval, max_poll_interval),
+    )
 
 
 @dataclass(frozen=True)
@@ -466,8 +498,32 @@ def parse_row_error(text: str) -> ErrorDetail:
     return ErrorDetail(code=code.strip() or "UNKNOWN_ERROR", message=message.strip(), fields=names)
 
 
-class _IngestRun:
-    """One ingest operation: its uploads, their jobs and the results."""
+class ResultSink(Protocol):
+    """Where an ingest run's per-record outcomes go as its result files are read
+    (``BulkResults`` keeps them; the session applies them to its models as they come)."""
+
+    def set(self, position: int, job: int, record_id: str | None, created: bool) -> None: ...
+
+    def set_failed(
+        self,
+        position: int,
+        job: int,
+        record_id: str | None,
+        error: ErrorDetail,
+        echoed: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    def set_unprocessed(self, position: int, job: int) -> None: ...
+
+
+class IngestRun:
+    """One ingest operation: its uploads, their jobs and the results.
+
+    Records are pushed one at a time (``add``), each upload going out as its own job once
+    full; ``close`` sends the last one, ``wait`` polls the jobs, ``read_results`` hands each
+    record's outcome to a ``ResultSink``. ``run`` does it all for an iterable. (The session's
+    streamed writes push records of several kinds into several runs at once.)
+    """
 
     def __init__(
         self,
@@ -489,27 +545,90 @@ class _IngestRun:
         self.limit = limit
         self.polling = polling
         self.uploads: list[_Upload] = []
-        self.count = 0
+        self.count = 0  # records added
         self.tally = _Tally()
+        self.deadline = anyio.current_time() + polling.timeout
+        self._writer: BatchWriter | None = None
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [u.job_id for u in self.uploads]
+
+    @property
+    def uploaded(self) -> int:
+        """Records in the uploads begun so far: those Salesforce may have (positions below)."""
+        return sum(u.writer.rows for u in self.uploads)
 
     async def run(self, records: Iterable[Any] | AsyncIterable[Any]) -> BulkIngestResult:
-        deadline = anyio.current_time() + self.polling.timeout
         try:
-            await self._upload_all(records)
-            for upload in self.uploads:
-                upload.job = await _wait(
-                    self.sf, upload.job_id, False, self.polling, deadline, self.tally
-                )
+            async with aclosing(_each(records)) as items:
+                async for record in items:
+                    await self.add(record)
+            await self.close()
+            await self.wait()
         except BaseException:
-            unfinished = [u.job_id for u in self.uploads if u.job is None or not u.job.done]
-            await _abort_quietly(self.sf, unfinished, False)
+            await self.abort()
             raise
-        result = await self._results()
+        results = BulkResults(self.count, self.job_ids)
+        await self.read_results(results)
+        result = BulkIngestResult(self.jobs, results, self.tally.calls)
+        failed = self.failed_job(result)
+        if failed is not None:
+            raise failed
+        return result
+
+    async def add(self, record: Any) -> None:
+        """Append a record to the current upload; a full one (or one whose header lacks a
+        field of the record) is sent as its own job first."""
+        columns = self._columns(record)
+        self.count += 1
+        writer = self._writer
+        if writer is not None and writer.fits_columns(columns) and writer.add(columns):
+            return
+        header = list(columns)
+        if writer is not None:
+            # The next upload keeps the fields seen so far (an empty value leaves a field
+            # alone), so records that alternate between two sets of fields make two jobs,
+            # not one per switch.
+            header = writer.header + [name for name in columns if name not in writer.header]
+            self._writer = None
+            await self._upload(writer)
+        self._writer = BatchWriter(
+            header, self.delimiter, self.line_ending, self.limit, self.count - 1
+        )
+        self._writer.add(columns)
+
+    async def close(self) -> None:
+        """Send the last upload."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await self._upload(writer)
+
+    async def wait(self) -> None:
+        """Poll every job until it is terminal (``BulkJobTimeoutError`` past the timeout)."""
+        for upload in self.uploads:
+            if upload.job is None or not upload.job.done:
+                upload.job = await _wait(
+                    self.sf, upload.job_id, False, self.polling, self.deadline, self.tally
+                )
+
+    async def abort(self) -> None:
+        """Abort the jobs that have not finished (on the way out of a cancelled or failed
+        operation)."""
+        unfinished = [u.job_id for u in self.uploads if u.job is None or not u.job.done]
+        await _abort_quietly(self.sf, unfinished, False)
+
+    @property
+    def jobs(self) -> list[BulkJob]:
+        return [u.job for u in self.uploads if u.job is not None]
+
+    def failed_job(self, result: Any = None) -> BulkJobError | None:
+        """The error of the first job that did not complete, if any."""
         for upload in self.uploads:
             assert upload.job is not None
             if upload.job.state != "JobComplete":
-                raise _job_error(upload.job, result)
-        return result
+                return _job_error(upload.job, result)
+        return None
 
     def _columns(self, record: Any) -> dict[str, Any]:
         if self.operation in ("delete", "hardDelete"):
@@ -526,23 +645,6 @@ class _IngestRun:
         if self.operation == "update" and not columns.get("Id"):
             raise ConfigurationError(f"an update record needs its Id: {record!r}")
         return columns
-
-    async def _upload_all(self, records: Iterable[Any] | AsyncIterable[Any]) -> None:
-        writer: BatchWriter | None = None
-        async with aclosing(_each(records)) as items:
-            async for record in items:
-                columns = self._columns(record)
-                self.count += 1
-                if writer is not None and writer.fits_columns(columns) and writer.add(columns):
-                    continue
-                if writer is not None:
-                    await self._upload(writer)
-                writer = BatchWriter(
-                    list(columns), self.delimiter, self.line_ending, self.limit, self.count - 1
-                )
-                writer.add(columns)
-        if writer is not None:
-            await self._upload(writer)
 
     async def _upload(self, writer: BatchWriter) -> None:
         body: dict[str, Any] = {
@@ -570,14 +672,13 @@ class _IngestRun:
         )
         await _emit(self.sf, BulkJob.from_json(closed), writer.rows)
 
-    async def _results(self) -> BulkIngestResult:
-        results = BulkResults(self.count, [u.job_id for u in self.uploads])
+    async def read_results(self, sink: ResultSink) -> None:
+        """Every record's outcome, job by job, into ``sink`` (each result file is read and
+        let go before the next)."""
         for number, upload in enumerate(self.uploads):
-            await self._read_results(number, upload, results)
-        jobs = [u.job for u in self.uploads if u.job is not None]
-        return BulkIngestResult(jobs, results, self.tally.calls)
+            await self._read_results(number, upload, sink)
 
-    async def _read_results(self, number: int, upload: _Upload, results: BulkResults) -> None:
+    async def _read_results(self, number: int, upload: _Upload, sink: ResultSink) -> None:
         job_id = upload.job_id
         matcher = upload.writer.matcher()
         upload.writer.hashes = array("q")  # the matcher has its own copy
@@ -596,14 +697,18 @@ class _IngestRun:
                 if position is None:
                     continue  # not one of ours (cannot happen unless values were altered)
                 if resource == "successfulResults":
-                    results.set(position, number, row[0] or None, row[1].lower() == "true")
+                    sink.set(position, number, row[0] or None, row[1].lower() == "true")
                 elif resource == "failedResults":
-                    results.set_failed(position, number, row[0] or None, parse_row_error(row[1]))
+                    echoed = dict(zip(header[2:], row[2:], strict=False))
+                    sink.set_failed(
+                        position, number, row[0] or None, parse_row_error(row[1]), echoed
+                    )
                 else:
-                    results.set_unprocessed(position, number)
+                    sink.set_unprocessed(position, number)
             del response, rows
         for position in matcher.untaken():  # rows no result file named: not processed
-            results.set_unprocessed(position, number)
+            sink.set_unprocessed(position, number)
+        del matcher
 
 
 class BulkResults(Sequence[BulkRecordResult]):
@@ -632,8 +737,14 @@ class BulkResults(Sequence[BulkRecordResult]):
         self._flags[position] = flags | (self._CREATED if created else 0)
 
     def set_failed(
-        self, position: int, job: int, record_id: str | None, error: ErrorDetail
+        self,
+        position: int,
+        job: int,
+        record_id: str | None,
+        error: ErrorDetail,
+        echoed: Mapping[str, str] | None = None,
     ) -> None:
+        del echoed  # the row as sent: the caller has its records
         self._ids[position] = record_id
         self._jobs[position] = job
         self._flags[position] = self._PROCESSED

@@ -6,7 +6,8 @@ dates ``2024-01-02``, datetimes ``2024-01-02T03:04:05.000+0000`` (UTC), multipic
 ``a;b``; a parent by external id is the column ``Account.Ext__c``.
 
 A batch's header is its first record's fields. A later record with a field the header lacks
-starts a new batch (its own job), so records are streamed, never all held.
+starts a new batch (its own job) whose header adds that field, so records are streamed,
+never all held.
 """
 
 from __future__ import annotations

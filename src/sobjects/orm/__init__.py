@@ -17,6 +17,7 @@ from sobjects.orm._session import (
     Session,
     SessionClosedError,
     UnsavedChangesWarning,
+    WriteStream,
     current_session,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "Session",
     "SessionClosedError",
     "UnsavedChangesWarning",
+    "WriteStream",
     "and_",
     "current_session",
     "inspect",

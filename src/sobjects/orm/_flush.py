@@ -189,7 +189,7 @@ class Sender:
         _log: SendLog
         _progress: Progress
         _identity: IdentityMap
-        _pending: dict[Operation | QueryHandle[Any], None]
+        _pending: dict[Any, None]
 
         def _plan(
             self, work: Sequence[Operation | QueryHandle[Any]], *, graphs: bool = True
@@ -200,6 +200,8 @@ class Sender:
         def _relation_changes(self, obj: SObject) -> dict[str, tuple[str, SObject | None]]: ...
 
         def _finish(self, op: Operation) -> None: ...
+
+        async def _send_stream(self, stream: Any, transport: list[SalesforceError]) -> None: ...
 
         def _hydrate_many(
             self, model: type[Any], records: Sequence[dict[str, Any]], shape: Shape | None
@@ -260,6 +262,11 @@ class Sender:
                 if transport or any(_genuine_failure(i) for i in request.items):
                     return
             return
+        if len(requests) == 1:
+            # Alone in its round (a stream always is): no task group, whose errors would
+            # come wrapped in an exception group.
+            await self._send_request(requests[0], transport)
+            return
         limiter = anyio.CapacityLimiter(self.concurrency)
 
         async def send(request: PlannedRequest) -> None:
@@ -306,7 +313,9 @@ class Sender:
     async def _send_request(
         self, request: PlannedRequest, transport: list[SalesforceError]
     ) -> None:
-        if request.endpoint == "composite/batch":
+        if request.stream is not None:
+            await self._send_stream(request.stream, transport)
+        elif request.endpoint == "composite/batch":
             await self._send_chunk(request.items, transport)
         elif request.endpoint == "jobs/ingest":
             from sobjects.orm._bulk import send_bulk
@@ -539,10 +548,16 @@ class Sender:
                     entry.op.in_flight = False
 
     def _unanswered(
-        self, sent: list[_Sent], exc: SalesforceError, *, reason: str | None = None
+        self,
+        sent: list[_Sent],
+        exc: SalesforceError,
+        *,
+        reason: str | None = None,
+        maybe_applied: bool | None = None,
     ) -> None:
-        """Subrequests left without an answer by a failed (or interrupted) request."""
-        applied = not nothing_applied(exc)
+        """Subrequests left without an answer by a failed (or interrupted) request
+        (``maybe_applied``: whether it may have been applied, when ``exc`` cannot say)."""
+        applied = not nothing_applied(exc) if maybe_applied is None else maybe_applied
         for entry in sent:
             if isinstance(entry.op, Operation) and not entry.subrequest.done:
                 entry.op.unanswered = exc  # named on the error the flush raises
@@ -756,8 +771,13 @@ class Sender:
             self._pending.pop(handle, None)
 
     def _raise_failures(
-        self, work: list[Operation | QueryHandle[Any]], transport: list[SalesforceError]
+        self,
+        work: list[Operation | QueryHandle[Any]],
+        transport: list[SalesforceError],
+        total: int | None = None,
     ) -> None:
+        """Raise what failed in ``work``; ``total`` counts the flush's operations when it
+        had more than ``work`` holds (streamed records that succeeded)."""
         failures: list[tuple[SObject, SalesforceError]] = []
         for item in work:
             if item.__class__ is Operation:
@@ -807,7 +827,8 @@ class Sender:
                     raise query_error
         if not failures or not self.autoraise:
             return
-        total = sum(1 for w in work if isinstance(w, Operation))
+        if total is None:
+            total = sum(1 for w in work if isinstance(w, Operation))
         if self.group_errors:
             exceptions: list[SalesforceError] = []
             for obj, error in failures:

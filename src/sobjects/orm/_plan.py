@@ -29,9 +29,9 @@ Strategies:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sobjects.client._collections import MAX_COLLECTION_SIZE
 from sobjects.client._composite import (
@@ -54,6 +54,7 @@ __all__ = [
     "SentRequest",
     "Strategy",
     "plan_flush",
+    "with_streams",
 ]
 
 GRAPHS_PER_REQUEST = 75  # Composite Graph: graphs in one request
@@ -66,6 +67,12 @@ Endpoint = Literal["composite/batch", "composite", "composite/graph", "jobs/inge
 BULK_JOB_CALLS = 7
 Item = Operation | QueryHandle[Any]
 ParentsOf = Callable[[Operation], list[SObject]]
+
+
+class PlannedStream(Protocol):
+    """A streamed write (``session.save_all``): its size is unknown until it is sent."""
+
+    def describe(self) -> str: ...
 
 
 class Call(NamedTuple):
@@ -99,6 +106,9 @@ class PlannedRequest:
     # Composite Batch: its items, a subrequest each (no Call per record: a big flush has
     # one per record, and every object made there is one more for the collector to walk).
     batch_items: tuple[Item, ...] = ()
+    # A streamed write, sent as Bulk API jobs after everything else (no calls: its records
+    # are read as it is sent).
+    stream: PlannedStream | None = None
 
     def each_call(self) -> tuple[Call, ...]:
         """The request's calls (for a batch, made on demand from its items)."""
@@ -123,12 +133,15 @@ class PlannedRequest:
     @property
     def subrequests(self) -> int:
         """Subrequests (for a Bulk API job: the jobs, one per upload)."""
+        if self.stream is not None:
+            return 1
         return len(self.batch_items) if self.endpoint == "composite/batch" else len(self.calls)
 
     @property
     def api_calls(self) -> int:
         if self.endpoint == "jobs/ingest":
-            return BULK_JOB_CALLS * len(self.calls)
+            # A stream: at least one job (one per sObject and kind of write it holds).
+            return BULK_JOB_CALLS * max(len(self.calls), self.stream is not None)
         return self.subrequests if self.endpoint == "composite/batch" else 1
 
 
@@ -144,6 +157,7 @@ class FlushPlan:
     requests: tuple[PlannedRequest, ...]
     concurrency: int = 4
     operations: int = field(default=0)
+    streams: int = 0  # streamed writes (``save_all``), sent last
 
     @property
     def http_requests(self) -> int:
@@ -167,7 +181,9 @@ class FlushPlan:
 
     def __str__(self) -> str:
         head = (
-            f"FlushPlan ({self.strategy}): {_n(self.operations, 'operation')} in "
+            f"FlushPlan ({self.strategy}): {_n(self.operations, 'operation')}"
+            + (f" and {_n(self.streams, 'stream')}" if self.streams else "")
+            + " in "
             f"{_n(self.http_requests, 'request')}, {_n(self.round_trips, 'round trip')}, "
             f"{_n(self.api_calls, 'API call')}"
         )
@@ -180,7 +196,9 @@ class FlushPlan:
                     endpoint,
                     str(request.subrequests),
                     str(request.api_calls),
-                    _carries(request.each_call())
+                    request.stream.describe()
+                    if request.stream is not None
+                    else _carries(request.each_call())
                     + (" (Bulk API job)" if request.endpoint == "jobs/ingest" else ""),
                 )
             )
@@ -310,6 +328,19 @@ def plan_flush(
             candidates.insert(0, FlushPlan(strategy, tuple(in_graphs), concurrency, operations))
     fit = [plan for plan in candidates if plan.round_trips <= batch.round_trips]
     return min(fit, key=lambda plan: (plan.api_calls, plan.round_trips, plan.http_requests))
+
+
+def with_streams(plan: FlushPlan, streams: Sequence[PlannedStream]) -> FlushPlan:
+    """``plan`` with each streamed write after everything else, one round each, in the order
+    recorded: its records may refer to parents the plan creates, and a stream's size is
+    only known as it is read."""
+    if not streams:
+        return plan
+    first = max((r.round for r in plan.requests), default=-1) + 1
+    added = tuple(
+        PlannedRequest("jobs/ingest", first + n, stream=stream) for n, stream in enumerate(streams)
+    )
+    return replace(plan, requests=plan.requests + added, streams=len(streams))
 
 
 def _bulk_groups(
@@ -932,8 +963,12 @@ class SendLog:
     def request(self, endpoint: Endpoint, subrequests: int, calls: int | None = None) -> None:
         self.requests.append(SentRequest(endpoint, subrequests, calls))
 
-    def report(self, work: Sequence[Item]) -> FlushReport:
+    def report(self, work: Sequence[Item], counted: Mapping[str, int] | None = None) -> FlushReport:
+        """The report of a flush that sent ``work``; ``counted`` adds outcomes of records
+        with no operation (streamed ones)."""
         outcomes = dict.fromkeys(("succeeded", "failed", "not_run", "unknown", "pending"), 0)
+        for name, count in (counted or {}).items():
+            outcomes[name] += count
         for item in work:
             if isinstance(item, Operation) and not item.skipped:
                 outcomes[_outcome(item)] += 1

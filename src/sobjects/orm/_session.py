@@ -11,12 +11,19 @@ Nothing that succeeded is sent twice; what failed stays pending with its errors 
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from contextvars import Token
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import anyio
 
@@ -41,7 +48,15 @@ from sobjects.orm._model import (
     own_snapshot,
     sobject_meta,
 )
-from sobjects.orm._operation import NOTHING, Kind, Operation, QueryHandle, describe
+from sobjects.orm._operation import (
+    NOTHING,
+    Kind,
+    Operation,
+    Pending,
+    QueryHandle,
+    WriteStream,
+    describe,
+)
 from sobjects.orm._plan import (
     STRATEGIES,
     FlushPlan,
@@ -49,6 +64,7 @@ from sobjects.orm._plan import (
     SendLog,
     Strategy,
     plan_flush,
+    with_streams,
 )
 from sobjects.orm._progress import Progress
 from sobjects.orm._query import CountSelect, Select
@@ -68,6 +84,7 @@ __all__ = [
     "Session",
     "SessionClosedError",
     "UnsavedChangesWarning",
+    "WriteStream",
     "current_session",
     "resolve_session",
 ]
@@ -216,7 +233,8 @@ class Session(Sender):
         self.closed = False
         self._recorded = 0  # operations recorded so far: numbers them for messages
         # Insertion-ordered, and removal is O(1): a flush of 100,000 records finishes each.
-        self._pending: dict[Operation | QueryHandle[Any], None] = {}
+        self._pending: dict[Pending, None] = {}
+        self._streamed: list[WriteStream] = []  # the streams the current flush sent
         self._identity = IdentityMap()
         self._adopter = Adopter(self, self._identity, _merge)
         self._tokens: list[Token[Session | None]] = []
@@ -340,8 +358,9 @@ class Session(Sender):
         )
 
     @property
-    def pending(self) -> list[Operation | QueryHandle[Any]]:
-        """Operations and deferred queries not flushed yet, in the order recorded."""
+    def pending(self) -> list[Pending]:
+        """Operations, deferred queries and streams (``save_all``) not flushed yet, in the
+        order recorded."""
         return list(self._pending)
 
     # -- recording ---------------------------------------------------------------------------
@@ -363,24 +382,7 @@ class Session(Sender):
         return self._register(obj, kind)
 
     def register_upsert(self, obj: SObject, external_id: str | None) -> Operation:
-        meta = sobject_meta(type(obj))
-        if external_id is not None:
-            fm = meta.field(external_id)
-            if not fm.external_id:
-                raise ConfigurationError(f"{meta.api_name}.{external_id} is not an external id")
-        else:
-            candidates = meta.external_ids
-            if len(candidates) != 1:
-                raise ConfigurationError(
-                    f"{type(obj).__name__} declares {len(candidates)} external id fields; "
-                    "say which one: obj.upsert(external_id='field_name')"
-                )
-            fm = candidates[0]
-        if obj.__dict__.get(fm.name) in (None, ""):
-            raise ConfigurationError(
-                f"{type(obj).__name__}.{fm.name} must have a value to upsert by it"
-            )
-        return self._register(obj, "upsert", fm)
+        return self._register(obj, "upsert", _upsert_field(obj, external_id))
 
     def register_delete(self, obj: SObject) -> Operation:
         state = obj._sobject_state
@@ -406,6 +408,21 @@ class Session(Sender):
     ) -> Operation:
         if self.closed:  # (the message names the object: built only when it is needed)
             self._check_open(f"the {kind} of {describe(obj)}")
+        self._admit(obj, kind)
+        state = obj._sobject_state
+        current = state.pending
+        if current is not None and current in self._pending and current.outcome_unknown:
+            # Saving again is the user's decision after checking the org: replace it.
+            del self._pending[current]
+        elif current is not None and current in self._pending and not current.in_flight:
+            if current.kind == kind or (current.kind == "create" and kind == "update"):
+                return current  # already recorded: the flush sends its latest values
+            del self._pending[current]
+        return self._record(obj, kind, external_id)
+
+    def _admit(self, obj: SObject, kind: Kind) -> None:
+        """Refuse, when it is recorded, a write that could not be sent (streamed models go
+        through here too, as they are read)."""
         if kind != "delete":
             _check_sendable(obj)
         state = obj._sobject_state
@@ -421,17 +438,13 @@ class Session(Sender):
                 "flush or discard it there first"
             )
         state.session = self
-        current = state.pending
-        if current is not None and current in self._pending and current.outcome_unknown:
-            # Saving again is the user's decision after checking the org: replace it.
-            del self._pending[current]
-        elif current is not None and current in self._pending and not current.in_flight:
-            if current.kind == kind or (current.kind == "create" and kind == "update"):
-                return current  # already recorded: the flush sends its latest values
-            del self._pending[current]
+
+    def _record(self, obj: SObject, kind: Kind, external_id: FieldMeta | None) -> Operation:
+        """A new pending operation for ``obj`` (checked already)."""
         op = Operation(kind, obj, external_id)
         self._recorded += 1
         op.number = self._recorded
+        state = op.state
         state.pending = op
         state.failed = False
         state.errors = ()
@@ -439,6 +452,114 @@ class Session(Sender):
         if obj.id:
             self._identity[obj.id] = obj
         return op
+
+    def save_all(self, models: Iterable[SObject] | AsyncIterable[SObject]) -> WriteStream:
+        """Record ``obj.save()`` for every model of ``models`` (an iterable or async
+        iterable: a generator reading a file, say), without reading it: the flush reads it,
+        once, after the rest of its work.
+
+        A source that ends within ``bulk_threshold`` models is sent like that many
+        ``save()`` calls; a longer one goes as Bulk API 2.0 ingest jobs (one per sObject and
+        kind of write), its models encoded as they are read and held by the session only
+        through weak references, so memory stays flat however long it is. Each model still
+        alive afterwards has its outcome; a failed record is in ``FlushError.failures``
+        even when its model is gone (rebuilt from what was sent). Models streamed as jobs
+        must not refer to parents without an id, and each comes once. See docs/bulk.md.
+        """
+        return self._record_stream("save", models, None)
+
+    def upsert_all(
+        self, models: Iterable[SObject] | AsyncIterable[SObject], external_id: str | None = None
+    ) -> WriteStream:
+        """Record ``obj.upsert(external_id=...)`` for every model of ``models``, read at the
+        flush as ``save_all`` reads its source."""
+        return self._record_stream("upsert", models, external_id)
+
+    def _record_stream(
+        self,
+        action: Literal["save", "upsert"],
+        models: Iterable[SObject] | AsyncIterable[SObject],
+        external_id: str | None,
+    ) -> WriteStream:
+        self._check_open(f"{action}_all()")
+        if isinstance(models, SObject) or not isinstance(models, (Iterable, AsyncIterable)):
+            raise ConfigurationError(
+                f"{action}_all() takes an iterable (or async iterable) of models, not a "
+                f"{type(models).__name__}; for one model, call .{action}()"
+            )
+        if isinstance(models, (str, bytes, Mapping)):
+            raise ConfigurationError(f"{action}_all() takes models, not a {type(models).__name__}")
+        stream = WriteStream(action, models, external_id)
+        self._pending[stream] = None
+        return stream
+
+    def _stream_target(self, stream: WriteStream, obj: Any) -> tuple[Kind, FieldMeta | None]:
+        """A streamed model's write (kind, external id), checked as ``save()`` or
+        ``upsert()`` checks it when it is recorded."""
+        if not isinstance(obj, SObject):
+            raise ConfigurationError(
+                f"a stream given to {stream.action}_all() yields models, not a {type(obj).__name__}"
+            )
+        current = obj._sobject_state.pending
+        if current is not None and (current in self._pending or current.in_flight):
+            raise ConfigurationError(
+                f"{describe(obj)} already has a pending {current.kind} in this session: a "
+                "streamed model is not also saved on its own"
+            )
+        if stream.action == "upsert":
+            external_id: FieldMeta | None = _upsert_field(obj, stream.external_id)
+            kind: Kind = "upsert"
+        else:
+            external_id = None
+            kind = "update" if obj.id else "create"
+        self._admit(obj, kind)
+        return kind, external_id
+
+    async def _read_streams(self) -> None:
+        """Read the start of each stream not read yet: one that ends within
+        ``bulk_threshold`` models (or any, when the session sends no Bulk API jobs) is
+        recorded as that many ``save()`` / ``upsert()`` calls, in place of the stream."""
+        limit = self.bulk_threshold
+        if self.transaction or self.halt_on_error:
+            limit = None  # no Bulk API jobs: a stream is only a way to record its models
+        for stream in [item for item in self._pending if isinstance(item, WriteStream)]:
+            if stream.done or stream.peeked:
+                continue
+            try:
+                stream.peeked = True
+                if not await stream.peek(limit):
+                    continue  # a long one: it goes as Bulk API jobs, read as it is sent
+                models = stream.take_peeked()
+                targets = []
+                for number, obj in enumerate(models, 1):
+                    try:
+                        targets.append(self._stream_target(stream, obj))
+                    except ConfigurationError as exc:
+                        raise ConfigurationError(
+                            f"model {number:,} of the stream: {exc}; none of its models "
+                            "was recorded"
+                        ) from exc
+                if len({id(obj) for obj in models}) != len(models):
+                    raise ConfigurationError(
+                        "a model came twice from the stream: a source yields each model once "
+                        "(a new model per record); none of its models was recorded"
+                    )
+            except BaseException:
+                del self._pending[stream]  # read once: it is not read again
+                await stream.close()
+                raise
+            del self._pending[stream]
+            await stream.close()
+            for obj, (kind, external_id) in zip(models, targets, strict=True):
+                self._register(obj, kind, external_id)
+
+    async def _send_stream(self, stream: Any, transport: list[SalesforceError]) -> None:
+        from sobjects.orm._stream import send_stream
+
+        assert isinstance(stream, WriteStream)
+        self._pending.pop(stream, None)  # read once, whatever happens now
+        self._streamed.append(stream)
+        await send_stream(self, stream, transport)
 
     def query(self, query: Select[T]) -> QueryHandle[T]:
         """Record a query; the flush runs it after the writes recorded before it."""
@@ -644,7 +765,10 @@ class Session(Sender):
             planned = {id(w.obj) for w in work if isinstance(w, Operation)}
             work += [Operation("update", obj) for obj in extra if id(obj) not in planned]
         self._check_parents(work)
-        return self._plan(work)
+        return self._plan(work, streams=self._pending_streams())
+
+    def _pending_streams(self) -> list[WriteStream]:
+        return [item for item in self._pending if isinstance(item, WriteStream)]
 
     def _check_budget(self, plan: FlushPlan) -> None:
         """Refuse, before anything is sent, a flush that would pass the session's API budget
@@ -677,6 +801,8 @@ class Session(Sender):
         nothing to send (marked skipped and finished when ``mark_skipped``)."""
         work: list[Operation | QueryHandle[Any]] = []
         for item in list(self._pending):  # finishing a skipped update removes it
+            if isinstance(item, WriteStream):
+                continue  # planned apart: sent last
             if isinstance(item, Operation):
                 if item.outcome_unknown:
                     continue
@@ -694,9 +820,13 @@ class Session(Sender):
         return work
 
     def _plan(
-        self, work: Sequence[Operation | QueryHandle[Any]], *, graphs: bool = True
+        self,
+        work: Sequence[Operation | QueryHandle[Any]],
+        *,
+        graphs: bool = True,
+        streams: Sequence[WriteStream] = (),
     ) -> FlushPlan:
-        return plan_flush(
+        plan = plan_flush(
             work,
             graphs=graphs,
             strategy=self.strategy,
@@ -708,19 +838,23 @@ class Session(Sender):
             transaction=self.transaction,
             bulk_threshold=self.bulk_threshold,
         )
+        return with_streams(plan, streams)
 
     async def _flush(self) -> None:
         if not self._pending:
             return
+        await self._read_streams()
         work = self._work(mark_skipped=True)
-        if not work:
+        streams = self._pending_streams()
+        if not work and not streams:
             return
         self._check_parents(work)
-        plan = self._plan(work)
+        plan = self._plan(work, streams=streams)
         self._check_budget(plan)
         transport: list[SalesforceError] = []
         self._log = SendLog(self.concurrency if not self.halt_on_error else 1)
         self._progress = Progress(self.sf, work)
+        self._streamed = []
         await self._progress.start()
         try:
             if self.transaction and plan.requests[0].endpoint == "composite":
@@ -728,9 +862,19 @@ class Session(Sender):
             else:
                 await self._execute_plan(plan, transport)
         finally:
-            self.last_flush = self._log.report(work)
+            # Streamed records that did not succeed are operations now; the others counted.
+            settled = [op for stream in self._streamed for op in stream.ops]
+            counted = {
+                "succeeded": sum(s.succeeded for s in self._streamed),
+                "not_run": sum(s.not_run for s in self._streamed),
+                "unknown": sum(s.unknown for s in self._streamed),
+            }
+            self.last_flush = self._log.report([*work, *settled], counted)
             self.api_calls += self.last_flush.api_calls
-        self._raise_failures(work, transport)
+        total = sum(1 for w in work if isinstance(w, Operation))
+        total += sum(s.sent for s in self._streamed)
+        streamed, self._streamed = self._streamed, []
+        self._raise_failures([*work, *(op for s in streamed for op in s.ops)], transport, total)
 
     def _finish(self, op: Operation) -> None:
         self._pending.pop(op, None)
@@ -810,6 +954,28 @@ def _check_sendable(obj: SObject) -> None:
                 f"{type(obj).__name__}.{name} is a naive datetime ({value.isoformat()}); "
                 "Salesforce stores instants: give it a time zone (e.g. tzinfo=timezone.utc)"
             )
+
+
+def _upsert_field(obj: SObject, external_id: str | None) -> FieldMeta:
+    """The external id an upsert of ``obj`` matches by (``SObject.upsert``'s rules)."""
+    meta = sobject_meta(type(obj))
+    if external_id is not None:
+        fm = meta.field(external_id)
+        if not fm.external_id:
+            raise ConfigurationError(f"{meta.api_name}.{external_id} is not an external id")
+    else:
+        candidates = meta.external_id_fields
+        if len(candidates) != 1:
+            raise ConfigurationError(
+                f"{type(obj).__name__} declares {len(candidates)} external id fields; "
+                "say which one: obj.upsert(external_id='field_name')"
+            )
+        fm = candidates[0]
+    if obj.__dict__.get(fm.name) in (None, ""):
+        raise ConfigurationError(
+            f"{type(obj).__name__}.{fm.name} must have a value to upsert by it"
+        )
+    return fm
 
 
 _UNKNOWN: Any = object()

@@ -8,13 +8,13 @@ reads and flushes go through the loop thread. The models are the same in both wo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from sobjects.orm._bulk import DEFAULT_BULK_THRESHOLD
 from sobjects.orm._model import SObject
-from sobjects.orm._operation import Operation, QueryHandle
+from sobjects.orm._operation import Pending, QueryHandle, WriteStream
 from sobjects.orm._plan import FlushPlan, FlushReport, Strategy
 from sobjects.orm._query import CountSelect, Select
 from sobjects.orm._session import SearchResult
@@ -116,8 +116,8 @@ class Session:
         return self.unit_of_work.closed
 
     @property
-    def pending(self) -> list[Operation | QueryHandle[Any]]:
-        """Operations and deferred queries not flushed yet, in the order recorded."""
+    def pending(self) -> list[Pending]:
+        """Operations, deferred queries and streams not flushed yet, in the order recorded."""
         return self.unit_of_work.pending
 
     @property
@@ -139,6 +139,16 @@ class Session:
     def add(self, obj: SObject) -> SObject:
         """Attach an object to this session."""
         return self.unit_of_work.add(obj)
+
+    def save_all(self, models: Iterable[SObject]) -> WriteStream:
+        """Record ``obj.save()`` for every model of ``models``, read at the flush (see
+        ``sobjects.Session.save_all``: a long source goes as Bulk API jobs, memory flat)."""
+        return self.unit_of_work.save_all(models)
+
+    def upsert_all(self, models: Iterable[SObject], external_id: str | None = None) -> WriteStream:
+        """Record ``obj.upsert()`` for every model of ``models``, read at the flush (see
+        ``sobjects.Session.upsert_all``)."""
+        return self.unit_of_work.upsert_all(models, external_id)
 
     def query(self, query: Select[T]) -> QueryHandle[T]:
         """Record a query; the flush runs it after the writes recorded before it."""
