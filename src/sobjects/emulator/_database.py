@@ -341,16 +341,19 @@ class Database:
         tab = quote(table.tab)
         terms, params = ([], []) if narrowing is None else narrowing.counting()
         live = table.live() if narrowing is None else narrowing.live
+        # No WHERE at all when nothing narrows: SQLite counts a table's pages without
+        # reading its rows only then (WHERE 1 reads every row).
+        where = f" WHERE {' AND '.join(terms)}" if terms else ""
         condition = " AND ".join(terms) or "1"
         if live == "1":
-            sql = f"SELECT count(*) FROM {tab} WHERE {condition}"
+            sql = f"SELECT count(*) FROM {tab}{where}"
             return int(self.db.execute(sql, params).fetchone()[0])
         binned = self.recycle_bin(table, create=create)
         if binned is None:
             sql = f"SELECT count(*) FROM {tab} WHERE {live} AND {condition}"
             return int(self.db.execute(sql, params).fetchone()[0])
         sql = (
-            f"SELECT (SELECT count(*) FROM {tab} WHERE {condition}) - (SELECT count(*) FROM "
+            f"SELECT (SELECT count(*) FROM {tab}{where}) - (SELECT count(*) FROM "
             f"{tab} INDEXED BY {quote(binned)} WHERE {table.deleted()} AND {condition})"
         )
         return int(self.db.execute(sql, [*params, *params]).fetchone()[0])
@@ -589,25 +592,40 @@ class Database:
             terms.append(f"({col} IS NOT NULL) {nulls}, {expr} {direction}")
         return ", ".join([*terms, "seq"])
 
+    def found_by(self, table: Table, driver: _RangeSQL) -> list[int]:
+        """The row ids ``driver``'s index finds, in creation order: one pass over the index
+        (a walk chunk by chunk would read the index range again for every chunk)."""
+        bounds, params = driver.condition(indexed=True)
+        sql = f"SELECT seq FROM {_through(table, driver)} WHERE {bounds} ORDER BY seq"
+        return [row[0] for row in self.db.execute(sql, params)]
+
     def scan(
         self,
         table: Table,
         narrowing: Narrowing,
         *,
         order: str | None,
-        driver: _RangeSQL | None,
+        seqs: list[int] | None,
         chunk: int,
         lock: Any,
     ) -> Iterator[dict[str, Any]]:
         """The rows, a chunk at a time, each chunk read under ``lock`` (never held while
-        the caller works on the rows). With a ``driver`` (see ``driver``) its index finds
-        the rows first, in creation order, then they are read by row id; otherwise a walk
-        in creation order (or in ``order``) tests each row."""
-        if driver is not None:
-            yield from self._scan_by_index(table, narrowing, driver, chunk=chunk, lock=lock)
-            return
+        the caller works on the rows). With ``seqs`` (see ``found_by``) those rows, by row
+        id, each chunk testing the whole condition again (rows may have changed in
+        between); otherwise a walk in creation order (or in ``order``) tests each row."""
         terms, params = narrowing.reading(None)
         condition = " AND ".join(terms)
+        if seqs is not None:
+            size = min(chunk, _MAX_IN)
+            for start in range(0, len(seqs), size):
+                part = seqs[start : start + size]
+                with lock:
+                    marks = ", ".join("?" * len(part))
+                    sql = f"{table.select_sql} WHERE seq IN ({marks}) AND {condition} ORDER BY seq"
+                    rows = self.db.execute(sql, [*part, *params]).fetchall()
+                    records = [self.decode(table, row) for row in rows]
+                yield from records
+            return
         if order is None or order == "seq":
             last = 0
             while True:
@@ -630,28 +648,6 @@ class Database:
                 return
             offset += chunk
             chunk *= 4
-
-    def _scan_by_index(
-        self, table: Table, narrowing: Narrowing, driver: _RangeSQL, *, chunk: int, lock: Any
-    ) -> Iterator[dict[str, Any]]:
-        # One pass over the index for the row ids (a walk chunk by chunk would read the
-        # index range again for every chunk), then the rows by id: each chunk tests the
-        # whole condition again, as rows may have changed in between.
-        bounds, bound_params = driver.condition(indexed=True)
-        terms, params = narrowing.reading(None)
-        condition = " AND ".join(terms)
-        with lock:
-            sql = f"SELECT seq FROM {_through(table, driver)} WHERE {bounds} ORDER BY seq"
-            seqs = [row[0] for row in self.db.execute(sql, bound_params)]
-        size = min(chunk, _MAX_IN)
-        for start in range(0, len(seqs), size):
-            part = seqs[start : start + size]
-            with lock:
-                marks = ", ".join("?" * len(part))
-                sql = f"{table.select_sql} WHERE seq IN ({marks}) AND {condition} ORDER BY seq"
-                rows = self.db.execute(sql, [*part, *params]).fetchall()
-                records = [self.decode(table, row) for row in rows]
-            yield from records
 
 
 @dataclass

@@ -363,16 +363,15 @@ class Store:
             narrowing = self._narrow(data, table, pushdown, include_deleted=include_deleted)
             if narrowing.nothing:
                 return True, iter(())
-            # A range an index answers for few rows: read those (in creation order) rather
-            # than walk the table, and leave any ORDER BY to the caller.
-            driver = data.driver(table, narrowing)
             order = data.order(table, pushdown.order) if pushdown.order else "seq"
-            if driver is not None and order != "seq":
+            # A range an index answers for few rows: find those now (in creation order)
+            # rather than walk the table, and leave any ORDER BY to the caller.
+            driver = data.driver(table, narrowing)
+            seqs = None if driver is None else data.found_by(table, driver)
+            if seqs is not None and order != "seq":
                 order = None
             chunk = max(limit or _CHUNK, 64)
-            rows = data.scan(
-                table, narrowing, order=order, driver=driver, chunk=chunk, lock=self.lock
-            )
+            rows = data.scan(table, narrowing, order=order, seqs=seqs, chunk=chunk, lock=self.lock)
             if data is not self._data:  # a closed store: read everything now
                 rows = iter(list(rows))
         return order is not None, rows
