@@ -11,11 +11,17 @@ table), ``sobjects_counter`` (the id counters: ids are never handed out twice),
 of values each column has held: an ``ORDER BY`` is pushed to SQLite only where its order is
 provably SOQL's).
 
-Indexes are made the first time a lookup needs them and kept: an index on the column for
-exact ids (references: child subqueries, cascades), and one on ``sobjects_fold(column)``
-(``str.casefold``, a deterministic function every connection registers) for case-insensitive
-text (external ids, ``idLookup`` and unique fields). A file written by this module cannot be
-changed by a connection without that function; reading it needs nothing.
+Indexes are made the first time a read needs them and kept: an index on the column for
+exact ids (references: child subqueries, cascades) and for ranges of numbers; one on
+``sobjects_fold(column)`` (``str.casefold``) for case-insensitive text (external ids,
+``idLookup`` and unique fields); one on ``sobjects_date(column)`` or
+``sobjects_datetime(column)`` (the SOQL engine's own comparison keys) for ranges of dates and
+datetimes; and two kinds of partial index, which hold only the rows a count or a proof needs:
+the recycle bin (``COUNT()`` is every row minus those) and a lookup's values that are not
+canonical ids of its parent's type (a condition through the lookup is narrowed only while
+that one is empty). The key functions are deterministic and every connection registers them:
+a file written by this module cannot be changed by a connection without them; reading it
+needs nothing.
 """
 
 from __future__ import annotations
