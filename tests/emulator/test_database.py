@@ -4,6 +4,7 @@ answer, however odd the values."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -564,3 +565,30 @@ def test_pushed_down_ranges_and_counts_agree_with_python(
     where = " AND ".join(conditions)
     both(org, f"SELECT Name FROM Thing__c WHERE {where}{tail}", now=NOW)
     count(org, f"SELECT COUNT() FROM Thing__c WHERE {where}")
+
+
+class Kind(enum.StrEnum):
+    ACME = "Acme"
+
+
+def test_text_stored_as_json_by_an_earlier_version_is_still_found() -> None:
+    """A str subclass (a StrEnum a caller passed) is stored as text; one an earlier version
+    stored as JSON in a BLOB is still found by ``=`` and ``LIKE``, as Python finds it."""
+    org = LocalOrg()
+    account = org.schema.require("Account")
+    org.store.insert(account, {"Name": "new", "Site": Kind.ACME})
+    older = org.store.insert(account, {"Name": "old"})
+    db = org.store._data.db
+    assert [row[0] for row in db.execute('SELECT typeof("Site") FROM r_account')] == [
+        "text",
+        "null",
+    ]
+    org.store._data.put({**org.store.records("Account")[-1], "Site": ["a list"]}, new=False)
+    db.execute('UPDATE r_account SET "Site" = ? WHERE "Id" = ?', (b'"Acme"', older))
+    org.store._data.cache.clear()
+    for soql in [
+        "SELECT Name FROM Account WHERE Site LIKE 'acm%'",
+        "SELECT Name FROM Account WHERE Site = 'ACME'",
+    ]:
+        assert [r["Name"] for r in both(org, soql)] == ["new", "old"]
+    assert count(org, "SELECT COUNT() FROM Account WHERE Site IN ('acme', 'x')") == 2

@@ -110,6 +110,10 @@ def _keyed(key: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
 def _encode(value: Any) -> tuple[Any, int]:
     """The stored form of a wire value and its kind bit."""
     kind = type(value)
+    if kind is not str and isinstance(value, str):
+        # A str subclass (a StrEnum a caller passed) is text: it read back as a plain str
+        # from JSON too, and SQL compares it as the text it is.
+        value, kind = str.__str__(value), str
     if kind is str:
         return value, _TEXT if value.isascii() else _TEXT | _WIDE
     if (kind is int and -(2**63) <= value < 2**63) or (kind is float and math.isfinite(value)):
@@ -455,8 +459,9 @@ class Database:
             # fold_key is casefold() on text: SOQL's own comparison, for text values
             out.exact &= not mask & ~(_TEXT | _WIDE)
             out.terms.append(f"sobjects_fold({col}) IN ({marks})")
-        elif self.ascii_lower and not mask & _WIDE:
-            # ASCII text only, ever: lower() is casefold() on it (and lets numbers through)
+        elif self.ascii_lower and not mask & (_WIDE | _OTHER):
+            # ASCII text only, ever: lower() is casefold() on it (and lets numbers through;
+            # a BLOB's JSON, text in an older file included, is not its text)
             out.exact &= not mask & ~_TEXT
             out.terms.append(f"lower({col}) IN ({marks})")
         else:
@@ -522,7 +527,9 @@ class Database:
 
     def _like(self, table: Table, like: LikeFilter) -> tuple[str, str] | None:
         """SQLite's ``LIKE`` folds ASCII letters only: for an ASCII pattern it is SOQL's on
-        ASCII values, and every non-ASCII value is let through for Python to decide."""
+        ASCII values, and every non-ASCII value is let through for Python to decide, as is
+        every BLOB (an earlier version stored a str subclass as JSON: it reads back as
+        text)."""
         column = table.by_lower.get(like.field.lower())
         segments = like.pattern.segments
         if column is None or len(segments) > 8:
@@ -542,12 +549,13 @@ class Database:
         if len(pattern) > _MAX_LIKE:
             return None
         col = quote(column)
-        if not table.masks.get(column, 0) & _WIDE:  # ASCII text only, ever
-            return f"{col} LIKE ? ESCAPE '\\'", pattern
-        return (
-            f"({col} LIKE ? ESCAPE '\\' OR length({col}) != length(CAST({col} AS BLOB)))",
-            pattern,
-        )
+        mask = table.masks.get(column, 0)
+        parts = [f"{col} LIKE ? ESCAPE '\\'"]
+        if mask & _WIDE:
+            parts.append(f"length({col}) != length(CAST({col} AS BLOB))")
+        if mask & _OTHER:
+            parts.append(f"typeof({col}) = 'blob'")
+        return (parts[0] if len(parts) == 1 else f"({' OR '.join(parts)})"), pattern
 
     def driver(self, table: Table, narrowing: Narrowing) -> _RangeSQL | None:
         """The range whose index keeps fewest rows, if reading those by index beats a walk
