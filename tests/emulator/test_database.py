@@ -320,6 +320,22 @@ def test_selective_ranges_read_through_indexes(
     assert all(sizes.values()), [soql for soql, size in sizes.items() if not size]
 
 
+def test_an_index_reads_a_range_only_when_it_keeps_few_rows(
+    things: tuple[LocalOrg, list[str], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading most of a table through an index is slower than walking it: a range keeping
+    more than an eighth of the rows is a SQL filter on the walk instead."""
+    org, _, _ = things
+    data = org.store._data
+    found: list[int] = []
+    real = data.found_by
+    monkeypatch.setattr(data, "found_by", lambda *args: found.append(1) or real(*args))
+    assert len(both(org, "SELECT Name FROM Thing__c WHERE Size__c > 50")) > 1_700
+    assert not found
+    assert len(both(org, "SELECT Name FROM Thing__c WHERE Size__c > 450 LIMIT 250")) == 197
+    assert found
+
+
 def test_a_count_is_counted_by_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     """``COUNT()`` whose whole ``WHERE`` SQL applies exactly reads no row; the recycle bin
     is left out (and counted by queryAll), and LIMIT / OFFSET still apply."""

@@ -561,7 +561,7 @@ class Database:
         """The range whose index keeps fewest rows, if reading those by index beats a walk
         in creation order: at most an eighth of the table's rows (or 256). Each candidate's
         count stops there, so an unselective range costs a bounded index read."""
-        if narrowing.keyed:
+        if narrowing.keyed or not narrowing.ranges:
             return None
         cap = max(self.row_count(table) // 8, 256)
         best: tuple[int, _RangeSQL] | None = None
