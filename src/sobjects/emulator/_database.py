@@ -740,8 +740,12 @@ def _pushable(table: Table, column: str, wanted: Range) -> bool:
         return all(type(b) is str for b in bounds)
     if wanted.kind != "number" or table.masks.get(column, 0) & ~_NUMBER:
         return False
+    # Bounds a double holds exactly and no other integer rounds to: compared with an
+    # integer or a float, they order as in Python even where SQLite compares an integer with
+    # a float as two doubles (3.40 compares them exactly).
     return all(
-        (type(b) is int and -(2**63) <= b < 2**63) or (type(b) is float and b == b) for b in bounds
+        (type(b) is int and -(2**53) <= b <= 2**53) or (type(b) is float and -(2**53) < b < 2**53)
+        for b in bounds
     )
 
 
