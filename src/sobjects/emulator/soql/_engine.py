@@ -967,17 +967,7 @@ class _Engine:
         if op == "!=" or lit.kind == "null":
             return None
         if lit.kind == "constant":
-            start, end, norm = self.constant_range(term, lit)
-            kind = DATE if norm is _date_norm else DATETIME
-            if op == "=":
-                return Range(term.name, kind, start, False, end, True)
-            if op == "<":
-                return Range(term.name, kind, high=start, high_strict=True)
-            if op == "<=":
-                return Range(term.name, kind, high=end, high_strict=True)
-            if op == ">":
-                return Range(term.name, kind, low=end)
-            return Range(term.name, kind, low=start)
+            return self.constant_range(term, op, lit)[0]
         norm, target = self.literal_key(term, lit)
         if term.kind == NUMBER and norm is _identity and type(target) in (int, float):
             kind = NUMBER
@@ -1574,9 +1564,13 @@ class _Engine:
             return lambda r: (v := get(r)) is not None and _lt(target, norm(v))
         return lambda r: (v := get(r)) is not None and _le(target, norm(v))
 
-    def constant_range(self, term: _Term, lit: Literal) -> tuple[str, str, Callable[[Any], Any]]:
-        """The keys ``[start, end)`` a date literal (``TODAY``, ``LAST_N_DAYS:n``...) covers
-        for ``term``, and the normaliser that gives a record value's key."""
+    def constant_range(
+        self, term: _Term, op: str, lit: Literal
+    ) -> tuple[Range, Callable[[Any], Any]]:
+        """``term op lit`` for a date literal (``TODAY``, ``LAST_N_DAYS:n``...): the range
+        of keys it keeps (for ``!=``, the range ``=`` keeps), and the normaliser that gives
+        a record value's key. The one place a literal and an operator become keys: the
+        predicate (``date_constant``) and the pushdown (``range_of``) both read it."""
         name = lit.raw.upper()
         if name in DATE_LITERALS:
             if lit.n is not None:
@@ -1595,29 +1589,31 @@ class _Engine:
                 lit.pos, f"invalid date literal: {name}:{lit.n} is out of the range of dates"
             ) from None
         start, end = first.isoformat(), last.isoformat()
+        norm: Callable[[Any], Any] = _date_norm
         if term.kind == DATETIME:
-            return midnight_key(start), midnight_key(end), _datetime_norm
-        return start, end, _date_norm
+            start, end, norm = midnight_key(start), midnight_key(end), _datetime_norm
+        field, kind = term.name, term.kind
+        if op in ("=", "!="):  # [start, end)
+            return Range(field, kind, start, False, end, True), norm
+        if op == "<":  # before the first day
+            return Range(field, kind, high=start, high_strict=True), norm
+        if op == "<=":  # up to the last day
+            return Range(field, kind, high=end, high_strict=True), norm
+        if op == ">":  # after the last day
+            return Range(field, kind, low=end), norm
+        return Range(field, kind, low=start), norm  # from the first day
 
     def date_constant(self, term: _Term, op: str, lit: Literal) -> Pred:
-        start, end, norm = self.constant_range(term, lit)
+        bounds, norm = self.constant_range(term, op, lit)
         get = term.get
 
-        def key(rec: Any) -> str | None:
+        def inside(rec: Any) -> bool:
             value = get(rec)
-            return None if value is None else norm(value)
+            return value is not None and _within(bounds, norm(value))
 
-        if op == "=":
-            return lambda r: (k := key(r)) is not None and start <= k < end
         if op == "!=":
-            return lambda r: not ((k := key(r)) is not None and start <= k < end)
-        if op == "<":
-            return lambda r: (k := key(r)) is not None and k < start
-        if op == "<=":
-            return lambda r: (k := key(r)) is not None and k < end
-        if op == ">":
-            return lambda r: (k := key(r)) is not None and k >= end
-        return lambda r: (k := key(r)) is not None and k >= start
+            return lambda r: not inside(r)
+        return inside
 
     def like(self, term: _Term, lit: Literal) -> Pred:
         if term.kind not in (TEXT, OTHER):
@@ -1743,6 +1739,16 @@ def _valid_date(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _within(bounds: Range, key: str | None) -> bool:
+    """Whether a date or datetime key (``None``: no key) is in ``bounds`` (text keys)."""
+    if key is None:
+        return False
+    low, high = bounds.low, bounds.high
+    if isinstance(low, str) and (key < low or (bounds.low_strict and key == low)):
+        return False
+    return not (isinstance(high, str) and (key > high or (bounds.high_strict and key == high)))
 
 
 def _lt(a: Any, b: Any) -> bool:
