@@ -4,11 +4,12 @@ Each phase runs in a fresh process (``run.py --store-child PHASE DIR N``) so tha
 and its start-up are its own: ``load`` writes N records of a small custom object (Name, an
 external id, a number) through ``Store.insert`` in transactions of 10,000, then updates a
 tenth of them; ``restart`` opens the same ``--data`` file again and times what a restarted
-``sobjects emulator`` does before it answers, then the lookups and the LIKE query. The LIKE +
-ORDER BY + LIMIT query runs on a second object of ``like_n`` rows and is compared with
-SQLite's own time for the equivalent SQL on a plain table holding the same rows and columns
-(the record's fields: a full scan's cost grows with the bytes a row holds, so a two-column
-table would time a smaller scan than the one any store of these records must make).
+``sobjects emulator`` does before it answers, then the lookups and the queries. The LIKE +
+ORDER BY + LIMIT query, a range keeping 1% of the rows and ``COUNT()`` run on a second object
+of ``like_n`` rows and are compared with SQLite's own time for the equivalent SQL on a plain
+table holding the same rows and columns (the record's fields: a full scan's cost grows with
+the bytes a row holds, so a two-column table would time a smaller scan than the one any
+store of these records must make), with an index on the range's column as the store has.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ LIKE_OBJECT = {**ITEM, "name": "Bench_Name__c"}
 CHUNK = 10_000
 SOQL = "SELECT Id, Name FROM Bench_Name__c WHERE Name LIKE 'item 12%' ORDER BY Name LIMIT 20"
 SQL = "SELECT Id, Name FROM plain WHERE Name LIKE 'item 12%' ORDER BY Name COLLATE NOCASE LIMIT 20"
+# Amount__c is 1.5 * i on the second object: the last 1% of its rows are above 1.485 * like_n.
+RANGE_SOQL = "SELECT Id, Name FROM Bench_Name__c WHERE Amount__c > {}"
+RANGE_SQL = "SELECT Id, Name FROM plain WHERE Amount__c > ?"
+COUNT_SOQL = "SELECT COUNT() FROM Bench_Name__c"
+COUNT_SQL = "SELECT count(*) FROM plain"
+COUNT_RANGE_SOQL = "SELECT COUNT() FROM Bench_Name__c WHERE Amount__c > {}"
+COUNT_RANGE_SQL = "SELECT count(*) FROM plain WHERE Amount__c > ?"
 
 
 def _name(i: int) -> str:
@@ -95,7 +103,8 @@ def child(phase: str, folder: str, n: int, like_n: int) -> None:
             named = org.schema.require("Bench_Name__c")
             with org.store.transaction():
                 for i in range(like_n):
-                    org.store.insert(named, {"Name": _name(i), "Ext__c": f"N-{i}"})
+                    fields = {"Name": _name(i), "Ext__c": f"N-{i}", "Amount__c": i * 1.5}
+                    org.store.insert(named, fields)
             out["after_load_mb"] = _peak_mb()
             out["size_before_updates"] = _dir_bytes(data)
             ids = [r["Id"] for r in org.store.iter_records("Bench_Item__c")]
@@ -160,7 +169,29 @@ def child(phase: str, folder: str, n: int, like_n: int) -> None:
                 )
             expected = db.execute(SQL).fetchall()
             out["sql_s"] = _best(lambda: db.execute(SQL).fetchall(), 7)
+            db.execute("CREATE INDEX IF NOT EXISTS plain_amount ON plain (Amount__c)")
+            above = like_n * 1.485
+            range_rows = db.execute(RANGE_SQL, (above,)).fetchall()
+            out["range_sql_s"] = _best(lambda: db.execute(RANGE_SQL, (above,)).fetchall(), 7)
+            out["count_sql_s"] = _best(lambda: db.execute(COUNT_SQL).fetchone(), 7)
+            out["count_range_sql_s"] = _best(
+                lambda: db.execute(COUNT_RANGE_SQL, (above,)).fetchone(), 7
+            )
+            counted = db.execute(COUNT_SQL).fetchone()[0]
         assert [r["Name"] for r in rows] == [name for _, name in expected], "answers differ"
+
+        def soql(text: str) -> Any:
+            return run_query(text, store, api_version="62.0")
+
+        started = time.perf_counter()
+        found = soql(RANGE_SOQL.format(above)).records  # the first one makes the index
+        out["range_index_s"] = time.perf_counter() - started
+        assert sorted(r["Id"] for r in found) == sorted(i for i, _ in range_rows), "differ"
+        out["range_rows"] = len(found)
+        out["range_s"] = _best(lambda: soql(RANGE_SOQL.format(above)), 7)
+        assert soql(COUNT_SOQL).total_size == counted, "counts differ"
+        out["count_s"] = _best(lambda: soql(COUNT_SOQL), 7)
+        out["count_range_s"] = _best(lambda: soql(COUNT_RANGE_SOQL.format(above)), 7)
         out["peak_mb"] = _peak_mb()
         org.close()
     print(json.dumps(out))
@@ -245,6 +276,18 @@ def store(report: Report, n: int, like_n: int, script: str) -> None:
             check_absolute=True,
         )
     )
+    print(
+        f"  {RANGE_SOQL.format('1.485 * n')} ({again['range_rows']} of {k(like_n)} rows): "
+        f"{again['range_s'] * 1000:.1f} ms (its index made on first use in "
+        f"{again['range_index_s']:.2f} s); SQLite alone, indexed too: "
+        f"{again['range_sql_s'] * 1000:.2f} ms"
+    )
+    print(
+        f"  {COUNT_SOQL} on {k(like_n)} rows: {again['count_s'] * 1000:.2f} ms; SQLite alone "
+        f"({COUNT_SQL}): {again['count_sql_s'] * 1000:.2f} ms; with the 1% range: "
+        f"{again['count_range_s'] * 1000:.2f} ms, SQLite alone "
+        f"{again['count_range_sql_s'] * 1000:.2f} ms"
+    )
     report.add(
         Row(
             f"store: LIKE+ORDER BY+LIMIT, {k(like_n)} rows",
@@ -254,5 +297,23 @@ def store(report: Report, n: int, like_n: int, script: str) -> None:
             "SQLite",
             "<= 2x",
             2,
+        )
+    )
+    report.add(
+        Row(
+            f"store: range keeping 1% of {k(like_n)} rows",
+            again["range_s"] * 1000,
+            again["range_sql_s"] * 1000,
+            "ms",
+            "SQLite",
+        )
+    )
+    report.add(
+        Row(
+            f"store: COUNT(), {k(like_n)} rows",
+            again["count_s"] * 1000,
+            again["count_sql_s"] * 1000,
+            "ms",
+            "SQLite",
         )
     )

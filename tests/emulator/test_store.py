@@ -178,6 +178,14 @@ def no_full_scan(store: Store, table: str) -> Iterator[None]:
         yield
     finally:
         db.set_trace_callback(None)
+    # A partial index holds only the rows its WHERE keeps (the recycle bin, say): reading
+    # all of it is not reading the table.
+    partial = {
+        f"SCAN {table} USING INDEX {name}"
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'"
+        )
+    }
     scans = []
     for sql in statements:
         if not sql.lstrip().upper().startswith("SELECT"):
@@ -185,7 +193,10 @@ def no_full_scan(store: Store, table: str) -> Iterator[None]:
         plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")]
         # A walk in creation order, chunk by chunk, reads every row too.
         walk = f"SEARCH {table} USING INTEGER PRIMARY KEY (rowid>?)"
-        if any(step.startswith(f"SCAN {table}") or step == walk for step in plan):
+        if any(
+            (step.startswith(f"SCAN {table}") and step not in partial) or step == walk
+            for step in plan
+        ):
             scans.append((sql, plan))
     assert not scans, f"a lookup read every row: {scans[:3]}"
 

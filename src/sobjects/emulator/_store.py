@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sobjects._ids import is_salesforce_id, to_18
-from sobjects.emulator._database import FORMAT, Database, connect
+from sobjects.emulator._database import FORMAT, Database, Narrowing, Table, connect
 from sobjects.emulator._errors import ApiError
 from sobjects.emulator._pushdown import Equal, Pushdown
 from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
@@ -360,28 +360,83 @@ class Store:
             table = data.table(sobject)
             if table is None:
                 return True, iter(())
-            definition = self.schema.get(sobject)
-            indexed = (
-                {
-                    fd.name.lower()
-                    for fd in definition.fields.values()
-                    if fd.external_id or fd.unique or fd.describe.get("idLookup")
-                }
-                if definition is not None
-                else set()
-            )
-            where, params = data.filters(
-                table, pushdown, include_deleted=include_deleted, indexed=indexed
-            )
+            narrowing = self._narrow(data, table, pushdown, include_deleted=include_deleted)
+            if narrowing.nothing:
+                return True, iter(())
             order = data.order(table, pushdown.order) if pushdown.order else "seq"
+            # A range an index answers for few rows: find those now (in creation order)
+            # rather than walk the table, and leave any ORDER BY to the caller.
+            driver = data.driver(table, narrowing)
+            seqs = None if driver is None else data.found_by(table, driver)
+            if seqs is not None and order != "seq":
+                order = None
             chunk = max(limit or _CHUNK, 64)
+            rows = data.scan(table, narrowing, order=order, seqs=seqs, chunk=chunk, lock=self.lock)
             if data is not self._data:  # a closed store: read everything now
-                rows = list(
-                    data.scan(table, where, params, order=order, chunk=chunk, lock=self.lock)
-                )
-                return order is not None, iter(rows)
-        rows_iter = data.scan(table, where, params, order=order, chunk=chunk, lock=self.lock)
-        return order is not None, rows_iter
+                rows = iter(list(rows))
+        return order is not None, rows
+
+    def count_selected(
+        self, sobject: str, *, include_deleted: bool, pushdown: Pushdown
+    ) -> int | None:
+        """How many records satisfy ``pushdown``, counted by SQLite, when ``pushdown`` is the
+        whole condition (``exact``) and every part of it is applied exactly; else ``None``
+        (the caller counts the rows ``select`` gives)."""
+        if not pushdown.exact:
+            return None
+        with self._reading() as data:
+            table = data.table(sobject)
+            if table is None:
+                return 0
+            narrowing = self._narrow(data, table, pushdown, include_deleted=include_deleted)
+            if not narrowing.exact:
+                return None
+            return data.count(table, narrowing, create=data is self._data)
+
+    def _narrow(
+        self, data: Database, table: Table, pushdown: Pushdown, *, include_deleted: bool
+    ) -> Narrowing:
+        create = data is self._data
+        narrowing = data.narrow(
+            table,
+            pushdown,
+            include_deleted=include_deleted,
+            indexed=self._indexed(table.sobject),
+            create=create,
+        )
+        for through in pushdown.parent:
+            # Conditions through a lookup: the parents they keep, then the lookup IN their
+            # ids (an indexed equality), where that is cheap and provably a superset.
+            parent_def = self.schema.get(through.parent)
+            parent = data.table(through.parent)
+            column = table.by_lower.get(through.field.lower())
+            if parent_def is None or parent is None or column is None:
+                continue
+            on_parent = data.narrow(
+                parent,
+                through.pushdown,
+                include_deleted=True,
+                indexed=self._indexed(parent.sobject),
+                create=create,
+            )
+            ids = data.parent_ids(
+                table, column, parent, parent_def.key_prefix, on_parent, create=create
+            )
+            if ids is not None:
+                data.narrow_to_ids(narrowing, table, column, ids, create=create)
+        return narrowing
+
+    def _indexed(self, sobject: str) -> set[str]:
+        """The fields a case-insensitive equality may make an index for: external ids,
+        ``idLookup`` and unique fields."""
+        definition = self.schema.get(sobject)
+        if definition is None:
+            return set()
+        return {
+            fd.name.lower()
+            for fd in definition.fields.values()
+            if fd.external_id or fd.unique or fd.describe.get("idLookup")
+        }
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         if not is_salesforce_id(record_id):
@@ -402,7 +457,7 @@ class Store:
         """How many live records ``sobject`` has (without reading them)."""
         with self._reading() as data:
             table = data.table(sobject)
-            return 0 if table is None else data.count(table)
+            return 0 if table is None else data.count(table, create=data is self._data)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -429,7 +484,7 @@ class Store:
             column = table.by_lower.get(fd.name.lower()) if table is not None else None
             if table is None or column is None:
                 return []
-            data.index(table, column, folded=True, create=data is self._data)
+            data.index(table, column, key="fold", create=data is self._data)
             rows = data.rows(
                 table, f'{table.live()} AND sobjects_fold("{column}") = ?', [wanted.casefold()]
             )

@@ -213,6 +213,17 @@ def test_time_literals(org: Org) -> None:
         ("CreatedDate > THIS_MONTH", {"Pat O'Brien"}),
         ("CreatedDate >= THIS_MONTH", {"Ada Lovelace", "Charles Babbage", "Pat O'Brien"}),
         ("CreatedDate != THIS_YEAR", {"Alan Turing"}),
+        # Pat O'Brien was created at midnight, the first instant of NEXT_MONTH.
+        (
+            "CreatedDate < NEXT_MONTH",
+            {"Ada Lovelace", "Charles Babbage", "Grace Hopper", "Alan Turing"},
+        ),
+        ("CreatedDate >= NEXT_MONTH", {"Pat O'Brien"}),
+        (
+            "CreatedDate <= NEXT_N_DAYS:16",
+            {"Ada Lovelace", "Charles Babbage", "Grace Hopper", "Alan Turing"},
+        ),
+        ("CreatedDate > NEXT_N_DAYS:16", {"Pat O'Brien"}),
         ("CreatedDate IN (TODAY, LAST_YEAR)", {"Ada Lovelace", "Alan Turing"}),
         ("Birthdate < LAST_N_YEARS:150", {"Ada Lovelace", "Charles Babbage"}),
     ],

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sobjects._ids import is_salesforce_id, to_18
 from sobjects.emulator._errors import ApiError
-from sobjects.emulator._pushdown import Equal, LikeFilter, OrderBy, Pushdown
+from sobjects.emulator._pushdown import Equal, LikeFilter, OrderBy, ParentFilter, Pushdown, Range
 from sobjects.emulator._schema import FieldDef, Schema, SObjectDef
 from sobjects.emulator.soql._ast import (
     And,
@@ -88,6 +88,16 @@ class _Select(Protocol):
     def __call__(
         self, sobject: str, *, include_deleted: bool, pushdown: Pushdown, limit: int | None
     ) -> tuple[bool, Iterable[dict[str, Any]]]: ...
+
+
+class _Count(Protocol):
+    """What a source that can count offers: how many rows of ``sobject`` satisfy
+    ``pushdown`` when it is the whole condition (``exact``), or ``None`` if it cannot say
+    exactly."""
+
+    def __call__(
+        self, sobject: str, *, include_deleted: bool, pushdown: Pushdown
+    ) -> int | None: ...
 
 
 # Ids per pushed-down child lookup (one statement each).
@@ -589,12 +599,12 @@ class _Engine:
 
     def execute(self, query: Query) -> QueryOutput:
         plan = self.compile(query, self.sobject(query), role="top")
-        rows = self.scan(plan)
         if plan.mode == "count":
-            count = max(len(rows) - plan.offset, 0)
+            count = max(self.count(plan) - plan.offset, 0)
             if plan.limit is not None:
                 count = min(count, plan.limit)
             return QueryOutput(count, [])
+        rows = self.scan(plan)
         if plan.mode == "aggregate":
             records = self.aggregate(plan, rows)
             return QueryOutput(len(records), records)
@@ -663,6 +673,18 @@ class _Engine:
                 if len(rows) >= want:
                     break
         return rows
+
+    def count(self, plan: _Plan) -> int:
+        """How many rows the plan's ``WHERE`` keeps: counted by the source when it can
+        count its pushdown exactly, else by reading them."""
+        counter: _Count | None = getattr(self.source, "count_selected", None)
+        if counter is not None and plan.pushdown.exact:
+            counted = counter(
+                plan.sobject.name, include_deleted=self.include_deleted, pushdown=plan.pushdown
+            )
+            if counted is not None:
+                return counted
+        return len(self.scan(plan))
 
     def aggregate(self, plan: _Plan, rows: list[Record]) -> list[dict[str, Any]]:
         agg = plan.aggregation
@@ -737,6 +759,7 @@ class _Engine:
             pushdown = Pushdown(
                 equal=[Equal(lookup, False, chunk), *plan.pushdown.equal],
                 like=plan.pushdown.like,
+                range=plan.pushdown.range,
             )
             _, rows = select(
                 plan.sobject.name,
@@ -863,36 +886,39 @@ class _Engine:
         return plan
 
     def pushdown(self, scope: _Scope, query: Query, plan: _Plan) -> Pushdown:
-        """What the source may narrow before the plan's own ``WHERE`` runs: equality (and
-        ``IN``) on ids and text, ``LIKE`` on text, from the conditions every row must meet
-        (the top-level ``AND``), on the object's own fields; and the ``ORDER BY`` when each
-        key is such a field of a kind the source can order exactly. The conditions were
-        compiled already: nothing here raises."""
+        """What the source may narrow before the plan's own ``WHERE`` runs, from the
+        conditions every row must meet (the top-level ``AND``): equality (and ``IN``) on ids
+        and text, ``LIKE`` on text, ranges (``<``, ``=``, date literals...) on numbers, dates
+        and datetimes, on the object's own fields or on its parent's (one lookup away); and
+        the ``ORDER BY`` when each key is such a field of a kind the source can order
+        exactly. ``exact`` when each condition became an equality or a range with its SOQL
+        meaning. The conditions were compiled already: nothing here raises."""
         push = Pushdown()
         where = query.where
         conditions = where.items if isinstance(where, And) else [] if where is None else [where]
+        exact = True
         for cond in conditions:
             if not isinstance(cond, Compare | InList | Like) or not isinstance(cond.lhs, FieldPath):
+                exact = False
                 continue
             term = self.row_term(scope, cond.lhs)
-            if len(term.ident) != 2:  # through a relationship
+            if len(term.ident) == 2:
+                exact = self.push_condition(push, term, cond) and exact
                 continue
-            if isinstance(cond, Like):
-                if term.kind == TEXT and cond.value.kind == "string":
-                    push.like.append(LikeFilter(term.name, decode_like(cond.value.raw)))
+            exact = False
+            resolved = self.resolve(scope, cond.lhs)
+            if len(resolved.hops) != 1 or resolved.rest or resolved.hops[0].target is None:
                 continue
-            if isinstance(cond, Compare):
-                if cond.op != "=":
-                    continue
-                values: Sequence[Literal] = [cond.value]
-            elif cond.negated:
-                continue
-            else:
-                values = cond.values
-            if term.kind not in (ID, TEXT) or not all(v.kind == "string" for v in values):
-                continue
-            targets = frozenset(self.literal_key(term, v)[1] for v in values)
-            push.equal.append(Equal(term.name, term.kind == TEXT, targets))
+            hop = resolved.hops[0]
+            assert hop.target is not None
+            # The same condition on the parent's own field, for the parents it may keep.
+            parent_scope = _Scope(hop.target, None)
+            path = FieldPath((resolved.name,), cond.lhs.pos)
+            on_parent = Pushdown()
+            self.push_condition(on_parent, self.row_term(parent_scope, path), cond)
+            if on_parent.equal or on_parent.like or on_parent.range:
+                push.parent.append(ParentFilter(hop.field, hop.target.name, on_parent))
+        push.exact = exact
         if plan.mode == "rows":
             for order in query.order_by:
                 term = self.row_term(scope, order.expr)
@@ -908,6 +934,52 @@ class _Engine:
                 )
                 push.order.append(OrderBy(term.name, term.kind, order.descending, nulls_first))
         return push
+
+    def push_condition(self, push: Pushdown, term: _Term, cond: Compare | InList | Like) -> bool:
+        """Add what ``cond`` on ``term`` (a field of the object itself) lets the source
+        narrow to ``push``; whether that is exactly ``cond``."""
+        if isinstance(cond, Like):
+            if term.kind == TEXT and cond.value.kind == "string":
+                push.like.append(LikeFilter(term.name, decode_like(cond.value.raw)))
+            return False
+        if isinstance(cond, Compare) and term.kind in (NUMBER, DATE, DATETIME):
+            found = self.range_of(term, cond.op, cond.value)
+            if found is not None:
+                push.range.append(found)
+            return found is not None
+        if isinstance(cond, Compare):
+            if cond.op != "=":
+                return False
+            values: Sequence[Literal] = [cond.value]
+        elif cond.negated:
+            return False
+        else:
+            values = cond.values
+        if term.kind not in (ID, TEXT) or not all(v.kind == "string" for v in values):
+            return False
+        targets = frozenset(self.literal_key(term, v)[1] for v in values)
+        push.equal.append(Equal(term.name, term.kind == TEXT, targets))
+        return True
+
+    def range_of(self, term: _Term, op: str, lit: Literal) -> Range | None:
+        """``term op lit`` as a range of the engine's own comparison keys (the ones
+        ``compare`` and ``date_constant`` test), or ``None`` where it is not one."""
+        if op == "!=" or lit.kind == "null":
+            return None
+        if lit.kind == "constant":
+            return self.constant_range(term, op, lit)[0]
+        norm, target = self.literal_key(term, lit)
+        if term.kind == NUMBER and norm is _identity and type(target) in (int, float):
+            kind = NUMBER
+        elif (term.kind, norm) in ((DATE, _date_norm), (DATETIME, _datetime_norm)):
+            kind = term.kind  # a date field against a datetime compares midnights: left out
+        else:
+            return None
+        if op == "=":
+            return Range(term.name, kind, target, False, target, False)
+        if op in ("<", "<="):
+            return Range(term.name, kind, high=target, high_strict=op == "<")
+        return Range(term.name, kind, low=target, low_strict=op == ">")
 
     def compile_select(self, plan: _Plan, query: Query, scope: _Scope) -> None:
         node = plan.node
@@ -1492,7 +1564,13 @@ class _Engine:
             return lambda r: (v := get(r)) is not None and _lt(target, norm(v))
         return lambda r: (v := get(r)) is not None and _le(target, norm(v))
 
-    def date_constant(self, term: _Term, op: str, lit: Literal) -> Pred:
+    def constant_range(
+        self, term: _Term, op: str, lit: Literal
+    ) -> tuple[Range, Callable[[Any], Any]]:
+        """``term op lit`` for a date literal (``TODAY``, ``LAST_N_DAYS:n``...): the range
+        of keys it keeps (for ``!=``, the range ``=`` keeps), and the normaliser that gives
+        a record value's key. The one place a literal and an operator become keys: the
+        predicate (``date_constant``) and the pushdown (``range_of``) both read it."""
         name = lit.raw.upper()
         if name in DATE_LITERALS:
             if lit.n is not None:
@@ -1514,23 +1592,28 @@ class _Engine:
         norm: Callable[[Any], Any] = _date_norm
         if term.kind == DATETIME:
             start, end, norm = midnight_key(start), midnight_key(end), _datetime_norm
+        field, kind = term.name, term.kind
+        if op in ("=", "!="):  # [start, end)
+            return Range(field, kind, start, False, end, True), norm
+        if op == "<":  # before the first day
+            return Range(field, kind, high=start, high_strict=True), norm
+        if op == "<=":  # up to the last day
+            return Range(field, kind, high=end, high_strict=True), norm
+        if op == ">":  # after the last day
+            return Range(field, kind, low=end), norm
+        return Range(field, kind, low=start), norm  # from the first day
+
+    def date_constant(self, term: _Term, op: str, lit: Literal) -> Pred:
+        bounds, norm = self.constant_range(term, op, lit)
         get = term.get
 
-        def key(rec: Any) -> str | None:
+        def inside(rec: Any) -> bool:
             value = get(rec)
-            return None if value is None else norm(value)
+            return value is not None and _within(bounds, norm(value))
 
-        if op == "=":
-            return lambda r: (k := key(r)) is not None and start <= k < end
         if op == "!=":
-            return lambda r: not ((k := key(r)) is not None and start <= k < end)
-        if op == "<":
-            return lambda r: (k := key(r)) is not None and k < start
-        if op == "<=":
-            return lambda r: (k := key(r)) is not None and k < end
-        if op == ">":
-            return lambda r: (k := key(r)) is not None and k >= end
-        return lambda r: (k := key(r)) is not None and k >= start
+            return lambda r: not inside(r)
+        return inside
 
     def like(self, term: _Term, lit: Literal) -> Pred:
         if term.kind not in (TEXT, OTHER):
@@ -1656,6 +1739,16 @@ def _valid_date(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _within(bounds: Range, key: str | None) -> bool:
+    """Whether a date or datetime key (``None``: no key) is in ``bounds`` (text keys)."""
+    if key is None:
+        return False
+    low, high = bounds.low, bounds.high
+    if isinstance(low, str) and (key < low or (bounds.low_strict and key == low)):
+        return False
+    return not (isinstance(high, str) and (key > high or (bounds.high_strict and key == high)))
 
 
 def _lt(a: Any, b: Any) -> bool:
