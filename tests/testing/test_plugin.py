@@ -102,3 +102,61 @@ def test_a_failed_recording_keeps_the_previous_cassette(
     monkeypatch.setenv("SF_CLIENT_SECRET", "secret-value")
     pytester.runpytest("-p", "no:cacheprovider", "--sobjects-record").assert_outcomes(failed=1)
     assert not (pytester.path / "cassettes").exists()
+
+
+# A blocking user's test: two sync clients one after the other, each on its own loop thread,
+# on clients from the fixture; then a collection that would find any socket left open.
+SYNC_TEST = """
+import contextlib
+import gc
+
+from anyio.from_thread import start_blocking_portal
+
+from sobjects.auth import StaticToken
+from sobjects.emulator import LocalOrg
+from sobjects.sync import Salesforce
+
+org = LocalOrg()
+
+
+@contextlib.contextmanager
+def served(recording):
+    if not recording:
+        yield "https://sandbox.my.salesforce.com"
+        return
+    with start_blocking_portal() as portal:
+        serving = org.serve()
+        url = portal.call(serving.__aenter__)
+        try:
+            yield url
+        finally:
+            portal.call(serving.__aexit__, None, None, None)
+
+
+def test_two_sync_clients(sobjects_cassette):
+    with served(sobjects_cassette.recording) as url:
+        for n in range(2):
+            http = sobjects_cassette.httpx_client()  # a sync client leaves it open
+            with Salesforce(url, auth=StaticToken(org.access_token), httpx_client=http) as sf:
+                assert sf.sobject.create("Contact", {"LastName": f"N{n}"}).startswith("003")
+        wrapped = Salesforce.wrap(sobjects_cassette.client(url, auth=StaticToken(org.access_token)))
+        with wrapped as sf:
+            assert sf.sobject.get("Contact", sf.sobject.create("Contact", {"LastName": "W"}))
+
+
+def test_nothing_was_left_open():
+    gc.collect()  # an unclosed socket warns here, and -W error makes that a failure
+"""
+
+
+def test_record_with_several_sync_clients_then_replay(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_sync=SYNC_TEST)
+    # In a process of its own, so that the garbage collected is this run's alone.
+    recorded = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "error", "--sobjects-record"
+    )
+    recorded.assert_outcomes(passed=2)
+    cassette = pytester.path / "cassettes" / "test_sync" / "test_two_sync_clients.json"
+    paths = [i["request"]["path"] for i in json.loads(cassette.read_text())["interactions"]]
+    assert len(paths) == 4  # three creates and a get, from three clients, in one cassette
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error").assert_outcomes(passed=2)

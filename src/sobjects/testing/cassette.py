@@ -187,7 +187,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         if recording is not None and redact_host:
             raise ValueError("give redact_host to the Recording, not to its transports")
         self._transport = transport or httpx.AsyncHTTPTransport()
-        self.recording = recording or Recording(redact_host=redact_host)
+        self.recording = Recording(redact_host=redact_host) if recording is None else recording
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()

@@ -88,9 +88,10 @@ _PASSED = pytest.StashKey[bool]()
 
 
 class CassetteFixture:
-    """What the ``sobjects_cassette`` fixture gives a test: an HTTP transport that replays the
-    test's cassette, or, under ``pytest --sobjects-record``, records the real org's answers
-    to it (written, redacted, when the test passes).
+    """What the ``sobjects_cassette`` fixture gives a test: clients whose requests the test's
+    cassette answers, or, under ``pytest --sobjects-record``, that reach the real org and
+    record its answers to the cassette (written, redacted, when the test passes). A test may
+    make any number of clients, async or sync, one after the other or at once.
 
     ::
 
@@ -102,27 +103,38 @@ class CassetteFixture:
     """
 
     def __init__(self, path: Path, *, record: bool, redact_host: bool) -> None:
-        from sobjects.testing.cassette import Cassette, RecordingTransport, ReplayTransport
+        from sobjects.testing.cassette import Cassette, Recording, ReplayTransport
 
         self.path = path
         self.recording = record
-        self.transport: httpx.AsyncBaseTransport
-        if record:
-            self._recorder: RecordingTransport | None = RecordingTransport(redact_host=redact_host)
-            self.transport = self._recorder
-        else:
-            self._recorder = None
-            self.transport = ReplayTransport(Cassette.load(path))
+        # Record mode: one log for the test, a transport per client (see ``transport``).
+        self._log = Recording(redact_host=redact_host) if record else None
+        self._replay = None if record else ReplayTransport(Cassette.load(path))
 
     def __repr__(self) -> str:
         return f"<sobjects cassette {self.path} ({'record' if self.recording else 'replay'})>"
 
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """A transport for one ``httpx.AsyncClient``: the cassette's replay, or under
+        ``--sobjects-record`` a new transport to the real org recording to the test's one
+        cassette. Each has its own connections, closed once an answer is read (none kept
+        alive): a client that is never closed, or whose event loop has stopped (a sync
+        client's), leaves nothing open and nothing for another client to trip over."""
+        from sobjects.testing.cassette import RecordingTransport
+
+        if self._replay is not None:
+            return self._replay
+        real = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+        return RecordingTransport(real, recording=self._log)
+
     def httpx_client(self) -> httpx.AsyncClient:
-        """A new ``httpx.AsyncClient`` on the cassette's transport (yours to close)."""
-        return httpx.AsyncClient(transport=self.transport)
+        """A new ``httpx.AsyncClient`` on its own ``transport()`` (yours to close)."""
+        return httpx.AsyncClient(transport=self.transport())
 
     def client(self, base_url: str, **kwargs: Any) -> Salesforce:
-        """A ``Salesforce`` (keyword arguments as for it) on the cassette's transport."""
+        """A ``Salesforce`` (keyword arguments as for it) on its own ``transport()``; its
+        ``aclose()`` closes the transport. For blocking code, wrap it:
+        ``sobjects.sync.Salesforce.wrap(sobjects_cassette.client(...))``."""
         from sobjects.client import Salesforce
 
         sf = Salesforce(base_url, httpx_client=self.httpx_client(), **kwargs)
@@ -131,9 +143,9 @@ class CassetteFixture:
 
     def save(self) -> Path | None:
         """Write what was recorded (record mode only); returns the path written."""
-        if self._recorder is None:
+        if self._log is None:
             return None
-        return self._recorder.cassette(self.path).save()
+        return self._log.cassette(self.path).save()
 
 
 @pytest.fixture
