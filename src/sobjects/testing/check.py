@@ -15,6 +15,7 @@ did. Authentication requests are skipped: the local org's tokens are its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -138,10 +139,9 @@ async def _wait_for_finished_job(org: LocalOrg, path: str, item: Interaction) ->
         return
     import anyio.to_thread
 
-    try:
+    # An unknown or stuck job: its answer says so, and the report shows it.
+    with contextlib.suppress(KeyError, TimeoutError):
         await anyio.to_thread.run_sync(org.bulk.wait, found[1])
-    except (KeyError, TimeoutError):
-        pass  # an unknown or stuck job: its answer says so, and the report shows it
 
 
 def run_check(
