@@ -160,3 +160,92 @@ def test_record_with_several_sync_clients_then_replay(pytester: pytest.Pytester)
     paths = [i["request"]["path"] for i in json.loads(cassette.read_text())["interactions"]]
     assert len(paths) == 4  # three creates and a get, from three clients, in one cassette
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error").assert_outcomes(passed=2)
+
+
+NAMES_TEST = """
+import pytest
+
+
+class TestAccounts:
+    def test_create(self, sobjects_cassette):
+        pass
+
+
+class TestContacts:
+    def test_create(self, sobjects_cassette):
+        pass
+
+
+def test_plain(sobjects_cassette):
+    pass
+
+
+@pytest.mark.parametrize("name", ["O'Brien", "O/Brien", "O Brien", "plain-id"])
+def test_param(sobjects_cassette, name):
+    pass
+
+
+@pytest.mark.parametrize("soql", ["SELECT Id FROM Contact WHERE " + " AND ".join(
+    f"Field{i}__c = 'value'" for i in range(20))], ids=str)
+def test_long_id(sobjects_cassette, soql):
+    pass
+"""
+
+
+def test_every_test_gets_a_cassette_of_its_own(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_names=NAMES_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--sobjects-record")
+    result.assert_outcomes(passed=8)
+    names = sorted(path.name for path in (pytester.path / "cassettes" / "test_names").iterdir())
+    assert len(names) == 8  # one file per test
+    # Plain names and clean parameter ids stay as they were, so existing cassettes load.
+    assert {
+        "TestAccounts.test_create.json",
+        "TestContacts.test_create.json",
+        "test_plain.json",
+        "test_param_plain-id.json",
+    } <= set(names)
+    cleaned = [n for n in names if n.startswith("test_param_O_Brien-")]
+    assert len(cleaned) == 3  # three ids, one cleaned name, three hashes
+    (long,) = [n for n in names if n.startswith("test_long_id_SELECT_Id_FROM_Contact")]
+    assert len(long.encode()) <= 140
+    # The names are stable: a second run replays every file it recorded.
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=8)
+
+
+def test_a_cassette_under_its_earlier_name_is_pointed_at(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_names=NAMES_TEST)
+    folder = pytester.path / "cassettes" / "test_names"
+    folder.mkdir(parents=True)
+    (folder / "test_create.json").write_text(
+        '{"sobjects_cassette": 1, "interactions": []}', encoding="utf-8"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "TestAccounts")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*no cassette at*TestAccounts.test_create.json*exists at*test_create.json*rename it*"]
+    )
+
+
+def test_two_tests_naming_one_cassette_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_shared="""
+        import pytest
+
+        @pytest.mark.sobjects_cassette("shared.json")
+        def test_one(sobjects_cassette):
+            pass
+
+        @pytest.mark.sobjects_cassette("shared.json")
+        def test_two(sobjects_cassette):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--sobjects-record")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*test_two and *test_one would share the cassette*shared.json*"])
+
+
+def test_the_marker_says_where_cassettes_go(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["*sobjects_cassette(*under cassettes/<test module>/*"])

@@ -23,6 +23,7 @@ fixture is used, so projects that never ask for them are not affected.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -71,8 +72,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "sobjects_cassette(name=None, *, redact_host=False): the cassette of a test using the "
-        "sobjects_cassette fixture (a file name under cassettes/ beside the test module), and "
-        "whether recording also hides the org's host",
+        "sobjects_cassette fixture (a file name under cassettes/<test module>/ beside the test "
+        "module), and whether recording also hides the org's host",
     )
 
 
@@ -150,22 +151,82 @@ class CassetteFixture:
 
 @pytest.fixture
 def sobjects_cassette(request: pytest.FixtureRequest) -> Iterator[CassetteFixture]:
-    """Replays the test's cassette (``cassettes/<module>/<test>.json`` beside the test module);
-    with ``pytest --sobjects-record``, records it from the real org instead."""
+    """Replays the test's cassette (``cassettes/<module>/<name>.json`` beside the test module,
+    named by ``cassette_name``); with ``pytest --sobjects-record``, records it from the real
+    org instead."""
     marker = request.node.get_closest_marker("sobjects_cassette")
     name = marker.args[0] if marker and marker.args else None
     redact_host = bool(marker.kwargs.get("redact_host", False)) if marker else False
     module = Path(str(request.node.fspath))
     folder = module.parent / "cassettes" / module.stem
-    if name is None:
-        name = re.sub(r"[^\w.-]+", "_", request.node.name).strip("_") + ".json"
+    path = folder / (name or cassette_name(request.node))
+    owners = request.config.stash.setdefault(_OWNERS, {})
+    owner = owners.setdefault(path, request.node.nodeid)
+    if owner != request.node.nodeid:
+        pytest.fail(
+            f"{request.node.nodeid} and {owner} would share the cassette {path} (each "
+            "recording overwrites the other's): give one its own name with "
+            "@pytest.mark.sobjects_cassette('<name>.json')",
+            pytrace=False,
+        )
     record = bool(request.config.getoption("--sobjects-record"))
     from sobjects.testing.cassette import CassetteError
 
     try:
-        fixture = CassetteFixture(folder / name, record=record, redact_host=redact_host)
+        fixture = CassetteFixture(path, record=record, redact_host=redact_host)
     except CassetteError as exc:
+        legacy = folder / _earlier_name(request.node)
+        if name is None and not path.exists() and legacy != path and legacy.exists():
+            exc = CassetteError(
+                f"{exc}. A cassette under the name cassettes had before class names and "
+                f"hashes were added exists at {legacy}: if it is this test's, rename it "
+                f"to {path.name}"
+            )
         pytest.fail(str(exc), pytrace=False)
     yield fixture
     if record and request.node.stash.get(_PASSED, False):
         fixture.save()
+
+
+# The test that first asked for each cassette path in this run.
+_OWNERS = pytest.StashKey[dict[Path, str]]()
+# Longest name (in UTF-8 bytes) before the hash: file systems stop at 255.
+_MAX_STEM = 120
+
+
+def cassette_name(item: pytest.Item) -> str:
+    """The file name of a test's cassette: the test's classes and name, then its parameter
+    id, e.g. ``TestAccounts.test_create.json``, ``test_x_asyncio.json``. Where the id had to
+    be cleaned to make a file name (``O'Brien``, ``O/Brien``) or the name cut short, a hash of
+    the full test id follows, so two tests never share a file: ``test_x_O_Brien-1a2b3c4d.json``.
+
+    >>> from types import SimpleNamespace as Node
+    >>> def item(name):
+    ...     callspec = Node(id=name.partition("[")[2][:-1]) if "[" in name else None
+    ...     return Node(name=name, originalname=name.partition("[")[0],
+    ...                 callspec=callspec, listchain=lambda: [])
+    >>> cassette_name(item("test_x")), cassette_name(item("test_x[asyncio]"))
+    ('test_x.json', 'test_x_asyncio.json')
+    >>> cassette_name(item("test_x[O'Brien]"))
+    'test_x_O_Brien-6e95430d.json'
+    """
+    classes = [node.name for node in item.listchain() if isinstance(node, pytest.Class)]
+    stem = ".".join([*classes, getattr(item, "originalname", None) or item.name])
+    callspec = getattr(item, "callspec", None)
+    changed = False
+    if callspec is not None:
+        cleaned = re.sub(r"[^\w.-]+", "_", callspec.id).strip("_")
+        changed = cleaned != callspec.id
+        stem += f"_{cleaned}" if cleaned else ""
+    if len(stem.encode()) > _MAX_STEM:
+        stem = stem.encode()[:_MAX_STEM].decode(errors="ignore")
+        changed = True
+    if changed:
+        full = "::".join([*classes, item.name])
+        stem += "-" + hashlib.sha256(full.encode()).hexdigest()[:8]
+    return stem + ".json"
+
+
+def _earlier_name(item: pytest.Item) -> str:
+    """The name cassettes had before classes and hashes were part of it."""
+    return re.sub(r"[^\w.-]+", "_", item.name).strip("_") + ".json"
