@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sobjects import Salesforce, Session, select
-from sobjects.auth import UsernamePassword
+from sobjects.auth import StaticToken, UsernamePassword
 from sobjects.emulator import LocalOrg
 from sobjects.errors import NotFoundError
 from sobjects.fields import Field
@@ -143,3 +143,29 @@ def test_a_missing_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
     other.write_text('{"interactions": []}', encoding="utf-8")
     with pytest.raises(CassetteError, match="not an sobjects cassette"):
         Cassette.load(other)
+
+
+async def test_a_paged_bulk_query_replays_every_page() -> None:
+    """The Bulk API pages query results with the ``Sforce-Locator`` header: a replay that
+    lost it would stop after the first page."""
+    org = LocalOrg()
+    async with org.client() as seed:
+        await seed.collections.create("Contact", [{"LastName": f"C{i}"} for i in range(5)])
+
+    async def rows(sf: Salesforce) -> list[str]:
+        query = sf.bulk.query("SELECT LastName FROM Contact", page_size=2, poll_interval=0.01)
+        return sorted(row["LastName"] for row in await query.all())
+
+    recorder = RecordingTransport(httpx.ASGITransport(app=org.app))
+    http = httpx.AsyncClient(transport=recorder)
+    url = "http://127.0.0.1"
+    async with http, Salesforce(url, auth=StaticToken(org.access_token), httpx_client=http) as sf:
+        recorded = await rows(sf)
+    assert recorded == ["C0", "C1", "C2", "C3", "C4"]
+    pages = [i for i in recorder.cassette().interactions if "/results" in i.path]
+    assert len(pages) == 3
+    assert pages[0].response_headers["sforce-numberofrecords"] == "2"
+
+    replay = httpx.AsyncClient(transport=ReplayTransport(recorder.cassette()))
+    async with replay, Salesforce(url, auth=StaticToken("ci"), httpx_client=replay) as sf:
+        assert await rows(sf) == recorded

@@ -4,7 +4,9 @@ each request's differences reported (status, error codes, JSON shape)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,3 +94,81 @@ def test_differences_are_reported_per_request(
 def test_an_unreadable_cassette_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--check", str(tmp_path / "absent.json")]) == 2
     assert "no cassette at" in capsys.readouterr().err
+
+
+@pytest.fixture
+def bulk_cassette(tmp_path: Path) -> Path:
+    """A recording of the local org (in-process): a Bulk API insert (a CSV upload), a Bulk
+    API query and a Composite batch with a missing record."""
+
+    async def record() -> Path:
+        org = LocalOrg()
+        recorder = RecordingTransport(httpx.ASGITransport(app=org.app))
+        http = httpx.AsyncClient(transport=recorder)
+        auth = StaticToken(org.access_token)
+        async with http, Salesforce("http://127.0.0.1", auth=auth, httpx_client=http) as sf:
+            rows = [{"LastName": f"C{i}"} for i in range(3)]
+            result = await sf.bulk.insert("Contact", rows, poll_interval=0.01)
+            assert len(result.successful) == 3
+            query = sf.bulk.query("SELECT Id FROM Contact", poll_interval=0.01)
+            assert len(await query.all()) == 3
+            async with sf.composite.batch() as batch:
+                batch.query("SELECT COUNT() FROM Contact")
+                missing = batch.sobject.get("Contact", "003000000000000AAA")
+            assert missing.status_code == 404
+        return recorder.cassette(tmp_path / "bulk.json").save()
+
+    import anyio
+
+    return anyio.run(record)
+
+
+def interactions(cassette: Path) -> list[dict[str, Any]]:
+    return list(json.loads(cassette.read_text(encoding="utf-8"))["interactions"])
+
+
+def test_a_bulk_upload_is_sent_as_csv_and_checks_the_same(
+    bulk_cassette: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (upload,) = [
+        i["request"] for i in interactions(bulk_cassette) if i["request"]["method"] == "PUT"
+    ]
+    assert upload["headers"]["content-type"] == "text/csv"
+    assert upload["body"] == "LastName\nC0\nC1\nC2\n"
+    assert main(["emulator", "--check", str(bulk_cassette)]) == 0
+    out = capsys.readouterr().out
+    assert "differs" not in out
+    assert "successfulResults/: same" in out
+
+
+def test_outcome_values_are_compared(
+    bulk_cassette: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads(bulk_cassette.read_text(encoding="utf-8"))
+    items = data["interactions"]
+    polls = [
+        (number, i["response"]["body"])
+        for number, i in enumerate(items, 1)
+        if i["request"]["method"] == "GET" and re.search(r"/jobs/ingest/\w+$", i["request"]["path"])
+    ]
+    finished_at, finished = polls[-1]
+    assert finished["state"] == "JobComplete"
+    finished["state"], finished["numberRecordsFailed"] = "Failed", 2
+    # A job's state caught in passing is no difference, although the local org's job may be
+    # further on by then: here the answer that closed the upload.
+    (closed,) = [i["response"]["body"] for i in items if i["request"]["method"] == "PATCH"]
+    assert closed["state"] == "UploadComplete"
+    closed["state"] = "InProgress"
+    (batch,) = [i for i in items if i["request"]["path"].endswith("/composite/batch")]
+    batch["response"]["body"]["results"][1]["statusCode"] = 400
+    bulk_cassette.write_text(json.dumps(data), encoding="utf-8")
+
+    assert main(["emulator", "--check", str(bulk_cassette)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "       value: $.state: recorded 'Failed', local org 'JobComplete'" in lines
+    assert "       value: $.numberRecordsFailed: recorded 2, local org 0" in lines
+    assert "       value: $.results[1].statusCode: recorded 400, local org 404" in lines
+    differing = [line for line in lines if line.endswith(": differs")]
+    assert len(differing) == 2
+    assert differing[0].startswith(f"{finished_at:>4} GET ")
+    assert lines[-1].endswith(" 2 differ, 0 skipped")

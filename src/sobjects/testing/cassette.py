@@ -2,7 +2,8 @@
 
 ``RecordingTransport`` sits under the client's ``httpx.AsyncClient`` and writes down every
 request and response; ``ReplayTransport`` answers from the file, matching a request by its
-method, path (with the query string) and body. Secrets never reach the file: see ``redact``.
+method, path (with the query string) and body. Secrets never reach the file: see
+``sobjects.testing._redact``.
 
 >>> cassette = Cassette()
 >>> sorted(cassette.to_json())
@@ -12,56 +13,29 @@ method, path (with the query string) and body. Secrets never reach the file: see
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
+from sobjects.testing._redact import REDACTED, REDACTED_ORIGIN, Redactor
+
 __all__ = [
     "REDACTED",
+    "REDACTED_ORIGIN",
     "Cassette",
     "CassetteError",
     "CassetteMissError",
     "Interaction",
+    "Recording",
     "RecordingTransport",
     "ReplayTransport",
 ]
 
 FORMAT = 1
-REDACTED = "REDACTED"
-# Where the instance's origin stood, once redacted (``redact_host=True``).
-REDACTED_ORIGIN = "https://instance.example.invalid"
 TOKEN_PATH = "/services/oauth2/token"
-
-# Keys whose values are secrets wherever they appear: JSON bodies, forms, query strings.
-SECRET_KEYS = frozenset(
-    {
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "client_id",
-        "password",
-        "username",
-        "assertion",
-        "code",
-        "code_verifier",
-        "signature",
-        "sessionid",
-        "session_id",
-    }
-)
-# A token reply's ``id`` is a URL naming the org and the user.
-TOKEN_REPLY_SECRET_KEYS = SECRET_KEYS | {"id"}
-# Request headers worth keeping (the rest, Authorization and cookies first, are dropped).
-KEPT_REQUEST_HEADERS = ("content-type", "sforce-")
-KEPT_RESPONSE_HEADERS = ("content-type", "sforce-limit-info", "retry-after", "location")
-# Login hosts are public; only the org's own host is redacted.
-PUBLIC_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
 
 class CassetteError(Exception):
@@ -177,140 +151,48 @@ class Cassette:
         return target
 
 
-# -- redaction ----------------------------------------------------------------------------------
+# -- transports ---------------------------------------------------------------------------------
 
 
-class Redactor:
-    """Turns live requests and responses into what a cassette may hold.
-
-    Known secret keys are replaced by ``REDACTED`` in bodies, forms and query strings; request
-    headers other than ``Content-Type`` and ``Sforce-*`` (so ``Authorization``) are dropped;
-    and, as a net under all that, every secret value seen (tokens, passwords, secrets) is
-    replaced wherever else it appears. With ``redact_host`` the org's origin becomes
-    ``https://instance.example.invalid`` everywhere.
-    """
+class Recording:
+    """The exchanges recorded by one or more ``RecordingTransport``s, in the order they were
+    answered, and the redaction that learns from all of them: a test may make several
+    clients, each on its own transport, and still get one cassette."""
 
     def __init__(self, *, redact_host: bool = False) -> None:
-        self.redact_host = redact_host
-        self.secrets: set[str] = set()
-        self.origins: set[str] = set()
+        self.redactor = Redactor(redact_host=redact_host)
+        self.interactions: list[Interaction] = []
 
-    def request(self, request: httpx.Request) -> tuple[str, str, Any, dict[str, str]]:
-        """(method, path, body, headers) of a request, redacted."""
-        url = request.url
-        origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-        if url.host not in PUBLIC_HOSTS:
-            self.origins.add(origin)
-        auth = request.headers.get("authorization", "")
-        if " " in auth:
-            self._secret(auth.split(" ", 1)[1])
-        path = url.path
-        if url.query:
-            path += "?" + self._query(url.query.decode("ascii"))
-        body = self._request_body(request)
-        headers = {
-            name: value
-            for name, value in request.headers.items()
-            if name.lower().startswith(KEPT_REQUEST_HEADERS)
-        }
-        return request.method, path, body, headers
+    def __len__(self) -> int:
+        return len(self.interactions)
 
-    def _request_body(self, request: httpx.Request) -> Any:
-        content = request.content
-        if not content:
-            return None
-        kind = request.headers.get("content-type", "")
-        text = content.decode("utf-8", errors="replace")
-        if kind.startswith("application/x-www-form-urlencoded"):
-            form = dict(parse_qsl(text, keep_blank_values=True))
-            return {"form": self._mapping(form, SECRET_KEYS)}
-        try:
-            return self._value(json.loads(text), SECRET_KEYS)
-        except ValueError:
-            return text
-
-    def response(self, path: str, response: httpx.Response) -> tuple[dict[str, str], Any]:
-        headers = {
-            name: value
-            for name, value in response.headers.items()
-            if name.lower() in KEPT_RESPONSE_HEADERS
-        }
-        if not response.content:
-            return headers, None
-        keys = TOKEN_REPLY_SECRET_KEYS if path.startswith(TOKEN_PATH) else SECRET_KEYS
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            return headers, response.text
-        if isinstance(body, dict) and isinstance(body.get("instance_url"), str):
-            parts = urlsplit(body["instance_url"])
-            if parts.hostname not in PUBLIC_HOSTS:
-                self.origins.add(f"{parts.scheme}://{parts.netloc}")
-        return headers, self._value(body, keys)
-
-    def _query(self, query: str) -> str:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        return urlencode([(k, self._leaf(k, v, SECRET_KEYS)) for k, v in pairs])
-
-    def _mapping(self, data: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
-        return {k: self._leaf(k, v, keys) for k, v in data.items()}
-
-    def _leaf(self, key: str, value: Any, keys: frozenset[str]) -> Any:
-        if key.lower() in keys and value not in (None, ""):
-            if isinstance(value, str):
-                self._secret(value)
-            return REDACTED
-        return self._value(value, keys)
-
-    def _value(self, value: Any, keys: frozenset[str]) -> Any:
-        if isinstance(value, dict):
-            return self._mapping(value, keys)
-        if isinstance(value, list):
-            return [self._value(item, keys) for item in value]
-        return value
-
-    def _secret(self, value: str) -> None:
-        # Short values (a username "a") would blank out unrelated text; they are still
-        # redacted under their own key.
-        if len(value) >= 6:
-            self.secrets.add(value)
-
-    def scrub(self, cassette: Cassette) -> Cassette:
-        """The cassette with every secret value seen (and the origin, if asked) replaced,
-        wherever it appears."""
-        text = json.dumps(cassette.to_json())
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(json.dumps(secret)[1:-1], REDACTED)
-        if self.redact_host:
-            for origin in sorted(self.origins, key=len, reverse=True):
-                text = text.replace(json.dumps(origin)[1:-1], REDACTED_ORIGIN)
-                host = urlsplit(origin).netloc
-                text = re.sub(
-                    rf"(?<![\w.-]){re.escape(host)}(?![\w-])", "instance.example.invalid", text
-                )
-        data = json.loads(text)
-        return Cassette(
-            [Interaction.from_json(item) for item in data["interactions"]], path=cassette.path
-        )
-
-
-# -- transports ---------------------------------------------------------------------------------
+    def cassette(self, path: Path | None = None) -> Cassette:
+        """What may be written: every learned secret (and the origin, if asked) scrubbed."""
+        data = self.redactor.scrub([item.to_json() for item in self.interactions])
+        return Cassette([Interaction.from_json(item) for item in data], path=path)
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
     """Sends through ``transport`` (by default a real HTTPS transport) and records each
-    exchange; ``cassette()`` returns what may be written (redacted, scrubbed)."""
+    exchange to ``recording`` (by default its own); ``cassette()`` returns what may be
+    written (redacted, scrubbed)."""
 
     def __init__(
-        self, transport: httpx.AsyncBaseTransport | None = None, *, redact_host: bool = False
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        redact_host: bool = False,
+        recording: Recording | None = None,
     ) -> None:
+        if recording is not None and redact_host:
+            raise ValueError("give redact_host to the Recording, not to its transports")
         self._transport = transport or httpx.AsyncHTTPTransport()
-        self._redactor = Redactor(redact_host=redact_host)
-        self._recorded: list[Interaction] = []
+        self.recording = Recording(redact_host=redact_host) if recording is None else recording
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
-        method, path, body, headers = self._redactor.request(request)
+        redactor = self.recording.redactor
+        method, path, body, headers = redactor.request(request)
         response = await self._transport.handle_async_request(request)
         content = await response.aread()
         await response.aclose()
@@ -327,8 +209,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions={"http_version": response.extensions.get("http_version", b"HTTP/1.1")},
         )
-        response_headers, response_body = self._redactor.response(request.url.path, replay)
-        self._recorded.append(
+        response_headers, response_body = redactor.response(request.url.path, replay)
+        self.recording.interactions.append(
             Interaction(
                 method, path, body, response.status_code, response_headers, response_body, headers
             )
@@ -336,7 +218,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         return replay
 
     def cassette(self, path: Path | None = None) -> Cassette:
-        return self._redactor.scrub(Cassette(self._recorded, path=path))
+        return self.recording.cassette(path)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -355,6 +237,9 @@ class ReplayTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         method, path, body, _ = self._redactor.request(request)
+        # Secrets this replay's own requests taught (its credentials) go as they went when
+        # recording: a query naming the user matches the recorded one.
+        path, body = self._redactor.scrub([path, body])
         key = (method, path, _canonical(body))
         matches = [i for i, item in enumerate(self.cassette.interactions) if item.key == key]
         if not matches:

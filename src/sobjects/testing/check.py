@@ -1,15 +1,21 @@
 """``sobjects emulator --check CASSETTE``: where the local org answers differently from the
 real org a cassette was recorded against.
 
-Each recorded request is sent, in order, to an in-process local org, and its answer compared
-with the recorded one: the status, the error codes, and the shape of the JSON (keys and value
-types, not values: the data differ). Record ids the real org handed out are mapped to the
-local org's as they appear, so a later request for a created record asks for the local one.
-Authentication requests are skipped: the local org's tokens are its own.
+Each recorded request is sent, in order, to an in-process local org (its body as it was
+sent: JSON as JSON, a Bulk API CSV upload as CSV with its Content-Type), and its answer
+compared with the recorded one: the status, the error codes, the shape of the JSON (keys and
+value types, not values: the data differ), and the few values that tell how a request went
+rather than what the data are (a result's ``success``, a Composite subrequest's status, a
+finished Bulk API job's ``state`` and ``numberRecordsFailed``). Record ids the real org
+handed out are mapped to the local org's as they appear, so a later request for a created
+record asks for the local one. Before a poll whose recorded answer shows a finished Bulk API
+job, the check waits for the local job to finish too (up to 30 s), as the recording client
+did. Authentication requests are skipped: the local org's tokens are its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -27,6 +33,12 @@ __all__ = ["Finding", "check_cassette", "run_check"]
 
 _ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
 _SHOWN = 5  # shape differences listed per request
+# A Bulk API job's own resource (a poll of its state).
+_BULK_JOB = re.compile(r"/jobs/(?:ingest|query)/([a-zA-Z0-9]{15,18})/?$")
+_FINISHED = frozenset({"JobComplete", "Failed", "Aborted"})
+# Values that say how a request went, not what the data are. ``statusCode`` counts only as a
+# number (Composite batch); as text it is Collections' error code, compared with those.
+_OUTCOMES = ("success", "httpStatusCode", "statusCode")
 
 
 @dataclass
@@ -39,10 +51,13 @@ class Finding:
     status: tuple[int, int] | None = None  # (recorded, local) when they differ
     error_codes: tuple[list[str], list[str]] | None = None  # the same
     shape: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)  # outcomes (see the module) that differ
 
     @property
     def same(self) -> bool:
-        return self.skipped is None and not (self.status or self.error_codes or self.shape)
+        return self.skipped is None and not (
+            self.status or self.error_codes or self.shape or self.values
+        )
 
     def lines(self) -> list[str]:
         item = self.interaction
@@ -57,6 +72,7 @@ class Finding:
         if self.error_codes:
             recorded, local = self.error_codes
             out.append(f"       error codes: recorded {recorded}, local org {local}")
+        out += [f"       value: {line}" for line in self.values]
         shown = self.shape[:_SHOWN]
         out += [f"       shape: {line}" for line in shown]
         if len(self.shape) > _SHOWN:
@@ -81,10 +97,10 @@ async def check_cassette(cassette: Cassette, org: LocalOrg) -> list[Finding]:
             if isinstance(item.body, dict) and set(item.body) == {"form"}:
                 finding.skipped = "a form body: not a REST request"
                 continue
-            path, body = _mapped(item.path, ids), _mapped_value(item.body, ids)
-            headers = {k: v for k, v in item.request_headers.items() if k.lower() != "content-type"}
-            response = await sf.request(
-                item.method, path, json=body, headers=headers or None, raise_for_status=False
+            path = _mapped(item.path, ids)
+            await _wait_for_finished_job(org, path, item)
+            response = await sf._request(
+                item.method, path, **_sent_body(item, ids), raise_for_status=False
             )
             local = _body(response.content)
             _learn_ids(item.response_body, local, ids)
@@ -94,7 +110,38 @@ async def check_cassette(cassette: Cassette, org: LocalOrg) -> list[Finding]:
             if recorded_codes != local_codes:
                 finding.error_codes = (recorded_codes, local_codes)
             finding.shape = _shape_differences(item.response_body, local, "$")
+            finding.values = _outcome_differences(item.response_body, local, "$")
     return findings
+
+
+def _sent_body(item: Interaction, ids: dict[str, str]) -> dict[str, Any]:
+    """The keyword arguments that send ``item``'s body as it was sent: JSON as JSON, text
+    (a Bulk API CSV upload) as text under its recorded Content-Type."""
+    headers = dict(item.request_headers)
+    kind = next((headers.pop(k) for k in list(headers) if k.lower() == "content-type"), None)
+    body = _mapped_value(item.body, ids)
+    if body is None:
+        return {"headers": headers or None}
+    if kind is None or "json" in kind:
+        return {"json": body, "headers": headers or None}
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {"content": text.encode(), "headers": {**headers, "Content-Type": kind}}
+
+
+async def _wait_for_finished_job(org: LocalOrg, path: str, item: Interaction) -> None:
+    """Before a poll whose recorded answer shows a finished Bulk API job, let the local
+    job finish too: the recording client polled until it had."""
+    found = _BULK_JOB.search(path.split("?")[0])
+    recorded = item.response_body
+    if item.method != "GET" or not found or not isinstance(recorded, dict):
+        return
+    if recorded.get("state") not in _FINISHED:
+        return
+    import anyio.to_thread
+
+    # An unknown or stuck job: its answer says so, and the report shows it.
+    with contextlib.suppress(KeyError, TimeoutError):
+        await anyio.to_thread.run_sync(org.bulk.wait, found[1])
 
 
 def run_check(
@@ -201,6 +248,32 @@ def _shape_differences(recorded: Any, local: Any, where: str) -> list[str]:
         for index in range(min(len(recorded), len(local))):
             out += _shape_differences(recorded[index], local[index], f"{where}[{index}]")
     return out
+
+
+def _outcome_differences(recorded: Any, local: Any, where: str) -> list[str]:
+    """Outcome values (see ``_OUTCOMES``, and a finished Bulk API job's state) that differ
+    between two answers, at the same places."""
+    out: list[str] = []
+    if isinstance(recorded, dict) and isinstance(local, dict):
+        keys = [k for k in _OUTCOMES if k in recorded and k in local]
+        keys = [k for k in keys if k != "statusCode" or _is_number(recorded[k])]
+        # A poll may catch a job in passing (InProgress): only where it ended is compared.
+        if recorded.get("state") in _FINISHED and "state" in local:
+            keys += [k for k in ("state", "numberRecordsFailed") if k in recorded and k in local]
+        for key in keys:
+            if recorded[key] != local[key]:
+                out.append(f"{where}.{key}: recorded {recorded[key]!r}, local org {local[key]!r}")
+        for key, value in recorded.items():
+            if key in local and key not in keys:
+                out += _outcome_differences(value, local[key], f"{where}.{key}")
+    elif isinstance(recorded, list) and isinstance(local, list):
+        for index, (a, b) in enumerate(zip(recorded, local, strict=False)):
+            out += _outcome_differences(a, b, f"{where}[{index}]")
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _learn_ids(recorded: Any, local: Any, ids: dict[str, str]) -> None:
