@@ -389,3 +389,24 @@ async def test_composite_requests_cannot_carry_bulk_resources(http: httpx.AsyncC
     reply = await http.post(f"{V}/composite", json=body)
     (item,) = reply.json()["compositeResponse"]
     assert (item["httpStatusCode"], item["body"][0]["errorCode"]) == (400, "INVALID_API_INPUT")
+
+
+async def test_hard_delete_purges_past_the_recycle_bin(
+    http: httpx.AsyncClient, org: LocalOrg
+) -> None:
+    """Bulk API 2.0 ``hardDelete``: "Mark the records as immediately eligible for deletion by
+    your org. If you don't specify this flag, the deleted records go into the Recycle Bin"
+    (Salesforce CLI reference, ``data delete bulk --hard-delete``). The local org purges them
+    at once (Salesforce may list them in queryAll for a while): not in the recycle bin, not
+    seen by queryAll; an autonumber is never handed out again."""
+    case = org.schema.require("Case")
+    soft, hard = (org.store.insert(case, {"Subject": s}) for s in ("soft", "hard"))
+    numbers = {org.store.get(i)["CaseNumber"] for i in (soft, hard)}  # type: ignore[index]
+    await ingest(http, org, f"Id\n{soft}\n", object="Case", operation="delete")
+    info = await ingest(http, org, f"Id\n{hard}\n", object="Case", operation="hardDelete")
+    assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (1, 0)
+    assert org.store.get(hard) is None
+    assert [r["Id"] for r in org.store.records("Case", include_deleted=True)] == [soft]
+    again = org.store.insert(case, {"Subject": "after"})
+    assert org.store.get(again)["CaseNumber"] not in numbers  # type: ignore[index]
+    assert again not in (soft, hard)

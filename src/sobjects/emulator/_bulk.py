@@ -625,12 +625,17 @@ class BulkJobs:
             store.update(sobject, target, data)
             return target, False
 
-        def delete(data: dict[str, Any]) -> tuple[str, bool]:
+        def delete(data: dict[str, Any], *, hard: bool = False) -> tuple[str, bool]:
             target = record_id(data, "a delete")
             faults.check_lock(target)
             store.retrieve(sobject, target)  # ENTITY_IS_DELETED / NOT_FOUND first
-            store.delete(sobject, target)
+            store.delete(sobject, target, hard=hard)
             return target, False
+
+        def hard_delete(data: dict[str, Any]) -> tuple[str, bool]:
+            # Past the recycle bin: queryAll no longer sees the record. (Children a cascade
+            # deletes go to the recycle bin.)
+            return delete(data, hard=True)
 
         def upsert(data: dict[str, Any]) -> tuple[str, bool]:
             name = job.external_id or "Id"
@@ -656,7 +661,7 @@ class BulkJobs:
             "update": update,
             "upsert": upsert,
             "delete": delete,
-            "hardDelete": delete,
+            "hardDelete": hard_delete,
         }
         return writers[job.operation]
 

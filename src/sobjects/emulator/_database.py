@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS sobjects_column (
 """
 
 
+# Counter key (in sobjects_counter, beside the id prefixes) of a table's purged rows.
+_PURGED = "purged:"
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -202,7 +206,9 @@ class Database:
         }
 
     def counters(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT prefix, number FROM sobjects_counter"))
+        """The id counters by key prefix (not the purged-row counts kept beside them)."""
+        rows = self.db.execute("SELECT prefix, number FROM sobjects_counter")
+        return {key: number for key, number in rows if not key.startswith(_PURGED)}
 
     def save_counter(self, prefix: str, number: int) -> None:
         self.db.execute(
@@ -304,9 +310,30 @@ class Database:
             )
         self.cache.pop(record_id, None)
 
+    def remove(self, record_id: str) -> None:
+        """Purge a record's row (a hard delete). Autonumbers count it still: the rows a
+        table ever had are its rows plus those purged (kept as a counter)."""
+        for table in self.by_prefix.get(record_id[:3], ()):
+            cursor = self.db.execute(f'DELETE FROM {quote(table.tab)} WHERE "Id" = ?', (record_id,))
+            if cursor.rowcount:
+                key = _PURGED + table.tab
+                row = self.db.execute(
+                    "SELECT number FROM sobjects_counter WHERE prefix = ?", (key,)
+                ).fetchone()
+                # (table.rows, the rows it ever had, stays as it is)
+                self.save_counter(key, (row[0] if row else 0) + 1)
+                break
+        self.cache.pop(record_id, None)
+
     def row_count(self, table: Table) -> int:
+        """Every row the table ever had: deleted ones too, purged ones too (autonumbers
+        count them, and never hand a number out twice)."""
         if table.rows is None:
-            table.rows = self.db.execute(f"SELECT count(*) FROM {quote(table.tab)}").fetchone()[0]
+            live = self.db.execute(f"SELECT count(*) FROM {quote(table.tab)}").fetchone()[0]
+            purged = self.db.execute(
+                "SELECT number FROM sobjects_counter WHERE prefix = ?", (_PURGED + table.tab,)
+            ).fetchone()
+            table.rows = live + (purged[0] if purged else 0)
         return table.rows
 
     # -- reads -----------------------------------------------------------------------------

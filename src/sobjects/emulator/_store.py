@@ -587,8 +587,9 @@ class Store:
             self._check_unique(sobject, record)
             self._put(existing["Id"], existing, record)
 
-    def delete(self, sobject: SObjectDef | None, record_id: str) -> None:
-        """Move a record to the recycle bin (``sobject=None``: any type, as Collections do).
+    def delete(self, sobject: SObjectDef | None, record_id: str, *, hard: bool = False) -> None:
+        """Move a record to the recycle bin (``sobject=None``: any type, as Collections do);
+        ``hard`` (a Bulk API hardDelete) purges it instead: ``queryAll`` no longer sees it.
 
         In the same transaction, live children pointing at it lose the link: a lookup whose
         child relationship has ``cascadeDelete`` deletes the child (and its own children),
@@ -609,6 +610,8 @@ class Store:
                 raise ApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
             with self.transaction():
                 self._delete_with_children(record)
+                if hard:
+                    self._data.remove(record_id)
 
     def _delete_with_children(self, record: dict[str, Any]) -> None:
         now = format_datetime(self.clock())
