@@ -135,7 +135,7 @@ class Table:
     masks: dict[str, int]
     by_lower: dict[str, str] = field(default_factory=dict)
     select_sql: str = ""
-    rows: int | None = None  # every row, deleted ones too (autonumbers count them)
+    rows: int | None = None  # every row it ever had, deleted and purged ones too (autonumbers)
 
     def __post_init__(self) -> None:
         self.refresh()
