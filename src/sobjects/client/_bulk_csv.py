@@ -21,7 +21,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sobjects.client._json import render_datetime
+from sobjects.client._json import render_datetime, render_time
 from sobjects.errors import ConfigurationError
 
 __all__ = [
@@ -64,7 +64,7 @@ def csv_value(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
-        return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return render_time(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ConfigurationError(f"{value} is not a number Salesforce can store")

@@ -11,7 +11,7 @@ from typing import Any
 
 from sobjects.errors import ConfigurationError
 
-__all__ = ["dumps", "render_datetime"]
+__all__ = ["dumps", "render_datetime", "render_time"]
 
 
 def render_datetime(value: datetime) -> str:
@@ -30,13 +30,18 @@ def render_datetime(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
+def render_time(value: time) -> str:
+    """A time field as Salesforce writes it: ``HH:MM:SS.sssZ``."""
+    return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return render_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
-        return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return render_time(value)
     if isinstance(value, Decimal):
         # Salesforce reads JSON numbers and a float would lose digits: emit a marker string
         # now and swap it for the exact decimal text after encoding.

@@ -101,14 +101,11 @@ async def send_bulk(
     except BaseException:
         # Cancelled: the client aborted the unfinished jobs, but a job may have processed some
         # records first, so they are unknown and never sent twice (upserts go again).
-        sender._unanswered(
+        sender._settle_interrupted(
             sent,
             OutcomeUnknownError("the flush was interrupted while its Bulk API jobs ran"),
-            reason="the flush was interrupted while its Bulk API jobs ran; they were aborted",
+            "the flush was interrupted while its Bulk API jobs ran; they were aborted",
         )
-        for op in ops:
-            assert op.subrequest is not None
-            sender._apply(op, op.subrequest)
         raise
     finally:
         for op in ops:

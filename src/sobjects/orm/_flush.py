@@ -533,19 +533,25 @@ class Sender:
             # Cancelled (a timeout, Ctrl+C) with the request possibly on the wire: what it
             # carried may have been applied, so it is recorded as unknown, never sent twice.
             # (Upserts go again: they are idempotent by their external ids.)
-            self._unanswered(
+            self._settle_interrupted(
                 sent,
                 OutcomeUnknownError("the flush was interrupted while this request was in flight"),
-                reason="the flush was interrupted",
+                "the flush was interrupted",
             )
-            for entry in sent:
-                if isinstance(entry.op, Operation):
-                    self._apply(entry.op, entry.subrequest)
             raise
         finally:
             for entry in sent:
                 if isinstance(entry.op, Operation):
                     entry.op.in_flight = False
+
+    def _settle_interrupted(self, sent: list[_Sent], error: SalesforceError, reason: str) -> None:
+        """Requests stopped before their answers were read (cancelled, or Bulk API jobs that
+        stopped partway): what they carried may have been applied, so it is unknown and never
+        sent again (upserts stay pending: idempotent), and each object's state says so."""
+        self._unanswered(sent, error, reason=reason, maybe_applied=True)
+        for entry in sent:
+            if isinstance(entry.op, Operation):
+                self._apply(entry.op, entry.subrequest)
 
     def _unanswered(
         self,

@@ -139,11 +139,9 @@ class _Lane:
     def set(self, position: int, job: int, record_id: str | None, created: bool) -> None:
         self.answered += 1
         self.stream.succeeded += 1
-        row = self.rows.pop(position, None)
-        obj = row() if row is not None else None
-        if obj is None:
+        row, obj = self._take(position)
+        if row is None or obj is None:
             return  # nobody holds the model any more: nothing to tell
-        assert row is not None
         op = self.operation(obj, row, pending=False)
         outcome = BulkRecordResult(position, record_id, True, created)
         _bind_item(op, _as_collection_result(outcome), _raw(outcome))
@@ -159,8 +157,7 @@ class _Lane:
         echoed: Mapping[str, str] | None = None,
     ) -> None:
         self.answered += 1
-        row = self.rows.pop(position, None)
-        obj = row() if row is not None else None
+        row, obj = self._take(position)
         if obj is None:
             obj = self._rebuilt(echoed or {})
             row = None
@@ -176,8 +173,7 @@ class _Lane:
 
     def set_unprocessed(self, position: int, job: int) -> None:
         self.answered += 1
-        row = self.rows.pop(position, None)
-        obj = row() if row is not None else None
+        row, obj = self._take(position)
         if obj is None:
             self.stream.not_run += 1  # never attempted, and nobody holds the model
             return
@@ -187,6 +183,11 @@ class _Lane:
         _not_processed(op, BulkRecordResult(position, None, False, processed=False, job_id=job_id))
         self.unprocessed.append(op)
         self.settled(position, op)
+
+    def _take(self, position: int) -> tuple[_Row | None, SObject | None]:
+        """A record's row, no longer tracked, and its model if it still lives."""
+        row = self.rows.pop(position, None)
+        return row, (row() if row is not None else None)
 
     def _rebuilt(self, echoed: Mapping[str, str]) -> SObject:
         """A failed record's model, from the values its result row echoes (the model sent
@@ -352,10 +353,7 @@ async def _interrupted(
         if interrupted
         else "the flush was interrupted while its Bulk API jobs ran; they were aborted"
     )
-    session._unanswered(sent, error, reason=reason, maybe_applied=True)
-    for entry in sent:
-        assert isinstance(entry.op, Operation)
-        session._apply(entry.op, entry.subrequest)
+    session._settle_interrupted(sent, error, reason)
     if not interrupted and isinstance(exc, Exception):
         exc.add_note(_what_was_sent(stream, lanes))
 
