@@ -399,7 +399,10 @@ def _check_dialect(delimiter: str, line_ending: str) -> None:
         raise ConfigurationError(f"line_ending must be one of {', '.join(LINE_ENDINGS)}")
 
 
-async def _each(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
+async def each_record(
+    records: Iterable[Any] | AsyncIterable[Any],
+) -> AsyncGenerator[Any, None]:
+    """The items of an iterable or an async iterable, as one async generator."""
     if isinstance(records, AsyncIterable):
         async for record in records:
             yield record
@@ -561,7 +564,7 @@ class IngestRun:
 
     async def run(self, records: Iterable[Any] | AsyncIterable[Any]) -> BulkIngestResult:
         try:
-            async with aclosing(_each(records)) as items:
+            async with aclosing(each_record(records)) as items:
                 async for record in items:
                     await self.add(record)
             await self.close()

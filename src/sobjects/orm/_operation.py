@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from sobjects.client._bulk import each_record
 from sobjects.client._composite import QuerySubrequest, Subrequest
 from sobjects.errors import ResultNotReadyError, SalesforceError
 from sobjects.orm._model import FieldMeta, SObject, sobject_meta
@@ -265,7 +266,7 @@ class WriteStream:
         if self._ended:
             return _END
         if self._items is None:
-            self._items = _each(self._source)
+            self._items = each_record(self._source)
         try:
             model = await self._items.__anext__()
         except StopAsyncIteration:
@@ -273,15 +274,6 @@ class WriteStream:
             return _END
         self.pulled += 1
         return model
-
-
-async def _each(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
-    if isinstance(source, AsyncIterable):
-        async for item in source:
-            yield item
-    else:
-        for item in source:
-            yield item
 
 
 Pending = Operation | QueryHandle[Any] | WriteStream
