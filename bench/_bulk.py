@@ -24,6 +24,7 @@ import anyio
 from sobjects import Salesforce, Session, SObject, select
 from sobjects.auth import StaticToken
 from sobjects.fields import Field
+from sobjects.orm import FlushPlan
 
 EXT = {"name": "Ext_Id__c", "type": "string", "externalId": True, "length": 20}
 
@@ -47,6 +48,17 @@ def _status_kb(key: str) -> int:
     return 0
 
 
+def flushed(session: Session, plan: FlushPlan, wall: float, n: int) -> dict[str, Any]:
+    """What a write mode reports: its time, what it planned and what the flush spent."""
+    report = session.last_flush
+    assert report is not None and report.outcomes["succeeded"] == n, report
+    return {
+        "wall_s": wall,
+        "planned": [r.endpoint for r in plan.requests],
+        "api_calls": report.api_calls,
+    }
+
+
 def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
     """``run.py --bulk-child MODE URL TOKEN N THRESHOLD``: one measurement, one JSON line."""
     gc.collect()
@@ -68,13 +80,7 @@ def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
                     ).upsert()
                 plan = session.plan()
             wall = time.perf_counter() - started
-        report = session.last_flush
-        assert report is not None and report.outcomes["succeeded"] == n, report
-        return {
-            "wall_s": wall,
-            "planned": [r.endpoint for r in plan.requests],
-            "api_calls": report.api_calls,
-        }
+        return flushed(session, plan, wall, n)
 
     async def read() -> dict[str, Any]:
         sf = Salesforce(url, auth=StaticToken(token), event_hooks={"request": [count]})
@@ -118,13 +124,7 @@ def bulk_child(mode: str, url: str, token: str, n: int, threshold: int) -> None:
                 session.upsert_all(contacts)
                 plan = session.plan()
             wall = time.perf_counter() - started
-        report = session.last_flush
-        assert report is not None and report.outcomes["succeeded"] == n, report
-        return {
-            "wall_s": wall,
-            "planned": [r.endpoint for r in plan.requests],
-            "api_calls": report.api_calls,
-        }
+        return flushed(session, plan, wall, n)
 
     runs = {"write": write, "read": read, "client": client, "stream": stream}
     out = anyio.run(runs[mode], backend="asyncio")
