@@ -116,7 +116,7 @@ class Graph(_Builder):
 
     # -- adding nodes --
 
-    def _add(self, subrequest: S, *, reference_id: str | None) -> S:
+    def _add(self, subrequest: S, *, reference_id: str | None, plain: bool = False) -> S:
         self._owner._check_not_executed()
         if self.done:
             raise ConfigurationError(f"graph {self.graph_id!r} was already executed")
@@ -145,7 +145,7 @@ class Graph(_Builder):
             if bad:
                 raise ConfigurationError(f"graph nodes cannot set headers {bad}")
         targets: list[Subrequest] = []
-        referring = _holds_references(subrequest.body)
+        referring = not plain and _holds_references(subrequest.body)
         if referring:
             targets.extend(self._target(ref) for ref in _references_in(subrequest.body))
         if subrequest.path_reference is not None:
@@ -325,7 +325,7 @@ class CompositeGraph(_Executable):
         self.graphs.append(graph)
         return graph
 
-    def _add(self, subrequest: S, *, reference_id: str | None) -> S:
+    def _add(self, subrequest: S, *, reference_id: str | None, plain: bool = False) -> S:
         raise ConfigurationError(
             "a Composite Graph request takes its nodes in graphs: "
             "graph = request.graph(); graph.sobject.create(...)"

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
@@ -32,7 +34,9 @@ from sobjects.client._composite import (
     Subrequest,
     UpdateSubrequest,
     UpsertSubrequest,
+    _create_path,
     nothing_applied,
+    plain_created,
 )
 from sobjects.client._graph import CompositeGraph, Graph
 from sobjects.errors import (
@@ -44,13 +48,13 @@ from sobjects.errors import (
 from sobjects.orm._hydrate import Shape, shape_of
 from sobjects.orm._model import (
     SObject,
+    SObjectMeta,
     changed_fields,
     frozen_value,
-    own_snapshot,
     sobject_meta,
     write_field,
 )
-from sobjects.orm._operation import Operation, QueryHandle, describe
+from sobjects.orm._operation import NOTHING, Operation, QueryHandle, describe
 from sobjects.orm._plan import (
     Call,
     FlushPlan,
@@ -428,8 +432,21 @@ class Sender:
                 sent.append(_Sent(item, sub))
                 continue
             chunk = [op for op in call.items if isinstance(op, Operation)]
-            records = [self._record_values(op, refs) for op in chunk]  # marks them in flight
             first = chunk[0]
+            if first.kind == "create" and not any(op.state.assigned for op in chunk):
+                # Most of a large flush: new records with no parent to refer to. Their
+                # records are built here, once, ready for the wire (marks them in flight).
+                collection = composite.collections._create_plain(
+                    call.sobject, _plain_records(chunk, call.sobject)
+                )
+                collections.append((collection, chunk))
+                path = _create_path(call.sobject)
+                for index, op in enumerate(chunk):
+                    op.subrequest = sub = CreateSubrequest("POST", path)
+                    sent.append(_Sent(op, sub))
+                    refs.add(op.obj, collection, index)
+                continue
+            records = [self._record_values(op, refs) for op in chunk]  # marks them in flight
             if first.kind == "create":
                 collection = composite.collections.create(call.sobject, records)
             elif first.kind == "update":
@@ -466,10 +483,17 @@ class Sender:
                 assert op.subrequest is not None
                 op.subrequest._bind(call.status_code, call.result, call.response)
             return
+        items = call.result  # the records' answers as Salesforce sent them
         try:
-            results = call.results
-            if len(results) != len(chunk):
-                raise ValueError(f"{len(results)} results for {len(chunk)} records")
+            if not isinstance(items, list) or len(items) != len(chunk):
+                count = len(items) if isinstance(items, list) else "no"
+                raise ValueError(f"{count} results for {len(chunk)} records")
+            # A created record's answer is what a single create answers: bound by its id
+            # alone (see CreateSubrequest); the others are read as CollectionResults.
+            results = [
+                None if op.kind == "create" and plain_created(item) else _collection_result(item)
+                for op, item in zip(chunk, items, strict=True)
+            ]
         except (SalesforceError, ValueError) as exc:
             # The call was applied but its answer cannot be matched to the records.
             unknown = OutcomeUnknownError(
@@ -479,9 +503,12 @@ class Sender:
             transport.append(unknown)
             self._unanswered([e for e in sent if e.op in chunk], unknown)
             return
-        items = call.result  # the records' answers as Salesforce sent them
         for op, result, item in zip(chunk, results, items, strict=True):
-            _bind_item(op, result, item)
+            if result is None:
+                assert isinstance(op.subrequest, CreateSubrequest)
+                op.subrequest._bind_created(item["id"], in_batch=False)
+            else:
+                _bind_item(op, result, item)
 
     def _record_values(self, op: Operation, refs: _Refs | None = None) -> dict[str, Any]:
         """One record of a Collections call (the same values a subrequest would carry); a
@@ -649,7 +676,11 @@ class Sender:
             else:
                 raise _orphan(op, parent)
         if op.kind == "create":
-            sub_c: CreateSubrequest = target.sobject.create(meta.api_name, values)
+            sub_c: CreateSubrequest = (
+                target.sobject.create(meta.api_name, values)
+                if op.derived  # may hold references to records created earlier in the request
+                else target.sobject._create_plain(meta.api_name, values)
+            )
             op.subrequest = sub_c
             return sub_c
         if op.kind == "update":
@@ -671,23 +702,13 @@ class Sender:
         what is sent, by Python name, for the snapshot once it succeeds."""
         obj = op.obj
         meta = op.meta
-        fields = meta.fields
         if op.kind == "update":
             changed = changed_fields(obj)
             values = {fm.api_name: obj._wire_value(fm) for fm in changed}
             op.sent_values = {fm.name: obj.__dict__[fm.name] for fm in changed}
         else:
-            values = {}
-            sent: dict[str, Any] = {}
-            current = obj.__dict__
-            for name in meta.writable.intersection(obj.__pydantic_fields_set__):
-                if name in current:
-                    fm = fields[name]
-                    value = current[name]
-                    sent[name] = value
-                    values[fm.api_name] = obj._wire_value(fm) if fm.multipicklist else value
-            op.sent_values = sent
-        op.derived = self._relation_changes(obj)
+            values, op.sent_values = _set_values(obj, meta)
+        op.derived = self._relation_changes(obj) if op.state.assigned else NOTHING
         return values
 
     def _apply(self, item: Operation | QueryHandle[Any], sub: Subrequest) -> None:
@@ -714,9 +735,13 @@ class Sender:
             self._finish(op)
             return
         # What was sent is now what Salesforce holds; other fields stay unknown.
-        snapshot = own_snapshot(obj)  # before the id is written into __dict__
+        snapshot = state.snapshot
+        if snapshot is obj.__dict__:  # still the loaded values: copied before the id is set
+            snapshot = state.snapshot = dict(snapshot)
         if op.kind == "create":
-            obj.__dict__["id"] = _salesforce_id(str(sub.result["id"]))
+            result = sub._result  # (an id alone for a created record of a Collections call)
+            new_id = result if result.__class__ is str else result["id"]
+            obj.__dict__["id"] = _salesforce_id(str(new_id))
             state.created = True
         elif op.kind == "upsert":
             assert isinstance(sub, UpsertSubrequest)
@@ -728,7 +753,7 @@ class Sender:
             state.created = None if op.answer_lost and not result.created else result.created
         state.persistent = True
         for name, value in op.sent_values.items():
-            snapshot[name] = frozen_value(value)
+            snapshot[name] = value if value.__class__ in _IMMUTABLE else frozen_value(value)
         if op.derived:
             self._apply_lookups(op)
         record_id = obj.__dict__.get("id")
@@ -1024,6 +1049,53 @@ def _failed_with(op: Operation, code: str) -> bool:
     if sub is None or sub.succeeded or not sub.done:
         return False
     return any(e.code == code for e in sub.errors)
+
+
+def _set_values(
+    obj: SObject, meta: SObjectMeta, values: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(API name -> wire value, Python name -> value) of every writable field the user set:
+    the body of a create or an upsert (into ``values``, if given), and what the snapshot
+    takes once it succeeds."""
+    body: dict[str, Any] = {} if values is None else values
+    sent: dict[str, Any] = {}
+    current = obj.__dict__
+    wire_names = meta.wire_names
+    for name in meta.writable.intersection(obj.__pydantic_fields_set__):
+        if name in current:
+            value = sent[name] = current[name]
+            api_name = wire_names.get(name)
+            if api_name is not None:
+                body[api_name] = value
+            else:  # a multipicklist: its set goes as "A;B"
+                fm = meta.fields[name]
+                body[fm.api_name] = obj._wire_value(fm)
+    return body, sent
+
+
+def _plain_records(chunk: list[Operation], sobject: str) -> list[dict[str, Any]]:
+    """The records of a Collections create of new records that refer to no parent: one pass
+    from each model's values to its wire record (the operations are then in flight)."""
+    attributes = {"type": sobject}  # shared: the records only go to the JSON encoder
+    records: list[dict[str, Any]] = []
+    for op in chunk:
+        op.attempts += 1
+        op.in_flight = True
+        record: dict[str, Any] = {"attributes": attributes}
+        op.sent_values = _set_values(op.obj, op.meta, record)[1]
+        op.derived = NOTHING
+        records.append(record)
+    return records
+
+
+def _collection_result(item: Any) -> CollectionResult:
+    if not isinstance(item, Mapping):
+        raise ValueError(f"a result is not an object: {item!r:.100}")
+    return CollectionResult.from_json(item)
+
+
+# Values a snapshot keeps as they are (frozen_value copies sets and lists).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal, date, datetime, time})
 
 
 def _salesforce_id(record_id: str) -> str:

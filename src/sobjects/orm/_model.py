@@ -127,6 +127,8 @@ class SObjectMeta:
     assignable_parents: frozenset[str] = frozenset()  # parents whose lookup can be written
     copied_at_load: frozenset[str] = frozenset()  # see FieldMeta.needs_copy
     writable: frozenset[str] = frozenset()  # value fields that are sent
+    # Writable fields sent as they are held (all but multipicklists): Python -> API name.
+    wire_names: dict[str, str] = field(default_factory=dict)
     datetimes: frozenset[str] = frozenset()  # value fields that may hold a datetime
     parent_by_lookup: dict[str, FieldMeta] = field(default_factory=dict)  # lookup field name
     external_id_fields: tuple[FieldMeta, ...] = ()
@@ -140,6 +142,7 @@ class SObjectMeta:
         )
         self.copied_at_load = frozenset(f.name for f in fields if f.needs_copy)
         self.writable = frozenset(f.name for f in fields if f.writable)
+        self.wire_names = {f.name: f.api_name for f in fields if f.writable and not f.multipicklist}
         self.datetimes = frozenset(f.name for f in fields if f.may_hold_datetime)
         self.external_id_fields = tuple(f for f in fields if f.external_id)
         for parent in fields:
