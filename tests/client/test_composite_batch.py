@@ -823,3 +823,27 @@ def test_a_refused_token_means_nothing_was_applied() -> None:
     from sobjects.errors import AuthenticationError
 
     assert nothing_applied(AuthenticationError("invalid_grant", "expired", status_code=400))
+
+
+async def test_a_created_record_answers_as_salesforce_sent_it(
+    sf: Salesforce, router: respx.Router
+) -> None:
+    # A plain success is kept as the new id alone (see CreateSubrequest); what it answers
+    # must not differ from what was sent, and an answer with more in it is kept whole.
+    plain = {"id": "003D000000QV9n2IAD", "success": True, "errors": []}
+    more = {"id": "003D000000QV9n3IAD", "success": True, "errors": [], "infos": ["x"]}
+    answers = iter([(201, plain), (201, more), (200, dict(plain))])
+    router.post(f"{V}/composite/batch").mock(
+        side_effect=FakeBatchEndpoint(lambda sub: next(answers))
+    )
+    before = sf.composite.batch()
+    with pytest.raises(ResultNotReadyError):
+        before.sobject.create("Contact", {"LastName": "A"}).result  # noqa: B018
+    async with sf.composite.batch() as batch:
+        created = [batch.sobject.create("Contact", {"LastName": n}) for n in "ABC"]
+    assert created[0].result == plain and created[0].id == plain["id"]
+    assert created[0].response == {"statusCode": 201, "result": plain}
+    assert created[0].is_success and created[0].errors == []
+    assert created[1].result == more and created[1].id == more["id"]
+    assert created[1].response == {"statusCode": 201, "result": more}
+    assert created[2].status_code == 200 and created[2].result == plain

@@ -225,3 +225,83 @@ async def test_a_created_record_answers_like_a_single_create(sf: Salesforce) -> 
         # (Kept as the id alone and built again when read: equal, not the same dict.)
         assert op.subrequest is not None and op.subrequest.response == op.result
         assert op.subrequest.id == contact.id
+
+
+def _rewrite_collection_items(org: LocalOrg, rewrite: Any) -> None:
+    """Let the org answer, then change each Collections create item with ``rewrite``."""
+    original = org.rest.dispatch
+
+    def dispatch(method: str, version: str, path: str, query: Any, body: Any, headers: Any = None):
+        reply = original(method, version, path, query, body, headers)
+        if path.strip("/") == "composite/sobjects" and isinstance(reply.body, list):
+            reply.body = [rewrite(index, item) for index, item in enumerate(reply.body)]
+        return reply
+
+    org.rest.dispatch = dispatch  # type: ignore[method-assign]
+
+
+async def test_created_records_of_a_mixed_answer_keep_what_salesforce_sent(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    # Item 1 carries a key a plain create answer does not have: it is kept whole, as sent.
+    def rewrite(index: int, item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "warnings": ["w"]} if index == 1 else item
+
+    _rewrite_collection_items(org, rewrite)
+    contacts = [Contact(last_name=f"Mixed {i}") for i in range(3)]
+    contacts.append(Contact(last_name="x" * 300))  # too long: Salesforce refuses this one
+    session = Session(sf, collections_threshold=2)
+    ops = [contact.save(session=session) for contact in contacts]
+    with pytest.raises(FlushError):
+        await session.flush()
+    assert [op.status_code for op in ops] == [201, 201, 201, 400]
+    assert ops[0].result == {"id": contacts[0].id, "success": True, "errors": []}
+    assert ops[1].result == {
+        "id": contacts[1].id,
+        "success": True,
+        "errors": [],
+        "warnings": ["w"],
+    }
+    assert ops[2].subrequest is not None and ops[2].subrequest.response == ops[2].result
+    assert inspect(contacts[3]).state == "failed" and contacts[3].id is None
+    assert inspect(contacts[3]).errors[0].code == "STRING_TOO_LONG"
+    # The created ones are persistent, tracked and in the identity map like any other.
+    assert all(inspect(c).state == "persistent" for c in contacts[:3])
+    assert await session.get(Contact, str(contacts[0].id)) is contacts[0]
+
+
+async def test_a_collections_answer_that_is_not_records_is_never_resent(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    from sobjects.errors import OutcomeUnknownError
+
+    _rewrite_collection_items(org, lambda index, item: "created" if index == 0 else item)
+    contacts = [Contact(last_name=f"Odd {i}") for i in range(3)]
+    session = Session(sf, collections_threshold=2)
+    for contact in contacts:
+        contact.save(session=session)
+    with pytest.raises(OutcomeUnknownError, match="not an object"):
+        await session.flush()
+    assert all(inspect(c).state == "failed" for c in contacts)
+    await session.flush()  # nothing is sent again
+    assert len(list(org.store.records("Contact"))) == 3
+
+
+async def test_a_collections_create_sends_each_record_once_with_its_set_fields(
+    org: LocalOrg, sf: Salesforce
+) -> None:
+    calls = Calls(org)
+    contacts = [
+        Contact(last_name=f"Sent {i}", email=None if i else "a@example.com") for i in range(3)
+    ]
+    async with Session(sf, collections_threshold=2):
+        for contact in contacts:
+            contact.save()
+    (request,) = [body for _, path, body in calls.top if path == "composite"]
+    (body,) = [s["body"] for s in request["compositeRequest"] if s["url"].endswith("/sobjects")]
+    assert body["records"] == [
+        {"attributes": {"type": "Contact"}, "LastName": "Sent 0", "Email": "a@example.com"},
+        {"attributes": {"type": "Contact"}, "LastName": "Sent 1", "Email": None},
+        {"attributes": {"type": "Contact"}, "LastName": "Sent 2", "Email": None},
+    ]
+    assert [inspect(c).state for c in contacts] == ["persistent"] * 3
