@@ -35,8 +35,11 @@ def resolve_session(explicit: Session | SyncSession | None, obj: SObject) -> Ses
 
     A ``sobjects.sync.Session`` stands for the async session it drives (``unit_of_work``).
     """
-    unit: Any = getattr(explicit, "unit_of_work", explicit)
-    session: Session | None = unit or current.get()
+    if explicit is None:  # the common case: no getattr that fails on None
+        session: Session | None = current.get()
+    else:
+        unit: Any = getattr(explicit, "unit_of_work", explicit)
+        session = unit or current.get()
     if session is None:
         raise NoSessionError(
             f"{type(obj).__name__}.save()/upsert()/delete() records work for a session, and "

@@ -442,11 +442,21 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
                 super().__init__(**data)
                 return
             values, fields_set = made
-            object.__setattr__(self, "__dict__", values)
-            object.__setattr__(self, "__pydantic_fields_set__", fields_set)
-            object.__setattr__(self, "__pydantic_extra__", None)
-            object.__setattr__(self, "__pydantic_private__", None)
-            self.model_post_init(None)
+            # pydantic's own slots, set through their descriptors (cheaper than setattr).
+            _set_dict(self, values)
+            _set_fields_set(self, fields_set)
+            _set_extra(self, None)
+            _set_private(self, None)
+            if cls.model_post_init is not _sobject_post_init:
+                self.model_post_init(None)  # a model's own (or pydantic's, for PrivateAttr)
+                return
+            state = ObjectState()
+            set_state_slot(self, state)
+            meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
+            if meta.assignable_parents:  # see model_post_init
+                given = meta.assignable_parents.intersection(fields_set)
+                if given:
+                    state.assigned = set(given)
 
         __init__.__pydantic_base_init__ = True
 
@@ -638,6 +648,12 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
 
 # The state slot's own setter: cheaper than object.__setattr__, once per object.
 set_state_slot: Callable[[Any, Any], None] = SObject._sobject_slot.__set__  # type: ignore[attr-defined]
+_sobject_post_init = SObject.model_post_init
+# Likewise pydantic's instance slots, which SObject.__init__ fills for a model it builds.
+_set_dict: Callable[[Any, Any], None] = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set: Callable[[Any, Any], None] = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra: Callable[[Any, Any], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private: Callable[[Any, Any], None] = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _copy_state(original: SObject, copied: SObject) -> None:

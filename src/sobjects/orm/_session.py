@@ -375,7 +375,13 @@ class Session(Sender):
         return obj
 
     def register_save(self, obj: SObject) -> Operation:
-        current = obj._sobject_state.pending
+        state = obj._sobject_state
+        if state.pending is None and not self.closed and not obj.__dict__.get("id"):
+            # A new record saved once (most saves): what _register does, in one step.
+            _check_sendable(obj)
+            state.session = self
+            return self._record(obj, "create", None)
+        current = state.pending
         creating = current is not None and current.in_flight and current.kind != "delete"
         # An object whose create is in flight gets an update, sent once the id is known.
         kind: Kind = "update" if obj.id or creating else "create"
