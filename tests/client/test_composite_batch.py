@@ -847,3 +847,27 @@ async def test_a_created_record_answers_as_salesforce_sent_it(
     assert created[1].result == more and created[1].id == more["id"]
     assert created[1].response == {"statusCode": 201, "result": more}
     assert created[2].status_code == 200 and created[2].result == plain
+
+
+async def test_a_created_record_survives_copy_and_pickle(
+    sf: Salesforce, endpoint: FakeBatchEndpoint
+) -> None:
+    import copy
+    import pickle
+
+    async with sf.composite.batch() as batch:
+        created = batch.sobject.create("Contact", {"LastName": "Doe"})
+    for twin in (copy.copy(created), copy.deepcopy(created), pickle.loads(pickle.dumps(created))):
+        assert (
+            twin.result
+            == created.result
+            == {
+                "id": "003D000000QV9n2IAD",
+                "success": True,
+                "errors": [],
+            }
+        )
+        assert twin.response == created.response and twin.id == created.id
+    created._roll_back()  # (what an all-or-none request does to what it reported applied)
+    assert created.response == {"statusCode": 201, "result": twin.result}
+    assert created.status_code == 400 and created.errors[0].code == "PROCESSING_HALTED"

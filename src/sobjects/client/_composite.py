@@ -381,6 +381,10 @@ class CreateSubrequest(Subrequest):
             return _created_result(self._result)
         return self._result
 
+    def _roll_back(self) -> None:
+        self._response = self.response if self.done else None  # as sent, before it changes
+        super()._roll_back()
+
     @property
     def id(self) -> str:
         """The new record's id (raises the subrequest's error if it failed)."""
@@ -390,9 +394,26 @@ class CreateSubrequest(Subrequest):
         return str(self.result["id"])
 
 
-# Markers in ``_response`` of a create bound by ``_bind_created`` (never handed out).
-_CREATED: dict[str, Any] = {}
-_CREATED_IN_BATCH: dict[str, Any] = {}
+class _Shape(dict[str, Any]):
+    """A marker in ``_response`` of a create bound by ``_bind_created`` (never handed out).
+    It stays itself when a subrequest is copied or pickled, so the answer survives both."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def __reduce__(self) -> str:
+        return self.name  # the module-level name below
+
+    def __copy__(self) -> _Shape:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _Shape:
+        return self
+
+
+_CREATED = _Shape("_CREATED")
+_CREATED_IN_BATCH = _Shape("_CREATED_IN_BATCH")
 
 
 def _created_result(record_id: str) -> dict[str, Any]:

@@ -739,7 +739,7 @@ class Sender:
         if snapshot is obj.__dict__:  # still the loaded values: copied before the id is set
             snapshot = state.snapshot = dict(snapshot)
         if op.kind == "create":
-            result = sub._result  # (an id alone for a created record of a Collections call)
+            result = sub._result  # the new id alone for a plain success (_bind_created)
             new_id = result if result.__class__ is str else result["id"]
             obj.__dict__["id"] = _salesforce_id(str(new_id))
             state.created = True
