@@ -449,14 +449,8 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
             _set_private(self, None)
             if cls.model_post_init is not _sobject_post_init:
                 self.model_post_init(None)  # a model's own (or pydantic's, for PrivateAttr)
-                return
-            state = ObjectState()
-            set_state_slot(self, state)
-            meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
-            if meta.assignable_parents:  # see model_post_init
-                given = meta.assignable_parents.intersection(fields_set)
-                if given:
-                    state.assigned = set(given)
+            else:
+                _new_state(self, cls, fields_set)
 
         __init__.__pydantic_base_init__ = True
 
@@ -488,15 +482,7 @@ class SObject(BaseModel, metaclass=_SObjectMetaclass):
         return state
 
     def model_post_init(self, context: Any, /) -> None:
-        state = ObjectState()
-        set_state_slot(self, state)
-        # Relationships passed to the constructor are assignments too (Contact(account=a)).
-        cls = type(self)
-        meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
-        if meta.assignable_parents:
-            given = meta.assignable_parents.intersection(self.__pydantic_fields_set__)
-            if given:
-                state.assigned = set(given)
+        _new_state(self, type(self), self.__pydantic_fields_set__)
 
     @classmethod
     def model_rebuild(cls, **kwargs: Any) -> bool | None:
@@ -654,6 +640,18 @@ _set_dict: Callable[[Any, Any], None] = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set: Callable[[Any, Any], None] = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra: Callable[[Any, Any], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private: Callable[[Any, Any], None] = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _new_state(obj: SObject, cls: type[SObject], fields_set: AbstractSet[str]) -> None:
+    """The state of a model built in code: new, in no session yet."""
+    state = ObjectState()
+    set_state_slot(obj, state)
+    # Relationships passed to the constructor are assignments too (Contact(account=a)).
+    meta = cls.__dict__.get("__sobject_meta__") or sobject_meta(cls)
+    if meta.assignable_parents:
+        given = meta.assignable_parents.intersection(fields_set)
+        if given:
+            state.assigned = set(given)
 
 
 def _copy_state(original: SObject, copied: SObject) -> None:
